@@ -1,0 +1,172 @@
+// berthd: the CRI daemon. Reads its config, takes the state root's lock,
+// opens the metadata store and serves the CRI on its unix socket until
+// SIGTERM or SIGINT. Containers are never stopped on exit: they outlive berthd.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cri/config/config.h"
+#include "cri/server/cri_server.h"
+#include "cri/server/image_service.h"
+#include "cri/server/runtime_service.h"
+#include "cri/store/metadata_store.h"
+#include "cri/version.h"
+#include "runtime/base/atomic_file.h"
+#include "runtime/base/file_lock.h"
+#include "runtime/base/status_macros.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "runtime/base/logging.h"
+
+ABSL_FLAG(std::string, config, "",
+          "config file (default /etc/berth/berth.yaml, which may be absent)");
+ABSL_FLAG(std::optional<std::string>, root, std::nullopt, "overrides root");
+ABSL_FLAG(std::optional<std::string>, state_dir, std::nullopt, "overrides state_dir");
+ABSL_FLAG(std::optional<std::string>, socket, std::nullopt, "overrides socket");
+ABSL_FLAG(std::optional<std::string>, log_level, std::nullopt, "overrides log_level");
+ABSL_FLAG(std::optional<std::string>, cgroup_driver, std::nullopt, "overrides cgroup_driver");
+ABSL_FLAG(bool, print_config, false, "print the effective config as JSON (valid YAML) and exit");
+ABSL_FLAG(bool, version, false, "print the version and exit");
+
+namespace berth::cri {
+namespace {
+
+absl::StatusOr<BerthConfig> EffectiveConfig() {
+  std::string path = absl::GetFlag(FLAGS_config);
+  bool explicitly_given = !path.empty();
+  ASSIGN_OR_RETURN(BerthConfig config,
+                   LoadConfigFile(explicitly_given ? path : kDefaultConfigPath, explicitly_given));
+  const std::pair<absl::string_view, std::optional<std::string>> overrides[] = {
+      {"root", absl::GetFlag(FLAGS_root)},
+      {"state_dir", absl::GetFlag(FLAGS_state_dir)},
+      {"socket", absl::GetFlag(FLAGS_socket)},
+      {"log_level", absl::GetFlag(FLAGS_log_level)},
+      {"cgroup_driver", absl::GetFlag(FLAGS_cgroup_driver)},
+  };
+  for (const auto& [key, value] : overrides) {
+    if (!value.has_value()) continue;
+    absl::Status status = SetConfigValue(key, *value, config);
+    if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("flag --", status.message()));
+  }
+  return config;
+}
+
+void SetUpLogging(const BerthConfig& config) {
+  auto logger = spdlog::stderr_logger_mt("berthd");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  logger->set_level(spdlog::level::from_str(config.log_level));
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+}
+
+int Run(absl::Time started) {
+  absl::StatusOr<BerthConfig> config = EffectiveConfig();
+  if (!config.ok()) {
+    std::cerr << "berthd: " << config.status().message() << "\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_print_config)) {
+    std::cout << ConfigToJson(*config) << "\n";
+    return 0;
+  }
+  SetUpLogging(*config);
+
+  for (const std::string& dir : {config->root, config->state_dir}) {
+    if (absl::Status status = MakeDirectories(dir, 0711); !status.ok()) {
+      spdlog::critical("cannot create {}: {}", dir, status.message());
+      return 1;
+    }
+  }
+  // One berthd per state root: two would corrupt each other's store and containers.
+  absl::StatusOr<FileLock> lock = FileLock::TryAcquire(config->root + "/berthd.lock");
+  if (!lock.ok()) {
+    spdlog::critical("another berthd is already running on root {}: {}", config->root,
+                     lock.status().message());
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<MetadataStore>> store =
+      MetadataStore::Open(config->root + "/meta.db");
+  if (!store.ok()) {
+    spdlog::critical("cannot open the metadata store: {}", store.status().message());
+    return 1;
+  }
+
+  CriRuntimeService runtime_service(*config);
+  CriImageService image_service;
+  absl::StatusOr<std::unique_ptr<CriServer>> server =
+      CriServer::Start(config->socket, &runtime_service, &image_service);
+  if (!server.ok()) {
+    spdlog::critical("cannot serve the CRI: {}", server.status().message());
+    return 1;
+  }
+  spdlog::info("berthd {} serving CRI on unix://{} (root {}, schema v{}) after {:.1f}ms",
+               kBerthVersion, config->socket, config->root, (*store)->schema_version(),
+               absl::ToDoubleMilliseconds(absl::Now() - started));
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("{} received: draining in-flight RPCs for up to {}", strsignal(signal_number),
+               absl::FormatDuration(config->shutdown_timeout));
+  (*server)->Shutdown(config->shutdown_timeout);
+  spdlog::info("berthd stopped");
+  return 0;
+}
+
+// Node daemons take dashed flags (--state-dir); Abseil's flags are named
+// with underscores. Accept both by rewriting the name part of each flag.
+std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::string>& storage) {
+  storage.assign(argv, argv + argc);
+  for (std::string& arg : storage) {
+    if (arg == "--") break;
+    if (arg.rfind("--", 0) != 0) continue;
+    size_t end = std::min(arg.find('='), arg.size());
+    std::replace(arg.begin() + 2, arg.begin() + static_cast<std::ptrdiff_t>(end), '-', '_');
+  }
+  std::vector<char*> pointers;
+  for (std::string& arg : storage) pointers.push_back(arg.data());
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+}  // namespace
+}  // namespace berth::cri
+
+int main(int argc, char** argv) {
+  const absl::Time started = absl::Now();
+  // Block the stop signals before any thread exists, so every thread inherits
+  // the mask and only sigwait() in main sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A client that hangs up mid-write must not kill the daemon.
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::SetProgramUsageMessage(
+      "the berth CRI runtime daemon\n  berthd [--config FILE] [--root DIR] [--socket PATH] ...");
+  std::vector<std::string> arg_storage;
+  std::vector<char*> args = berth::cri::NormalizeFlagNames(argc, argv, arg_storage);
+  absl::ParseCommandLine(argc, args.data());
+  if (absl::GetFlag(FLAGS_version)) {
+    std::cout << "berthd " << berth::kBerthVersion << "\n";
+    return 0;
+  }
+  return berth::cri::Run(started);
+}

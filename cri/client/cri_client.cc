@@ -1,0 +1,48 @@
+#include "cri/client/cri_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "cri/grpc_status.h"
+
+namespace berth::cri {
+
+absl::StatusOr<CriClient> CriClient::Connect(const std::string& endpoint, absl::Duration timeout) {
+  std::string target = endpoint;
+  if (!absl::StartsWith(target, "unix:")) target = absl::StrCat("unix:", endpoint);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto deadline = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout);
+  if (!channel->WaitForConnected(deadline)) {
+    return absl::UnavailableError(absl::StrCat("cannot connect to ", target, " within ",
+                                               absl::FormatDuration(timeout),
+                                               ": is berthd running?"));
+  }
+  CriClient client;
+  client.runtime_ = runtime::v1::RuntimeService::NewStub(channel);
+  client.images_ = runtime::v1::ImageService::NewStub(channel);
+  return client;
+}
+
+void CriClient::SetDeadline(grpc::ClientContext& context) const {
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(call_timeout_));
+}
+
+absl::Status CriClient::Finish(const grpc::Status& status) const { return FromGrpcStatus(status); }
+
+absl::StatusOr<runtime::v1::VersionResponse> CriClient::Version() {
+  return Call(&runtime::v1::RuntimeService::Stub::Version, runtime::v1::VersionRequest());
+}
+
+absl::StatusOr<runtime::v1::StatusResponse> CriClient::Status(bool verbose) {
+  runtime::v1::StatusRequest request;
+  request.set_verbose(verbose);
+  return Call(&runtime::v1::RuntimeService::Stub::Status, request);
+}
+
+absl::StatusOr<runtime::v1::RuntimeConfigResponse> CriClient::RuntimeConfig() {
+  return Call(&runtime::v1::RuntimeService::Stub::RuntimeConfig, runtime::v1::RuntimeConfigRequest());
+}
+
+}  // namespace berth::cri

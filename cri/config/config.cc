@@ -1,0 +1,123 @@
+#include "cri/config/config.h"
+
+#include <array>
+#include <functional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+
+namespace berth::cri {
+namespace {
+
+using Setter = std::function<absl::Status(absl::string_view, BerthConfig&)>;
+using Getter = std::function<nlohmann::json(const BerthConfig&)>;
+
+struct Key {
+  absl::string_view path;
+  Setter set;
+  Getter get;
+};
+
+absl::Status SetAbsolutePath(absl::string_view value, std::string& field) {
+  if (value.empty() || value[0] != '/') return absl::InvalidArgumentError("must be an absolute path");
+  if (value.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError("contains a null byte");
+  }
+  field = std::string(value);
+  while (field.size() > 1 && field.back() == '/') field.pop_back();
+  return absl::OkStatus();
+}
+
+template <size_t N>
+absl::Status SetOneOf(absl::string_view value, const std::array<absl::string_view, N>& allowed,
+                      std::string& field) {
+  for (absl::string_view candidate : allowed) {
+    if (value == candidate) {
+      field = std::string(value);
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("must be one of ", absl::StrJoin(allowed, ", "), ", got \"", value, "\""));
+}
+
+constexpr std::array<absl::string_view, 7> kLogLevels = {"trace", "debug", "info",    "warn",
+                                                        "error", "critical", "off"};
+
+const std::vector<Key>& Keys() {
+  static const std::vector<Key> keys = {
+      {"root", [](auto v, auto& c) { return SetAbsolutePath(v, c.root); },
+       [](const auto& c) { return c.root; }},
+      {"state_dir", [](auto v, auto& c) { return SetAbsolutePath(v, c.state_dir); },
+       [](const auto& c) { return c.state_dir; }},
+      {"socket", [](auto v, auto& c) { return SetAbsolutePath(v, c.socket); },
+       [](const auto& c) { return c.socket; }},
+      {"log_level", [](auto v, auto& c) { return SetOneOf(v, kLogLevels, c.log_level); },
+       [](const auto& c) { return c.log_level; }},
+      {"cgroup_driver",
+       [](absl::string_view v, BerthConfig& c) -> absl::Status {
+         if (v == "cgroupfs") {
+           c.cgroup_driver = CgroupDriver::kCgroupfs;
+         } else if (v == "systemd") {
+           c.cgroup_driver = CgroupDriver::kSystemd;
+         } else {
+           return absl::InvalidArgumentError(
+               absl::StrCat("must be one of cgroupfs, systemd, got \"", v, "\""));
+         }
+         return absl::OkStatus();
+       },
+       [](const auto& c) { return std::string(CgroupDriverName(c.cgroup_driver)); }},
+      {"shutdown_timeout",
+       [](absl::string_view v, BerthConfig& c) -> absl::Status {
+         absl::Duration d;
+         if (!absl::ParseDuration(v, &d) || d < absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+           return absl::InvalidArgumentError(
+               absl::StrCat("must be a duration such as 10s or 1m30s, got \"", v, "\""));
+         }
+         c.shutdown_timeout = d;
+         return absl::OkStatus();
+       },
+       [](const auto& c) { return absl::FormatDuration(c.shutdown_timeout); }},
+      {"cni.conf_dir", [](auto v, auto& c) { return SetAbsolutePath(v, c.cni.conf_dir); },
+       [](const auto& c) { return c.cni.conf_dir; }},
+  };
+  return keys;
+}
+
+}  // namespace
+
+absl::string_view CgroupDriverName(CgroupDriver driver) {
+  return driver == CgroupDriver::kSystemd ? "systemd" : "cgroupfs";
+}
+
+absl::Status SetConfigValue(absl::string_view key_path, absl::string_view value, BerthConfig& config) {
+  for (const Key& key : Keys()) {
+    if (key.path != key_path) continue;
+    absl::Status status = key.set(value, config);
+    if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat(key_path, ": ", status.message()));
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat(key_path, ": unknown key"));
+}
+
+std::vector<absl::string_view> ConfigKeyPaths() {
+  std::vector<absl::string_view> paths;
+  for (const Key& key : Keys()) paths.push_back(key.path);
+  return paths;
+}
+
+std::string ConfigToJson(const BerthConfig& config) {
+  nlohmann::ordered_json doc = nlohmann::ordered_json::object();
+  for (const Key& key : Keys()) {
+    nlohmann::ordered_json* node = &doc;
+    absl::string_view path = key.path;
+    for (size_t dot; (dot = path.find('.')) != absl::string_view::npos; path.remove_prefix(dot + 1)) {
+      node = &(*node)[std::string(path.substr(0, dot))];
+    }
+    (*node)[std::string(path)] = key.get(config);
+  }
+  return doc.dump(2);
+}
+
+}  // namespace berth::cri

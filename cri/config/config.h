@@ -1,0 +1,61 @@
+#pragma once
+
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace berth::cri {
+
+enum class CgroupDriver { kCgroupfs, kSystemd };
+
+struct CniConfig {
+  // Where network configurations (.conf, .conflist, .json) are looked up.
+  std::string conf_dir = "/etc/cni/net.d";
+};
+
+// berthd's effective configuration. Every field has an embedded default, so
+// berthd runs without any config file.
+struct BerthConfig {
+  // Persistent state: the metadata store, content, snapshots.
+  std::string root = "/var/lib/berth";
+  // Runtime state that does not survive a reboot: bundles, monitor sockets.
+  std::string state_dir = "/run/berth";
+  // The CRI endpoint kubelet and crictl connect to.
+  std::string socket = "/run/berth/berth.sock";
+  // spdlog level: trace, debug, info, warn, error, critical, off.
+  std::string log_level = "info";
+  CgroupDriver cgroup_driver = CgroupDriver::kCgroupfs;
+  // How long SIGTERM waits for in-flight RPCs before cancelling them.
+  absl::Duration shutdown_timeout = absl::Seconds(10);
+  CniConfig cni;
+};
+
+inline constexpr char kDefaultConfigPath[] = "/etc/berth/berth.yaml";
+
+// Sets one scalar key, named by its dotted path ("cni.conf_dir"), from its
+// text form, validating it. InvalidArgument names the key and the reason;
+// NotFound for a key that does not exist.
+absl::Status SetConfigValue(absl::string_view key_path, absl::string_view value, BerthConfig& config);
+
+// Every settable key path, in the order of the reference documentation.
+std::vector<absl::string_view> ConfigKeyPaths();
+
+// The configuration as pretty JSON. JSON is also YAML, so the output of
+// `berthd --print-config` is a valid config file.
+std::string ConfigToJson(const BerthConfig& config);
+
+absl::string_view CgroupDriverName(CgroupDriver driver);
+
+// Parses berth.yaml text over the defaults. `source` names the file in errors:
+// "<source>: cni.conf_dri: unknown key".
+absl::StatusOr<BerthConfig> ParseConfigYaml(absl::string_view yaml, absl::string_view source);
+
+// Loads `path` over the defaults. A missing file is an error only when the
+// path was given explicitly (--config); the default path may be absent.
+absl::StatusOr<BerthConfig> LoadConfigFile(const std::string& path, bool explicitly_given);
+
+}  // namespace berth::cri

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace grpc {
+class Server;
+class Service;
+}  // namespace grpc
+
+namespace berth::cri {
+
+// The gRPC server on berthd's unix socket.
+class CriServer {
+ public:
+  // Serves `runtime_service` and `image_service` (not owned; they must
+  // outlive the server) on `socket_path`. The parent directory is created;
+  // a stale socket left by a crashed berthd is replaced, but a live one, or a
+  // file that is not a socket, makes Start fail. The socket is mode 0660.
+  static absl::StatusOr<std::unique_ptr<CriServer>> Start(const std::string& socket_path,
+                                                          grpc::Service* runtime_service,
+                                                          grpc::Service* image_service);
+  ~CriServer();
+
+  // Stops accepting new RPCs, lets in-flight ones finish for up to `grace`,
+  // cancels the rest, and removes the socket file.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  CriServer(std::string socket_path, std::unique_ptr<grpc::Server> server);
+
+  std::string socket_path_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace berth::cri

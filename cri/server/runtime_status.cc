@@ -1,0 +1,62 @@
+// Status: the readiness conditions kubelet waits on before scheduling pods.
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cni/network_config.h"
+#include "cri/server/runtime_service.h"
+#include "nlohmann/json.hpp"
+
+namespace berth::cri {
+namespace {
+
+constexpr char kRuntimeReady[] = "RuntimeReady";
+constexpr char kNetworkReady[] = "NetworkReady";
+
+void AddCondition(runtime::v1::RuntimeStatus* status, const std::string& type, bool ready,
+                  const std::string& reason, const std::string& message) {
+  runtime::v1::RuntimeCondition* condition = status->add_conditions();
+  condition->set_type(type);
+  condition->set_status(ready);
+  condition->set_reason(reason);
+  condition->set_message(message);
+}
+
+}  // namespace
+
+grpc::Status CriRuntimeService::Status(grpc::ServerContext*, const runtime::v1::StatusRequest* request,
+                                       runtime::v1::StatusResponse* response) {
+  runtime::v1::RuntimeStatus* status = response->mutable_status();
+  // berthd serves only once its store and directories are usable.
+  AddCondition(status, kRuntimeReady, true, "", "");
+
+  std::vector<std::string> skipped;
+  absl::StatusOr<std::vector<cni::NetworkConfigFile>> networks =
+      cni::LoadNetworkConfigFiles(config_.cni.conf_dir, &skipped);
+  if (!networks.ok()) {
+    AddCondition(status, kNetworkReady, false, "NetworkPluginNotReady",
+                 std::string(networks.status().message()));
+  } else if (networks->empty()) {
+    std::string message = absl::StrCat("no valid CNI network config in ", config_.cni.conf_dir);
+    if (!skipped.empty()) absl::StrAppend(&message, " (skipped: ", absl::StrJoin(skipped, "; "), ")");
+    AddCondition(status, kNetworkReady, false, "NetworkPluginNotReady", message);
+  } else {
+    AddCondition(status, kNetworkReady, true, "", "");
+  }
+
+  if (request->verbose()) {
+    auto& info = *response->mutable_info();
+    info["config"] = ConfigToJson(config_);
+    nlohmann::ordered_json network = {{"conf_dir", config_.cni.conf_dir},
+                                      {"networks", nlohmann::ordered_json::array()},
+                                      {"skipped", skipped}};
+    if (networks.ok()) {
+      for (const cni::NetworkConfigFile& file : *networks) {
+        network["networks"].push_back({{"name", file.network_name}, {"path", file.path}});
+      }
+    }
+    info["network"] = network.dump(2);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace berth::cri

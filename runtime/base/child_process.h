@@ -1,0 +1,69 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace berth {
+
+// How a child process ended, in the shell's convention.
+struct ExitStatus {
+  int exit_code = 0;  // valid when !signaled
+  int signal = 0;     // valid when signaled
+  bool signaled = false;
+
+  // The exit code, or 128 + signal number for a killed process.
+  int ShellCode() const { return signaled ? 128 + signal : exit_code; }
+  std::string ToString() const;
+};
+
+struct SpawnOptions {
+  // argv[0] must be a path: there is no PATH search.
+  // Full environment of the child; nullopt inherits ours.
+  std::optional<std::vector<std::string>> env;
+  // Files the child's stdout / stderr go to (opened O_APPEND|O_CREAT);
+  // empty keeps ours. stdin is always /dev/null.
+  std::string stdout_path;
+  std::string stderr_path;
+  // Detach into a new session, so the child outlives our process group.
+  bool new_session = false;
+};
+
+// A child started with posix_spawn (safe from a multi-threaded process,
+// unlike fork). The object owns the child: if it is still running when the
+// object is destroyed, it is killed (by its pid, which only we can reuse
+// while it is unreaped) and reaped. Call Release() for a child meant to outlive us.
+class ChildProcess {
+ public:
+  static absl::StatusOr<ChildProcess> Spawn(const std::vector<std::string>& argv,
+                                            const SpawnOptions& options = {});
+
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+
+  absl::Status Signal(int signal_number);
+  // Blocks until the child exits.
+  absl::StatusOr<ExitStatus> Wait();
+  // Waits at most `timeout`; DeadlineExceeded if the child is still running.
+  absl::StatusOr<ExitStatus> WaitFor(absl::Duration timeout);
+  // Gives up ownership: the child is neither killed nor reaped by us.
+  pid_t Release();
+
+ private:
+  explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  void KillAndReap();
+
+  pid_t pid_ = -1;
+};
+
+}  // namespace berth
