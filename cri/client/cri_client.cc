@@ -11,8 +11,18 @@ namespace berth::cri {
 absl::StatusOr<CriClient> CriClient::Connect(const std::string& endpoint, absl::Duration timeout) {
   std::string target = endpoint;
   if (!absl::StartsWith(target, "unix:")) target = absl::StrCat("unix:", endpoint);
+  // gRPC's default reconnect backoff starts at 1s: far too slow for a local
+  // socket that appears a few milliseconds after berthd starts.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 10);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 10);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+  // A client of its own connection: gRPC otherwise shares one per target
+  // across channels, and a client made after berthd restarted would inherit
+  // the dead one.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   auto deadline = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout);
   if (!channel->WaitForConnected(deadline)) {
     return absl::UnavailableError(absl::StrCat("cannot connect to ", target, " within ",

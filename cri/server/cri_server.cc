@@ -1,5 +1,6 @@
 #include "cri/server/cri_server.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -10,7 +11,8 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "cri/server/rpc_log_interceptor.h"
+#include "absl/time/clock.h"
+#include "cri/server/rpc_interceptor.h"
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
@@ -55,8 +57,9 @@ absl::Status PrepareSocketPath(const std::string& path) {
 
 }  // namespace
 
-CriServer::CriServer(std::string socket_path, std::unique_ptr<grpc::Server> server)
-    : socket_path_(std::move(socket_path)), server_(std::move(server)) {}
+CriServer::CriServer(std::string socket_path, std::unique_ptr<grpc::Server> server,
+                     std::shared_ptr<InflightRpcs> inflight)
+    : socket_path_(std::move(socket_path)), server_(std::move(server)), inflight_(std::move(inflight)) {}
 
 CriServer::~CriServer() {
   if (server_ != nullptr) Shutdown(absl::ZeroDuration());
@@ -75,7 +78,8 @@ absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const std::string& s
   builder.SetMaxReceiveMessageSize(16 * 1024 * 1024);
   builder.SetMaxSendMessageSize(16 * 1024 * 1024);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<RpcLogInterceptorFactory>());
+  auto inflight = std::make_shared<InflightRpcs>();
+  interceptors.push_back(std::make_unique<RpcInterceptorFactory>(inflight));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
 
   // The socket must never be reachable with looser permissions, not even
@@ -91,12 +95,27 @@ absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const std::string& s
     server->Shutdown();
     return status;
   }
-  return std::unique_ptr<CriServer>(new CriServer(socket_path, std::move(server)));
+  return std::unique_ptr<CriServer>(new CriServer(socket_path, std::move(server), std::move(inflight)));
 }
 
 void CriServer::Shutdown(absl::Duration grace) {
   if (server_ == nullptr) return;
-  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  // grpc::Server::Shutdown(deadline) also waits for clients to close idle
+  // connections, and kubelet never does: every stop would take the whole
+  // grace period. So drive the core directly: stop accepting, wait for our
+  // own count of running RPCs, then cancel what is left, which also drops
+  // the idle connections.
+  grpc_server* core = server_->c_server();
+  grpc_completion_queue* queue = grpc_completion_queue_create_for_pluck(nullptr);
+  int shutdown_tag = 0;
+  grpc_server_shutdown_and_notify(core, queue, &shutdown_tag);
+  int left = inflight_->WaitUntilIdle(absl::Now() + grace);
+  if (left > 0) spdlog::warn("cancelling {} RPCs still running after {}", left, absl::FormatDuration(grace));
+  grpc_server_cancel_all_calls(core);
+  grpc_completion_queue_pluck(queue, &shutdown_tag, gpr_inf_future(GPR_CLOCK_REALTIME), nullptr);
+  grpc_completion_queue_shutdown(queue);
+  grpc_completion_queue_destroy(queue);
+  server_->Shutdown();  // the core is already down: this only releases the C++ side
   server_->Wait();
   server_.reset();
   ::unlink(socket_path_.c_str());

@@ -13,6 +13,8 @@ class Service;
 
 namespace berth::cri {
 
+class InflightRpcs;
+
 // The gRPC server on berthd's unix socket.
 class CriServer {
  public:
@@ -26,14 +28,17 @@ class CriServer {
   ~CriServer();
 
   // Stops accepting new RPCs, lets in-flight ones finish for up to `grace`,
-  // cancels the rest, and removes the socket file.
+  // cancels the rest, and removes the socket file. Returns as soon as the
+  // last RPC finishes, even while clients keep idle connections open.
   void Shutdown(absl::Duration grace);
 
  private:
-  CriServer(std::string socket_path, std::unique_ptr<grpc::Server> server);
+  CriServer(std::string socket_path, std::unique_ptr<grpc::Server> server,
+            std::shared_ptr<InflightRpcs> inflight);
 
   std::string socket_path_;
   std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<InflightRpcs> inflight_;
 };
 
 }  // namespace berth::cri

@@ -1,4 +1,4 @@
-#include "cri/server/rpc_log_interceptor.h"
+#include "cri/server/rpc_interceptor.h"
 
 #include <string>
 
@@ -28,10 +28,13 @@ const char* CodeName(grpc::StatusCode code) {
   return index >= 0 && index < static_cast<int>(std::size(kNames)) ? kNames[index] : "?";
 }
 
-class RpcLogInterceptor : public grpc::experimental::Interceptor {
+class RpcInterceptor : public grpc::experimental::Interceptor {
  public:
-  explicit RpcLogInterceptor(grpc::experimental::ServerRpcInfo* info)
-      : method_(ShortMethodName(info->method())), start_(absl::Now()) {}
+  RpcInterceptor(grpc::experimental::ServerRpcInfo* info, std::shared_ptr<InflightRpcs> inflight)
+      : method_(ShortMethodName(info->method())), start_(absl::Now()), inflight_(std::move(inflight)) {
+    inflight_->Begin();
+  }
+  ~RpcInterceptor() override { inflight_->End(); }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
@@ -55,13 +58,31 @@ class RpcLogInterceptor : public grpc::experimental::Interceptor {
  private:
   std::string method_;
   absl::Time start_;
+  std::shared_ptr<InflightRpcs> inflight_;
 };
 
 }  // namespace
 
-grpc::experimental::Interceptor* RpcLogInterceptorFactory::CreateServerInterceptor(
+void InflightRpcs::Begin() {
+  absl::MutexLock lock(&mutex_);
+  ++count_;
+}
+
+void InflightRpcs::End() {
+  absl::MutexLock lock(&mutex_);
+  --count_;
+}
+
+int InflightRpcs::WaitUntilIdle(absl::Time deadline) {
+  absl::MutexLock lock(&mutex_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return count_ == 0; };
+  mutex_.AwaitWithDeadline(absl::Condition(&idle), deadline);
+  return count_;
+}
+
+grpc::experimental::Interceptor* RpcInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  return new RpcLogInterceptor(info);
+  return new RpcInterceptor(info, inflight_);
 }
 
 }  // namespace berth::cri

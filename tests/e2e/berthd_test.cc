@@ -1,0 +1,316 @@
+// berthd as a user meets it: started as a process on its own socket and
+// root, spoken to over the CRI, stopped with a signal.
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "cri/client/cri_client.h"
+#include "cri/version.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "runtime/base/atomic_file.h"
+#include "runtime/base/child_process.h"
+#include "runtime/base/unique_fd.h"
+#include "tests/unit/temp_dir.h"
+
+namespace berth::cri {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TempDir;
+
+// One berthd process with everything it owns under a temporary directory.
+class BerthdUnderTest {
+ public:
+  explicit BerthdUnderTest(const TempDir& dir, const std::string& name = "berthd")
+      : root_(dir.Join(name + "-root")),
+        state_dir_(dir.Join(name + "-run")),
+        socket_(dir.Join(name + "-run/berth.sock")),
+        conf_dir_(dir.Join(name + "-net.d")),
+        log_(dir.Join(name + ".log")),
+        config_(dir.Join(name + ".yaml")) {}
+
+  // Starts berthd with `config_yaml` as its config file and returns the
+  // process; the caller decides whether it should serve or fail.
+  absl::StatusOr<ChildProcess> Spawn(const std::string& config_yaml = "",
+                                     std::vector<std::string> extra_flags = {}) {
+    absl::Status written = WriteFileAtomically(
+        config_, absl::StrCat("cni:\n  conf_dir: ", conf_dir_, "\n", config_yaml));
+    if (!written.ok()) return written;
+    std::vector<std::string> argv = {BERTHD_PATH,     "--config",    config_,
+                                     "--root",        root_,         "--state-dir",
+                                     state_dir_,      "--socket",    socket_,
+                                     "--log-level",   "debug"};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    return ChildProcess::Spawn(argv, {.stdout_path = log_, .stderr_path = log_});
+  }
+
+  // Starts berthd and connects to it.
+  absl::Status Start(const std::string& config_yaml = "") {
+    absl::StatusOr<ChildProcess> process = Spawn(config_yaml);
+    if (!process.ok()) return process.status();
+    process_ = std::make_unique<ChildProcess>(*std::move(process));
+    absl::StatusOr<CriClient> client = CriClient::Connect(socket_, absl::Seconds(10));
+    if (!client.ok()) return absl::UnavailableError(absl::StrCat(client.status().message(), "\n", Log()));
+    client_ = std::make_unique<CriClient>(*std::move(client));
+    return absl::OkStatus();
+  }
+
+  std::string Log() const { return ReadFileToString(log_).value_or(""); }
+
+  ChildProcess& process() { return *process_; }
+  CriClient& client() { return *client_; }
+  const std::string& root() const { return root_; }
+  const std::string& socket() const { return socket_; }
+  const std::string& conf_dir() const { return conf_dir_; }
+
+ private:
+  std::string root_, state_dir_, socket_, conf_dir_, log_, config_;
+  std::unique_ptr<ChildProcess> process_;  // killed by its destructor if a test fails early
+  std::unique_ptr<CriClient> client_;
+};
+
+const runtime::v1::RuntimeCondition* FindCondition(const runtime::v1::StatusResponse& status,
+                                                   const std::string& type) {
+  for (const auto& condition : status.status().conditions()) {
+    if (condition.type() == type) return &condition;
+  }
+  return nullptr;
+}
+
+TEST(BerthdTest, VersionNamesTheRuntimeAndItsBuild) {
+  TempDir dir;
+  BerthdUnderTest berthd(dir);
+  ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
+  absl::StatusOr<runtime::v1::VersionResponse> version = berthd.client().Version();
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_EQ(version->version(), "0.1.0");
+  EXPECT_EQ(version->runtime_name(), "berth");
+  EXPECT_EQ(version->runtime_version(), kBerthVersion);
+  EXPECT_EQ(version->runtime_api_version(), "v1");
+}
+
+TEST(BerthdTest, NetworkIsReadyOnlyOnceACniConfigExists) {
+  TempDir dir;
+  BerthdUnderTest berthd(dir);
+  ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
+
+  absl::StatusOr<runtime::v1::StatusResponse> status = berthd.client().Status(false);
+  ASSERT_TRUE(status.ok()) << status.status();
+  const auto* runtime_ready = FindCondition(*status, "RuntimeReady");
+  const auto* network_ready = FindCondition(*status, "NetworkReady");
+  ASSERT_NE(runtime_ready, nullptr);
+  ASSERT_NE(network_ready, nullptr);
+  EXPECT_TRUE(runtime_ready->status());
+  EXPECT_FALSE(network_ready->status());
+  EXPECT_EQ(network_ready->reason(), "NetworkPluginNotReady");
+  EXPECT_THAT(network_ready->message(), HasSubstr(berthd.conf_dir()));
+  EXPECT_TRUE(status->info().empty()) << "info is only for verbose requests";
+
+  ASSERT_TRUE(MakeDirectories(berthd.conf_dir(), 0755).ok());
+  ASSERT_TRUE(WriteFileAtomically(berthd.conf_dir() + "/10-pods.conflist",
+                                  R"({"cniVersion":"1.0.0","name":"pods","plugins":[{"type":"bridge"}]})")
+                  .ok());
+  status = berthd.client().Status(false);
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(FindCondition(*status, "NetworkReady")->status());
+}
+
+TEST(BerthdTest, VerboseStatusCarriesTheEffectiveConfig) {
+  TempDir dir;
+  BerthdUnderTest berthd(dir);
+  ASSERT_TRUE(berthd.Start("shutdown_timeout: 3s\n").ok()) << berthd.Log();
+  absl::StatusOr<runtime::v1::StatusResponse> status = berthd.client().Status(true);
+  ASSERT_TRUE(status.ok());
+  ASSERT_TRUE(status->info().contains("config"));
+  nlohmann::json config = nlohmann::json::parse(status->info().at("config"));
+  EXPECT_EQ(config["root"], berthd.root());
+  EXPECT_EQ(config["socket"], berthd.socket());
+  EXPECT_EQ(config["shutdown_timeout"], "3s");
+  EXPECT_EQ(config["cni"]["conf_dir"], berthd.conf_dir());
+}
+
+TEST(BerthdTest, RuntimeConfigReportsTheConfiguredCgroupDriver) {
+  TempDir dir;
+  BerthdUnderTest berthd(dir);
+  ASSERT_TRUE(berthd.Start("cgroup_driver: systemd\n").ok()) << berthd.Log();
+  absl::StatusOr<runtime::v1::RuntimeConfigResponse> config = berthd.client().RuntimeConfig();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->linux().cgroup_driver(), runtime::v1::CgroupDriver::SYSTEMD);
+
+  TempDir other_dir;
+  BerthdUnderTest defaults(other_dir);
+  ASSERT_TRUE(defaults.Start().ok()) << defaults.Log();
+  EXPECT_EQ(defaults.client().RuntimeConfig()->linux().cgroup_driver(),
+            runtime::v1::CgroupDriver::CGROUPFS);
+}
+
+TEST(BerthdTest, UnimplementedRpcsSayWhichRpc) {
+  TempDir dir;
+  BerthdUnderTest berthd(dir);
+  ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
+  absl::StatusOr<runtime::v1::RunPodSandboxResponse> run = berthd.client().Call(
+      &runtime::v1::RuntimeService::Stub::RunPodSandbox, runtime::v1::RunPodSandboxRequest());
+  EXPECT_EQ(run.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(run.status().message(), "RunPodSandbox is not implemented by berth yet");
+
+  absl::StatusOr<runtime::v1::ListImagesResponse> images = berthd.client().Call(
+      &runtime::v1::ImageService::Stub::ListImages, runtime::v1::ListImagesRequest());
+  EXPECT_EQ(images.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(std::string(images.status().message()), HasSubstr("ListImages"));
+}
+
+TEST(BerthdTest, EveryRpcIsLoggedWithDurationAndCode) {
+  TempDir dir;
+  BerthdUnderTest berthd(dir);
+  ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
+  ASSERT_TRUE(berthd.client().Version().ok());
+  (void)berthd.client().Call(&runtime::v1::RuntimeService::Stub::StopPodSandbox,
+                             runtime::v1::StopPodSandboxRequest());
+  std::string log = berthd.Log();
+  EXPECT_THAT(log, ::testing::ContainsRegex("debug rpc Version OK in [0-9.]+ms"));
+  EXPECT_THAT(log, ::testing::ContainsRegex("debug rpc StopPodSandbox UNIMPLEMENTED in [0-9.]+ms"));
+}
+
+TEST(BerthdTest, SocketIsCreatedWithItsDirectoryAndMode0660) {
+  TempDir dir;
+  BerthdUnderTest berthd(dir);
+  ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
+  struct stat st;
+  ASSERT_EQ(::stat(berthd.socket().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+}
+
+TEST(BerthdTest, SecondBerthdOnTheSameRootIsRefused) {
+  TempDir dir;
+  BerthdUnderTest first(dir);
+  ASSERT_TRUE(first.Start().ok()) << first.Log();
+
+  // Same root, different socket: only the root lock can stop it.
+  BerthdUnderTest second(dir, "second");
+  absl::StatusOr<ChildProcess> process =
+      second.Spawn("", {"--root", first.root()});  // later flags win
+  ASSERT_TRUE(process.ok());
+  absl::StatusOr<ExitStatus> exit = process->WaitFor(absl::Seconds(10));
+  ASSERT_TRUE(exit.ok()) << "second berthd kept running";
+  EXPECT_EQ(exit->exit_code, 1);
+  EXPECT_THAT(second.Log(), HasSubstr("another berthd is already running on root " + first.root()));
+  EXPECT_THAT(second.Log(), HasSubstr(absl::StrCat("(pid ", first.process().pid(), ")")));
+  EXPECT_TRUE(first.client().Version().ok()) << "the first berthd must be unaffected";
+}
+
+TEST(BerthdTest, LiveSocketIsNotTakenOver) {
+  TempDir dir;
+  BerthdUnderTest first(dir);
+  ASSERT_TRUE(first.Start().ok()) << first.Log();
+  BerthdUnderTest second(dir, "second");
+  absl::StatusOr<ChildProcess> process = second.Spawn("", {"--socket", first.socket()});
+  ASSERT_TRUE(process.ok());
+  absl::StatusOr<ExitStatus> exit = process->WaitFor(absl::Seconds(10));
+  ASSERT_TRUE(exit.ok()) << "second berthd kept running";
+  EXPECT_EQ(exit->exit_code, 1);
+  EXPECT_THAT(second.Log(), HasSubstr("is in use by another server"));
+  EXPECT_TRUE(first.client().Version().ok());
+}
+
+TEST(BerthdTest, StaleSocketFromACrashIsReplaced) {
+  TempDir dir;
+  BerthdUnderTest berthd(dir);
+  // What a killed berthd leaves: a socket file nobody listens on.
+  ASSERT_TRUE(MakeDirectories(dir.Join("berthd-run"), 0711).ok());
+  {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{.sun_family = AF_UNIX};
+    std::strncpy(addr.sun_path, berthd.socket().c_str(), sizeof(addr.sun_path) - 1);
+    ASSERT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  }
+  ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
+  EXPECT_TRUE(berthd.client().Version().ok());
+  EXPECT_THAT(berthd.Log(), HasSubstr("replacing stale socket"));
+}
+
+TEST(BerthdTest, SigtermStopsCleanlyWithExitZero) {
+  TempDir dir;
+  BerthdUnderTest berthd(dir);
+  ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
+  ASSERT_TRUE(berthd.process().Signal(SIGTERM).ok());
+  absl::StatusOr<ExitStatus> exit = berthd.process().WaitFor(absl::Seconds(15));
+  ASSERT_TRUE(exit.ok());
+  EXPECT_FALSE(exit->signaled);
+  EXPECT_EQ(exit->exit_code, 0);
+  EXPECT_NE(::access(berthd.socket().c_str(), F_OK), 0) << "socket should be removed";
+  EXPECT_THAT(berthd.Log(), HasSubstr("berthd stopped"));
+
+  // The state survives for the next start, which takes the freed lock.
+  ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
+  absl::StatusOr<runtime::v1::VersionResponse> version = berthd.client().Version();
+  EXPECT_TRUE(version.ok()) << version.status();
+}
+
+TEST(BerthdTest, BadConfigStopsStartupNamingTheKey) {
+  TempDir dir;
+  BerthdUnderTest berthd(dir);
+  // Indented: continues the fixture's "cni:" section.
+  absl::StatusOr<ChildProcess> process = berthd.Spawn("  bin_dri: /x\n");
+  ASSERT_TRUE(process.ok());
+  absl::StatusOr<ExitStatus> exit = process->WaitFor(absl::Seconds(10));
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(exit->exit_code, 2);
+  EXPECT_THAT(berthd.Log(), HasSubstr("cni.bin_dri: unknown key"));
+
+  process = berthd.Spawn("", {"--cgroup-driver", "cgroupv3"});
+  ASSERT_TRUE(process.ok());
+  exit = process->WaitFor(absl::Seconds(10));
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(exit->exit_code, 2);
+  EXPECT_THAT(berthd.Log(), HasSubstr("flag --cgroup_driver: must be one of cgroupfs, systemd"));
+}
+
+TEST(BerthdTest, PrintConfigShowsFileAndFlagsWithFlagsWinning) {
+  TempDir dir;
+  BerthdUnderTest berthd(dir);
+  absl::StatusOr<ChildProcess> process =
+      berthd.Spawn("log_level: error\ncgroup_driver: systemd\n", {"--log-level=warn", "--print-config"});
+  ASSERT_TRUE(process.ok());
+  absl::StatusOr<ExitStatus> exit = process->WaitFor(absl::Seconds(10));
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(exit->exit_code, 0);
+  nlohmann::json printed = nlohmann::json::parse(berthd.Log());
+  EXPECT_EQ(printed["log_level"], "warn");           // flag over file
+  EXPECT_EQ(printed["cgroup_driver"], "systemd");    // file over default
+  EXPECT_EQ(printed["shutdown_timeout"], "10s");     // default
+  EXPECT_EQ(printed["root"], berthd.root());
+}
+
+TEST(BerthdTest, BerthctlTalksToTheDaemon) {
+  TempDir dir;
+  BerthdUnderTest berthd(dir);
+  ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
+  std::string out = dir.Join("berthctl.out");
+  absl::StatusOr<ChildProcess> version =
+      ChildProcess::Spawn({BERTHCTL_PATH, "--socket", "unix://" + berthd.socket(), "version"},
+                          {.stdout_path = out});
+  ASSERT_TRUE(version.ok());
+  ASSERT_EQ(version->Wait()->exit_code, 0);
+  EXPECT_THAT(*ReadFileToString(out), HasSubstr("RuntimeName:  berth\n"));
+
+  std::string info_out = dir.Join("info.out");
+  absl::StatusOr<ChildProcess> info = ChildProcess::Spawn(
+      {BERTHCTL_PATH, "--socket", berthd.socket(), "info"}, {.stdout_path = info_out});
+  ASSERT_TRUE(info.ok());
+  ASSERT_EQ(info->Wait()->exit_code, 0);
+  nlohmann::json parsed = nlohmann::json::parse(*ReadFileToString(info_out));
+  EXPECT_EQ(parsed["config"]["root"], berthd.root());
+  EXPECT_EQ(parsed["status"]["conditions"][0]["type"], "RuntimeReady");
+}
+
+}  // namespace
+}  // namespace berth::cri

@@ -1,0 +1,166 @@
+#include "cri/config/config.h"
+
+#include <algorithm>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "runtime/base/atomic_file.h"
+#include "tests/unit/temp_dir.h"
+
+namespace berth::cri {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TempDir;
+
+std::string Message(const absl::Status& status) { return std::string(status.message()); }
+
+TEST(ConfigTest, DefaultsNeedNoFile) {
+  BerthConfig config;
+  EXPECT_EQ(config.root, "/var/lib/berth");
+  EXPECT_EQ(config.state_dir, "/run/berth");
+  EXPECT_EQ(config.socket, "/run/berth/berth.sock");
+  EXPECT_EQ(config.log_level, "info");
+  EXPECT_EQ(config.cgroup_driver, CgroupDriver::kCgroupfs);
+  EXPECT_EQ(config.shutdown_timeout, absl::Seconds(10));
+  EXPECT_EQ(config.cni.conf_dir, "/etc/cni/net.d");
+}
+
+TEST(ConfigTest, EmptyFileAndNullValuesKeepDefaults) {
+  absl::StatusOr<BerthConfig> config = ParseConfigYaml("", "berth.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->root, "/var/lib/berth");
+  config = ParseConfigYaml("root:\ncni:\n", "berth.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->root, "/var/lib/berth");
+  EXPECT_EQ(config->cni.conf_dir, "/etc/cni/net.d");
+}
+
+TEST(ConfigTest, EveryKeyIsReadFromYaml) {
+  absl::StatusOr<BerthConfig> config = ParseConfigYaml(R"(
+root: /data/berth/
+state_dir: /run/b
+socket: /run/b/cri.sock
+log_level: debug
+cgroup_driver: systemd
+shutdown_timeout: 1m30s
+cni:
+  conf_dir: /etc/berth/net.d
+)",
+                                                       "berth.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->root, "/data/berth");  // trailing slash dropped
+  EXPECT_EQ(config->state_dir, "/run/b");
+  EXPECT_EQ(config->socket, "/run/b/cri.sock");
+  EXPECT_EQ(config->log_level, "debug");
+  EXPECT_EQ(config->cgroup_driver, CgroupDriver::kSystemd);
+  EXPECT_EQ(config->shutdown_timeout, absl::Seconds(90));
+  EXPECT_EQ(config->cni.conf_dir, "/etc/berth/net.d");
+}
+
+TEST(ConfigTest, EveryKeyCanBeOverridden) {
+  // Flags go through SetConfigValue: each key path must accept a valid value
+  // and leave the others alone.
+  const std::pair<std::string, std::string> overrides[] = {
+      {"root", "/x/root"},       {"state_dir", "/x/state"}, {"socket", "/x/s.sock"},
+      {"log_level", "warn"},     {"cgroup_driver", "systemd"}, {"shutdown_timeout", "3s"},
+      {"cni.conf_dir", "/x/net.d"}};
+  ASSERT_EQ(std::size(overrides), ConfigKeyPaths().size()) << "a key has no override test";
+  for (const auto& [key, value] : overrides) {
+    BerthConfig config;
+    ASSERT_TRUE(SetConfigValue(key, value, config).ok()) << key;
+    nlohmann::json json = nlohmann::json::parse(ConfigToJson(config));
+    nlohmann::json defaults = nlohmann::json::parse(ConfigToJson(BerthConfig{}));
+    std::string pointer_text = "/";
+    pointer_text += key;
+    std::replace(pointer_text.begin(), pointer_text.end(), '.', '/');
+    nlohmann::json::json_pointer pointer(pointer_text);
+    EXPECT_EQ(json[pointer], value) << key;
+    json[pointer] = defaults[pointer];
+    EXPECT_EQ(json, defaults) << "overriding " << key << " changed another key";
+  }
+}
+
+TEST(ConfigTest, OverrideOfUnknownKeyIsNotFound) {
+  BerthConfig config;
+  absl::Status status = SetConfigValue("roots", "/x", config);
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Message(status), "roots: unknown key");
+}
+
+TEST(ConfigTest, UnknownKeysNameTheirPath) {
+  absl::StatusOr<BerthConfig> config = ParseConfigYaml("sockett: /x\n", "/etc/berth/berth.yaml");
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Message(config.status()), "/etc/berth/berth.yaml: sockett: unknown key");
+
+  config = ParseConfigYaml("cni:\n  conf_dri: /x\n", "berth.yaml");
+  EXPECT_EQ(Message(config.status()), "berth.yaml: cni.conf_dri: unknown key");
+}
+
+TEST(ConfigTest, BadValuesNameTheKeyAndWhy) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"log_level: loud", "berth.yaml: log_level: must be one of trace, debug, info, warn, error, "
+                          "critical, off, got \"loud\""},
+      {"cgroup_driver: cgroupv3",
+       "berth.yaml: cgroup_driver: must be one of cgroupfs, systemd, got \"cgroupv3\""},
+      {"root: var/lib/berth", "berth.yaml: root: must be an absolute path"},
+      {"shutdown_timeout: soon",
+       "berth.yaml: shutdown_timeout: must be a duration such as 10s or 1m30s, got \"soon\""},
+      {"shutdown_timeout: -5s",
+       "berth.yaml: shutdown_timeout: must be a duration such as 10s or 1m30s, got \"-5s\""},
+      {"cni: /etc/cni", "berth.yaml: cni: must be a mapping of keys"},
+      {"socket: [a, b]", "berth.yaml: socket: must be a single value"},
+      {"root: /a\nroot: /b", "berth.yaml: root: duplicate key"},
+      {"- root", "berth.yaml: must be a mapping of keys"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    absl::StatusOr<BerthConfig> config = ParseConfigYaml(yaml, "berth.yaml");
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << yaml;
+    EXPECT_EQ(Message(config.status()), expected) << yaml;
+  }
+}
+
+TEST(ConfigTest, SyntaxErrorsGiveTheLine) {
+  absl::StatusOr<BerthConfig> config = ParseConfigYaml("root: /a\ncni: {conf_dir: /x\n", "b.yaml");
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(config.status()), HasSubstr("b.yaml: line "));
+}
+
+TEST(ConfigTest, MissingDefaultFileMeansDefaultsButMissingExplicitFileFails) {
+  TempDir dir;
+  absl::StatusOr<BerthConfig> config = LoadConfigFile(dir.Join("absent.yaml"), false);
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->root, "/var/lib/berth");
+
+  config = LoadConfigFile(dir.Join("absent.yaml"), true);
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(Message(config.status()), HasSubstr("absent.yaml"));
+}
+
+TEST(ConfigTest, LoadsAFileAndNamesItInErrors) {
+  TempDir dir;
+  std::string path = dir.Join("berth.yaml");
+  ASSERT_TRUE(WriteFileAtomically(path, "cgroup_driver: systemd\n").ok());
+  absl::StatusOr<BerthConfig> config = LoadConfigFile(path, true);
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->cgroup_driver, CgroupDriver::kSystemd);
+
+  ASSERT_TRUE(WriteFileAtomically(path, "log_level: chatty\n").ok());
+  config = LoadConfigFile(path, true);
+  EXPECT_THAT(Message(config.status()), HasSubstr(path + ": log_level: must be one of"));
+}
+
+TEST(ConfigTest, PrintedConfigIsAValidConfigFile) {
+  BerthConfig original;
+  original.root = "/srv/berth";
+  original.cgroup_driver = CgroupDriver::kSystemd;
+  original.shutdown_timeout = absl::Milliseconds(2500);
+  original.cni.conf_dir = "/srv/net.d";
+  absl::StatusOr<BerthConfig> reparsed = ParseConfigYaml(ConfigToJson(original), "printed");
+  ASSERT_TRUE(reparsed.ok()) << reparsed.status();
+  EXPECT_EQ(ConfigToJson(*reparsed), ConfigToJson(original));
+}
+
+}  // namespace
+}  // namespace berth::cri
