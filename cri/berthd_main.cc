@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "cri/config/config.h"
 #include "cri/server/cri_server.h"
@@ -26,9 +26,9 @@
 #include "cri/version.h"
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/file_lock.h"
+#include "runtime/base/logging.h"
 #include "runtime/base/status_macros.h"
 #include "spdlog/sinks/stdout_sinks.h"
-#include "runtime/base/logging.h"
 
 ABSL_FLAG(std::string, config, "",
           "config file (default /etc/berth/berth.yaml, which may be absent)");

@@ -36,7 +36,8 @@ absl::StatusOr<CriClient> CriClient::Connect(const std::string& endpoint, absl::
 }
 
 void CriClient::SetDeadline(grpc::ClientContext& context) const {
-  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(call_timeout_));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       absl::ToChronoMilliseconds(call_timeout_));
 }
 
 absl::Status CriClient::Finish(const grpc::Status& status) const { return FromGrpcStatus(status); }
@@ -52,7 +53,8 @@ absl::StatusOr<runtime::v1::StatusResponse> CriClient::Status(bool verbose) {
 }
 
 absl::StatusOr<runtime::v1::RuntimeConfigResponse> CriClient::RuntimeConfig() {
-  return Call(&runtime::v1::RuntimeService::Stub::RuntimeConfig, runtime::v1::RuntimeConfigRequest());
+  return Call(&runtime::v1::RuntimeService::Stub::RuntimeConfig,
+              runtime::v1::RuntimeConfigRequest());
 }
 
 }  // namespace berth::cri

@@ -47,14 +47,18 @@ class CriClient {
 };
 
 template <>
-inline runtime::v1::RuntimeService::Stub& CriClient::StubFor() { return *runtime_; }
+inline runtime::v1::RuntimeService::Stub& CriClient::StubFor() {
+  return *runtime_;
+}
 template <>
-inline runtime::v1::ImageService::Stub& CriClient::StubFor() { return *images_; }
+inline runtime::v1::ImageService::Stub& CriClient::StubFor() {
+  return *images_;
+}
 
 template <typename Stub, typename Request, typename Response>
-absl::StatusOr<Response> CriClient::Call(
-    grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
-    const Request& request) {
+absl::StatusOr<Response> CriClient::Call(grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                                                      const Request&, Response*),
+                                         const Request& request) {
   grpc::ClientContext context;
   SetDeadline(context);
   Response response;

@@ -20,7 +20,8 @@ struct Key {
 };
 
 absl::Status SetAbsolutePath(absl::string_view value, std::string& field) {
-  if (value.empty() || value[0] != '/') return absl::InvalidArgumentError("must be an absolute path");
+  if (value.empty() || value[0] != '/')
+    return absl::InvalidArgumentError("must be an absolute path");
   if (value.find('\0') != absl::string_view::npos) {
     return absl::InvalidArgumentError("contains a null byte");
   }
@@ -42,8 +43,8 @@ absl::Status SetOneOf(absl::string_view value, const std::array<absl::string_vie
       absl::StrCat("must be one of ", absl::StrJoin(allowed, ", "), ", got \"", value, "\""));
 }
 
-constexpr std::array<absl::string_view, 7> kLogLevels = {"trace", "debug", "info",    "warn",
-                                                        "error", "critical", "off"};
+constexpr std::array<absl::string_view, 7> kLogLevels = {"trace", "debug",    "info", "warn",
+                                                         "error", "critical", "off"};
 
 const std::vector<Key>& Keys() {
   static const std::vector<Key> keys = {
@@ -71,7 +72,8 @@ const std::vector<Key>& Keys() {
       {"shutdown_timeout",
        [](absl::string_view v, BerthConfig& c) -> absl::Status {
          absl::Duration d;
-         if (!absl::ParseDuration(v, &d) || d < absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+         if (!absl::ParseDuration(v, &d) || d < absl::ZeroDuration() ||
+             d == absl::InfiniteDuration()) {
            return absl::InvalidArgumentError(
                absl::StrCat("must be a duration such as 10s or 1m30s, got \"", v, "\""));
          }
@@ -91,11 +93,13 @@ absl::string_view CgroupDriverName(CgroupDriver driver) {
   return driver == CgroupDriver::kSystemd ? "systemd" : "cgroupfs";
 }
 
-absl::Status SetConfigValue(absl::string_view key_path, absl::string_view value, BerthConfig& config) {
+absl::Status SetConfigValue(absl::string_view key_path, absl::string_view value,
+                            BerthConfig& config) {
   for (const Key& key : Keys()) {
     if (key.path != key_path) continue;
     absl::Status status = key.set(value, config);
-    if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat(key_path, ": ", status.message()));
+    if (!status.ok())
+      return absl::InvalidArgumentError(absl::StrCat(key_path, ": ", status.message()));
     return absl::OkStatus();
   }
   return absl::NotFoundError(absl::StrCat(key_path, ": unknown key"));
@@ -112,7 +116,8 @@ std::string ConfigToJson(const BerthConfig& config) {
   for (const Key& key : Keys()) {
     nlohmann::ordered_json* node = &doc;
     absl::string_view path = key.path;
-    for (size_t dot; (dot = path.find('.')) != absl::string_view::npos; path.remove_prefix(dot + 1)) {
+    for (size_t dot; (dot = path.find('.')) != absl::string_view::npos;
+         path.remove_prefix(dot + 1)) {
       node = &(*node)[std::string(path.substr(0, dot))];
     }
     (*node)[std::string(path)] = key.get(config);

@@ -1,11 +1,10 @@
 #pragma once
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace berth::cri {
@@ -39,7 +38,8 @@ inline constexpr char kDefaultConfigPath[] = "/etc/berth/berth.yaml";
 // Sets one scalar key, named by its dotted path ("cni.conf_dir"), from its
 // text form, validating it. InvalidArgument names the key and the reason;
 // NotFound for a key that does not exist.
-absl::Status SetConfigValue(absl::string_view key_path, absl::string_view value, BerthConfig& config);
+absl::Status SetConfigValue(absl::string_view key_path, absl::string_view value,
+                            BerthConfig& config);
 
 // Every settable key path, in the order of the reference documentation.
 std::vector<absl::string_view> ConfigKeyPaths();

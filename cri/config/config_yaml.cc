@@ -5,8 +5,8 @@
 #include <cerrno>
 #include <set>
 
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "cri/config/config.h"
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/status_macros.h"
@@ -34,8 +34,8 @@ absl::Status ApplyMap(const YAML::Node& map, const std::string& prefix, BerthCon
   std::set<std::string> seen;
   for (const auto& entry : map) {
     if (!entry.first.IsScalar()) {
-      return absl::InvalidArgumentError(absl::StrCat(prefix.empty() ? "top level" : prefix,
-                                                     ": keys must be plain strings"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(prefix.empty() ? "top level" : prefix, ": keys must be plain strings"));
     }
     std::string path = absl::StrCat(prefix, prefix.empty() ? "" : ".", entry.first.Scalar());
     if (!seen.insert(path).second) return absl::InvalidArgumentError(path + ": duplicate key");
@@ -62,14 +62,16 @@ absl::StatusOr<BerthConfig> ParseConfigYaml(absl::string_view yaml, absl::string
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": line ", e.mark.line + 1,
-                                                   ", column ", e.mark.column + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": line ", e.mark.line + 1, ", column ",
+                                                   e.mark.column + 1, ": ", e.msg));
   }
   if (root.IsNull()) return config;  // an empty file means all defaults
-  if (!root.IsMap()) return absl::InvalidArgumentError(absl::StrCat(source, ": must be a mapping of keys"));
+  if (!root.IsMap())
+    return absl::InvalidArgumentError(absl::StrCat(source, ": must be a mapping of keys"));
   try {
     absl::Status status = ApplyMap(root, "", config);
-    if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat(source, ": ", status.message()));
+    if (!status.ok())
+      return absl::InvalidArgumentError(absl::StrCat(source, ": ", status.message()));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.what()));
   }

@@ -15,9 +15,9 @@
 #include "cri/server/rpc_interceptor.h"
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/errno_status.h"
+#include "runtime/base/logging.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/base/unique_fd.h"
-#include "runtime/base/logging.h"
 
 namespace berth::cri {
 namespace {
@@ -51,7 +51,8 @@ absl::Status PrepareSocketPath(const std::string& path) {
         absl::StrCat(path, " is in use by another server; stop it or choose another socket"));
   }
   spdlog::info("replacing stale socket {}", path);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("remove stale socket " + path);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return ErrnoStatus("remove stale socket " + path);
   return absl::OkStatus();
 }
 
@@ -59,7 +60,9 @@ absl::Status PrepareSocketPath(const std::string& path) {
 
 CriServer::CriServer(std::string socket_path, std::unique_ptr<grpc::Server> server,
                      std::shared_ptr<InflightRpcs> inflight)
-    : socket_path_(std::move(socket_path)), server_(std::move(server)), inflight_(std::move(inflight)) {}
+    : socket_path_(std::move(socket_path)),
+      server_(std::move(server)),
+      inflight_(std::move(inflight)) {}
 
 CriServer::~CriServer() {
   if (server_ != nullptr) Shutdown(absl::ZeroDuration());
@@ -95,7 +98,8 @@ absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const std::string& s
     server->Shutdown();
     return status;
   }
-  return std::unique_ptr<CriServer>(new CriServer(socket_path, std::move(server), std::move(inflight)));
+  return std::unique_ptr<CriServer>(
+      new CriServer(socket_path, std::move(server), std::move(inflight)));
 }
 
 void CriServer::Shutdown(absl::Duration grace) {
@@ -110,7 +114,8 @@ void CriServer::Shutdown(absl::Duration grace) {
   int shutdown_tag = 0;
   grpc_server_shutdown_and_notify(core, queue, &shutdown_tag);
   int left = inflight_->WaitUntilIdle(absl::Now() + grace);
-  if (left > 0) spdlog::warn("cancelling {} RPCs still running after {}", left, absl::FormatDuration(grace));
+  if (left > 0)
+    spdlog::warn("cancelling {} RPCs still running after {}", left, absl::FormatDuration(grace));
   grpc_server_cancel_all_calls(core);
   grpc_completion_queue_pluck(queue, &shutdown_tag, gpr_inf_future(GPR_CLOCK_REALTIME), nullptr);
   grpc_completion_queue_shutdown(queue);

@@ -19,11 +19,23 @@ std::string ShortMethodName(const char* full_name) {
 }
 
 const char* CodeName(grpc::StatusCode code) {
-  static constexpr const char* kNames[] = {
-      "OK",       "CANCELLED",         "UNKNOWN",          "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",  "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
   int index = static_cast<int>(code);
   return index >= 0 && index < static_cast<int>(std::size(kNames)) ? kNames[index] : "?";
 }
@@ -31,7 +43,9 @@ const char* CodeName(grpc::StatusCode code) {
 class RpcInterceptor : public grpc::experimental::Interceptor {
  public:
   RpcInterceptor(grpc::experimental::ServerRpcInfo* info, std::shared_ptr<InflightRpcs> inflight)
-      : method_(ShortMethodName(info->method())), start_(absl::Now()), inflight_(std::move(inflight)) {
+      : method_(ShortMethodName(info->method())),
+        start_(absl::Now()),
+        inflight_(std::move(inflight)) {
     inflight_->Begin();
   }
   ~RpcInterceptor() override { inflight_->End(); }
@@ -39,7 +53,8 @@ class RpcInterceptor : public grpc::experimental::Interceptor {
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
-      if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED && status.error_message().empty()) {
+      if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
+          status.error_message().empty()) {
         status = grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                               absl::StrCat(method_, " is not implemented by berth yet"));
         methods->ModifySendStatus(status);

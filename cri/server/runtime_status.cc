@@ -23,7 +23,8 @@ void AddCondition(runtime::v1::RuntimeStatus* status, const std::string& type, b
 
 }  // namespace
 
-grpc::Status CriRuntimeService::Status(grpc::ServerContext*, const runtime::v1::StatusRequest* request,
+grpc::Status CriRuntimeService::Status(grpc::ServerContext*,
+                                       const runtime::v1::StatusRequest* request,
                                        runtime::v1::StatusResponse* response) {
   runtime::v1::RuntimeStatus* status = response->mutable_status();
   // berthd serves only once its store and directories are usable.
@@ -37,7 +38,8 @@ grpc::Status CriRuntimeService::Status(grpc::ServerContext*, const runtime::v1::
                  std::string(networks.status().message()));
   } else if (networks->empty()) {
     std::string message = absl::StrCat("no valid CNI network config in ", config_.cni.conf_dir);
-    if (!skipped.empty()) absl::StrAppend(&message, " (skipped: ", absl::StrJoin(skipped, "; "), ")");
+    if (!skipped.empty())
+      absl::StrAppend(&message, " (skipped: ", absl::StrJoin(skipped, "; "), ")");
     AddCondition(status, kNetworkReady, false, "NetworkPluginNotReady", message);
   } else {
     AddCondition(status, kNetworkReady, true, "", "");

@@ -34,8 +34,8 @@ absl::Status Migrate(SqliteDb& db, int from, int to) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(const std::string& path,
-                                                                   const MetadataStoreOptions& options) {
+absl::StatusOr<std::unique_ptr<MetadataStore>> MetadataStore::Open(
+    const std::string& path, const MetadataStoreOptions& options) {
   const int latest = LatestSchemaVersion();
   const int target = options.target_version < 0 ? latest : options.target_version;
   if (target > latest) {

@@ -29,8 +29,8 @@ class MetadataStore {
   // Opens or creates the database and migrates it to the target version,
   // each migration in its own transaction. FailedPrecondition if the file
   // has a newer schema than this build knows.
-  static absl::StatusOr<std::unique_ptr<MetadataStore>> Open(const std::string& path,
-                                                             const MetadataStoreOptions& options = {});
+  static absl::StatusOr<std::unique_ptr<MetadataStore>> Open(
+      const std::string& path, const MetadataStoreOptions& options = {});
 
   // Runs `change` in one transaction: committed when it returns OK, rolled
   // back (nothing written) otherwise.

@@ -108,15 +108,17 @@ absl::Status MetadataTables::UpdateSandbox(const SandboxRecord& sandbox) {
 }
 
 absl::StatusOr<SandboxRecord> MetadataTables::GetSandbox(const std::string& id) const {
-  ASSIGN_OR_RETURN(SqliteStatement stmt,
-                   db_.Prepare(absl::StrCat("SELECT ", kSandboxColumns, " FROM sandboxes WHERE id = ?1")));
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_.Prepare(absl::StrCat("SELECT ", kSandboxColumns, " FROM sandboxes WHERE id = ?1")));
   stmt.Bind(1, id);
   return One<SandboxRecord>(stmt, ReadSandbox, "sandbox", id);
 }
 
 absl::StatusOr<std::vector<SandboxRecord>> MetadataTables::ListSandboxes() const {
-  ASSIGN_OR_RETURN(SqliteStatement stmt, db_.Prepare(absl::StrCat("SELECT ", kSandboxColumns,
-                                                                   " FROM sandboxes ORDER BY created_at_ns, id")));
+  ASSIGN_OR_RETURN(SqliteStatement stmt,
+                   db_.Prepare(absl::StrCat("SELECT ", kSandboxColumns,
+                                            " FROM sandboxes ORDER BY created_at_ns, id")));
   return Collect<SandboxRecord>(stmt, ReadSandbox);
 }
 
@@ -154,8 +156,9 @@ absl::Status MetadataTables::UpdateContainer(const ContainerRecord& container) {
 }
 
 absl::StatusOr<ContainerRecord> MetadataTables::GetContainer(const std::string& id) const {
-  ASSIGN_OR_RETURN(SqliteStatement stmt, db_.Prepare(absl::StrCat(
-                                             "SELECT ", kContainerColumns, " FROM containers WHERE id = ?1")));
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_.Prepare(absl::StrCat("SELECT ", kContainerColumns, " FROM containers WHERE id = ?1")));
   stmt.Bind(1, id);
   return One<ContainerRecord>(stmt, ReadContainer, "container", id);
 }
@@ -184,7 +187,8 @@ absl::Status MetadataTables::PutImage(const ImageRecord& image) {
   upsert.Bind(4, image.created_at_ns).BindBlob(5, image.config);
   RETURN_IF_ERROR(upsert.Run());
 
-  ASSIGN_OR_RETURN(SqliteStatement clear, db_.Prepare("DELETE FROM image_names WHERE image_id = ?1"));
+  ASSIGN_OR_RETURN(SqliteStatement clear,
+                   db_.Prepare("DELETE FROM image_names WHERE image_id = ?1"));
   clear.Bind(1, image.id);
   RETURN_IF_ERROR(clear.Run());
   for (const std::string& name : image.names) {
@@ -198,7 +202,8 @@ absl::Status MetadataTables::PutImage(const ImageRecord& image) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::string>> MetadataTables::ImageNames(const std::string& image_id) const {
+absl::StatusOr<std::vector<std::string>> MetadataTables::ImageNames(
+    const std::string& image_id) const {
   ASSIGN_OR_RETURN(SqliteStatement stmt,
                    db_.Prepare("SELECT name FROM image_names WHERE image_id = ?1 ORDER BY name"));
   stmt.Bind(1, image_id);
@@ -224,17 +229,19 @@ absl::StatusOr<std::vector<ImageRecord>> MetadataTables::QueryImages(absl::strin
 }
 
 absl::StatusOr<ImageRecord> MetadataTables::GetImage(const std::string& id) const {
-  ASSIGN_OR_RETURN(std::vector<ImageRecord> images,
-                   QueryImages("SELECT id, size, pinned, created_at_ns, config FROM images WHERE id = ?1", id));
+  ASSIGN_OR_RETURN(
+      std::vector<ImageRecord> images,
+      QueryImages("SELECT id, size, pinned, created_at_ns, config FROM images WHERE id = ?1", id));
   if (images.empty()) return absl::NotFoundError(absl::StrCat("image ", id, " not found"));
   return std::move(images.front());
 }
 
 absl::StatusOr<ImageRecord> MetadataTables::FindImageByName(const std::string& name) const {
-  ASSIGN_OR_RETURN(std::vector<ImageRecord> images,
-                   QueryImages("SELECT i.id, i.size, i.pinned, i.created_at_ns, i.config FROM images i "
-                               "JOIN image_names n ON n.image_id = i.id WHERE n.name = ?1",
-                               name));
+  ASSIGN_OR_RETURN(
+      std::vector<ImageRecord> images,
+      QueryImages("SELECT i.id, i.size, i.pinned, i.created_at_ns, i.config FROM images i "
+                  "JOIN image_names n ON n.image_id = i.id WHERE n.name = ?1",
+                  name));
   if (images.empty()) return absl::NotFoundError(absl::StrCat("image ", name, " not found"));
   return std::move(images.front());
 }
@@ -281,15 +288,16 @@ absl::Status MetadataTables::UpdateSnapshot(const SnapshotRecord& snapshot) {
 }
 
 absl::StatusOr<SnapshotRecord> MetadataTables::GetSnapshot(const std::string& key) const {
-  ASSIGN_OR_RETURN(SqliteStatement stmt, db_.Prepare(absl::StrCat(
-                                             "SELECT ", kSnapshotColumns, " FROM snapshots WHERE key = ?1")));
+  ASSIGN_OR_RETURN(
+      SqliteStatement stmt,
+      db_.Prepare(absl::StrCat("SELECT ", kSnapshotColumns, " FROM snapshots WHERE key = ?1")));
   stmt.Bind(1, key);
   return One<SnapshotRecord>(stmt, ReadSnapshot, "snapshot", key);
 }
 
 absl::StatusOr<std::vector<SnapshotRecord>> MetadataTables::ListSnapshots() const {
   ASSIGN_OR_RETURN(SqliteStatement stmt, db_.Prepare(absl::StrCat("SELECT ", kSnapshotColumns,
-                                                                   " FROM snapshots ORDER BY id")));
+                                                                  " FROM snapshots ORDER BY id")));
   return Collect<SnapshotRecord>(stmt, ReadSnapshot);
 }
 

@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "cri/store/records.h"
 #include "cri/store/sqlite_db.h"
 

@@ -7,7 +7,8 @@
 namespace berth::cri {
 
 absl::Status SqliteError(sqlite3* db, int code, absl::string_view what) {
-  std::string message = absl::StrCat(what, ": ", db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code));
+  std::string message =
+      absl::StrCat(what, ": ", db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code));
   switch (code & 0xff) {
     case SQLITE_CONSTRAINT: {
       int extended = db != nullptr ? sqlite3_extended_errcode(db) : code;
@@ -90,15 +91,16 @@ std::string SqliteStatement::ColumnBlob(int column) const {
 
 absl::StatusOr<SqliteDb> SqliteDb::Open(const std::string& path) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   SqliteDb db(path, raw);  // owns the handle even when open failed
   if (rc != SQLITE_OK) return SqliteError(raw, rc, "open " + path);
   sqlite3_busy_timeout(raw, 5000);
   // WAL + synchronous=FULL: a commit is on disk when it returns, and a crash
   // mid-transaction leaves the last committed state.
-  absl::Status status = db.Exec(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+  absl::Status status =
+      db.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
   if (!status.ok()) return status;
   return db;
 }

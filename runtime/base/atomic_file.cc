@@ -84,7 +84,8 @@ absl::Status MakeDirectories(const std::string& path, mode_t mode) {
   }
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat " + path);
-  if (!S_ISDIR(st.st_mode)) return absl::FailedPreconditionError(path + " exists and is not a directory");
+  if (!S_ISDIR(st.st_mode))
+    return absl::FailedPreconditionError(path + " exists and is not a directory");
   return absl::OkStatus();
 }
 

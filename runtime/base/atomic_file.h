@@ -1,12 +1,12 @@
 #pragma once
 
-#include <string>
-#include "absl/strings/string_view.h"
 #include <sys/types.h>
 
-#include "absl/strings/string_view.h"
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace berth {
 

@@ -54,11 +54,12 @@ struct SpawnSetup {
 }  // namespace
 
 std::string ExitStatus::ToString() const {
-  return signaled ? absl::StrCat("killed by signal ", signal) : absl::StrCat("exit code ", exit_code);
+  return signaled ? absl::StrCat("killed by signal ", signal)
+                  : absl::StrCat("exit code ", exit_code);
 }
 
 absl::StatusOr<ChildProcess> ChildProcess::Spawn(const std::vector<std::string>& argv,
-                                                  const SpawnOptions& options) {
+                                                 const SpawnOptions& options) {
   if (argv.empty()) return absl::InvalidArgumentError("spawn: empty argv");
   SpawnSetup setup;
   // The child starts with default signal handling and an empty mask, whatever
@@ -91,7 +92,8 @@ absl::StatusOr<ChildProcess> ChildProcess::Spawn(const std::vector<std::string>&
   }
   pid_t pid = -1;
   int error = posix_spawn(&pid, args[0], &setup.actions, &setup.attr, args.data(), envp);
-  if (error != 0) return berth::ErrnoToStatus(error, absl::StrCat("spawn ", absl::StrJoin(argv, " ")));
+  if (error != 0)
+    return berth::ErrnoToStatus(error, absl::StrCat("spawn ", absl::StrJoin(argv, " ")));
   return ChildProcess(pid);
 }
 
@@ -145,8 +147,8 @@ absl::StatusOr<ExitStatus> ChildProcess::WaitFor(absl::Duration timeout) {
     }
     if (done < 0 && errno != EINTR) return ErrnoStatus(absl::StrCat("waitpid ", pid_));
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("pid ", pid_, " still running after ",
-                                                      absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(
+          absl::StrCat("pid ", pid_, " still running after ", absl::FormatDuration(timeout)));
     }
     absl::SleepFor(poll);
     poll = std::min(poll * 2, absl::Milliseconds(20));

@@ -20,8 +20,9 @@ absl::StatusOr<FileLock> FileLock::TryAcquire(const std::string& path) {
     if (errno != EWOULDBLOCK) return ErrnoStatus("flock " + path);
     absl::StatusOr<std::string> holder = ReadFileToString(path);
     std::string pid = holder.ok() ? std::string(absl::StripAsciiWhitespace(*holder)) : "";
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, " is locked by another process", pid.empty() ? "" : absl::StrCat(" (pid ", pid, ")")));
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is locked by another process",
+                     pid.empty() ? "" : absl::StrCat(" (pid ", pid, ")")));
   }
   std::string pid = absl::StrCat(::getpid(), "\n");
   if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) {

@@ -44,10 +44,9 @@ class BerthdUnderTest {
     absl::Status written = WriteFileAtomically(
         config_, absl::StrCat("cni:\n  conf_dir: ", conf_dir_, "\n", config_yaml));
     if (!written.ok()) return written;
-    std::vector<std::string> argv = {BERTHD_PATH,     "--config",    config_,
-                                     "--root",        root_,         "--state-dir",
-                                     state_dir_,      "--socket",    socket_,
-                                     "--log-level",   "debug"};
+    std::vector<std::string> argv = {BERTHD_PATH, "--config",    config_,    "--root",
+                                     root_,       "--state-dir", state_dir_, "--socket",
+                                     socket_,     "--log-level", "debug"};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     return ChildProcess::Spawn(argv, {.stdout_path = log_, .stderr_path = log_});
   }
@@ -58,7 +57,8 @@ class BerthdUnderTest {
     if (!process.ok()) return process.status();
     process_ = std::make_unique<ChildProcess>(*std::move(process));
     absl::StatusOr<CriClient> client = CriClient::Connect(socket_, absl::Seconds(10));
-    if (!client.ok()) return absl::UnavailableError(absl::StrCat(client.status().message(), "\n", Log()));
+    if (!client.ok())
+      return absl::UnavailableError(absl::StrCat(client.status().message(), "\n", Log()));
     client_ = std::make_unique<CriClient>(*std::move(client));
     return absl::OkStatus();
   }
@@ -115,9 +115,10 @@ TEST(BerthdTest, NetworkIsReadyOnlyOnceACniConfigExists) {
   EXPECT_TRUE(status->info().empty()) << "info is only for verbose requests";
 
   ASSERT_TRUE(MakeDirectories(berthd.conf_dir(), 0755).ok());
-  ASSERT_TRUE(WriteFileAtomically(berthd.conf_dir() + "/10-pods.conflist",
-                                  R"({"cniVersion":"1.0.0","name":"pods","plugins":[{"type":"bridge"}]})")
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(berthd.conf_dir() + "/10-pods.conflist",
+                          R"({"cniVersion":"1.0.0","name":"pods","plugins":[{"type":"bridge"}]})")
+          .ok());
   status = berthd.client().Status(false);
   ASSERT_TRUE(status.ok());
   EXPECT_TRUE(FindCondition(*status, "NetworkReady")->status());
@@ -277,16 +278,16 @@ TEST(BerthdTest, BadConfigStopsStartupNamingTheKey) {
 TEST(BerthdTest, PrintConfigShowsFileAndFlagsWithFlagsWinning) {
   TempDir dir;
   BerthdUnderTest berthd(dir);
-  absl::StatusOr<ChildProcess> process =
-      berthd.Spawn("log_level: error\ncgroup_driver: systemd\n", {"--log-level=warn", "--print-config"});
+  absl::StatusOr<ChildProcess> process = berthd.Spawn("log_level: error\ncgroup_driver: systemd\n",
+                                                      {"--log-level=warn", "--print-config"});
   ASSERT_TRUE(process.ok());
   absl::StatusOr<ExitStatus> exit = process->WaitFor(absl::Seconds(10));
   ASSERT_TRUE(exit.ok());
   EXPECT_EQ(exit->exit_code, 0);
   nlohmann::json printed = nlohmann::json::parse(berthd.Log());
-  EXPECT_EQ(printed["log_level"], "warn");           // flag over file
-  EXPECT_EQ(printed["cgroup_driver"], "systemd");    // file over default
-  EXPECT_EQ(printed["shutdown_timeout"], "10s");     // default
+  EXPECT_EQ(printed["log_level"], "warn");         // flag over file
+  EXPECT_EQ(printed["cgroup_driver"], "systemd");  // file over default
+  EXPECT_EQ(printed["shutdown_timeout"], "10s");   // default
   EXPECT_EQ(printed["root"], berthd.root());
 }
 
@@ -295,9 +296,8 @@ TEST(BerthdTest, BerthctlTalksToTheDaemon) {
   BerthdUnderTest berthd(dir);
   ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
   std::string out = dir.Join("berthctl.out");
-  absl::StatusOr<ChildProcess> version =
-      ChildProcess::Spawn({BERTHCTL_PATH, "--socket", "unix://" + berthd.socket(), "version"},
-                          {.stdout_path = out});
+  absl::StatusOr<ChildProcess> version = ChildProcess::Spawn(
+      {BERTHCTL_PATH, "--socket", "unix://" + berthd.socket(), "version"}, {.stdout_path = out});
   ASSERT_TRUE(version.ok());
   ASSERT_EQ(version->Wait()->exit_code, 0);
   EXPECT_THAT(*ReadFileToString(out), HasSubstr("RuntimeName:  berth\n"));

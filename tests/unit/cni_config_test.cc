@@ -1,5 +1,4 @@
 #include "cni/network_config.h"
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/base/atomic_file.h"
@@ -30,9 +29,8 @@ TEST(NetworkConfigTest, LoadsValidFilesInLexicalOrderAndSkipsBadOnes) {
                   .ok());
   ASSERT_TRUE(WriteFileAtomically(dir.Join("05-broken.conf"), "{not json").ok());
   ASSERT_TRUE(WriteFileAtomically(dir.Join("06-noname.conf"), R"({"type":"bridge"})").ok());
-  ASSERT_TRUE(WriteFileAtomically(dir.Join("07-emptylist.conflist"),
-                                  R"({"name":"x","plugins":[]})")
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(dir.Join("07-emptylist.conflist"), R"({"name":"x","plugins":[]})").ok());
   ASSERT_TRUE(WriteFileAtomically(dir.Join("README"), "ignored: wrong extension").ok());
 
   std::vector<std::string> skipped;

@@ -63,8 +63,8 @@ TEST(ConfigTest, EveryKeyCanBeOverridden) {
   // Flags go through SetConfigValue: each key path must accept a valid value
   // and leave the others alone.
   const std::pair<std::string, std::string> overrides[] = {
-      {"root", "/x/root"},       {"state_dir", "/x/state"}, {"socket", "/x/s.sock"},
-      {"log_level", "warn"},     {"cgroup_driver", "systemd"}, {"shutdown_timeout", "3s"},
+      {"root", "/x/root"},         {"state_dir", "/x/state"},    {"socket", "/x/s.sock"},
+      {"log_level", "warn"},       {"cgroup_driver", "systemd"}, {"shutdown_timeout", "3s"},
       {"cni.conf_dir", "/x/net.d"}};
   ASSERT_EQ(std::size(overrides), ConfigKeyPaths().size()) << "a key has no override test";
   for (const auto& [key, value] : overrides) {
@@ -100,8 +100,9 @@ TEST(ConfigTest, UnknownKeysNameTheirPath) {
 
 TEST(ConfigTest, BadValuesNameTheKeyAndWhy) {
   const std::pair<std::string, std::string> cases[] = {
-      {"log_level: loud", "berth.yaml: log_level: must be one of trace, debug, info, warn, error, "
-                          "critical, off, got \"loud\""},
+      {"log_level: loud",
+       "berth.yaml: log_level: must be one of trace, debug, info, warn, error, "
+       "critical, off, got \"loud\""},
       {"cgroup_driver: cgroupv3",
        "berth.yaml: cgroup_driver: must be one of cgroupfs, systemd, got \"cgroupv3\""},
       {"root: var/lib/berth", "berth.yaml: root: must be an absolute path"},

@@ -77,17 +77,20 @@ TEST_F(StoreTest, SandboxCrud) {
   EXPECT_EQ(*store_->Read([](const MetadataTables& t) { return t.GetSandbox("s1"); }), sandbox);
 
   ASSERT_TRUE(Write([](MetadataTables& t) { return t.DeleteSandbox("s1"); }).ok());
-  EXPECT_EQ(store_->Read([](const MetadataTables& t) { return t.GetSandbox("s1"); }).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      store_->Read([](const MetadataTables& t) { return t.GetSandbox("s1"); }).status().code(),
+      absl::StatusCode::kNotFound);
   // Deleting what is already gone succeeds: CRI removes are idempotent.
   EXPECT_TRUE(Write([](MetadataTables& t) { return t.DeleteSandbox("s1"); }).ok());
 }
 
 TEST_F(StoreTest, DuplicateIdsAndNamesAreAlreadyExists) {
   ASSERT_TRUE(Write([](MetadataTables& t) { return t.CreateSandbox(Sandbox("s1", "a")); }).ok());
-  absl::Status same_id = Write([](MetadataTables& t) { return t.CreateSandbox(Sandbox("s1", "b")); });
+  absl::Status same_id =
+      Write([](MetadataTables& t) { return t.CreateSandbox(Sandbox("s1", "b")); });
   EXPECT_EQ(same_id.code(), absl::StatusCode::kAlreadyExists);
-  absl::Status same_name = Write([](MetadataTables& t) { return t.CreateSandbox(Sandbox("s2", "a")); });
+  absl::Status same_name =
+      Write([](MetadataTables& t) { return t.CreateSandbox(Sandbox("s2", "a")); });
   EXPECT_EQ(same_name.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(std::string(same_name.message()), HasSubstr("sandboxes.name"));
 }
@@ -95,8 +98,9 @@ TEST_F(StoreTest, DuplicateIdsAndNamesAreAlreadyExists) {
 TEST_F(StoreTest, UpdatesOfUnknownRowsAreNotFound) {
   EXPECT_EQ(Write([](MetadataTables& t) { return t.UpdateSandbox(Sandbox("nope", "x")); }).code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(Write([](MetadataTables& t) { return t.UpdateContainer(Container("c", "s", "x")); }).code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      Write([](MetadataTables& t) { return t.UpdateContainer(Container("c", "s", "x")); }).code(),
+      absl::StatusCode::kNotFound);
 }
 
 TEST_F(StoreTest, ContainersNeedTheirSandboxAndGoWithIt) {
@@ -124,18 +128,20 @@ TEST_F(StoreTest, ContainersNeedTheirSandboxAndGoWithIt) {
 }
 
 TEST_F(StoreTest, ImagesKeepTheirNamesAndTagsMove) {
-  ImageRecord old_image{.id = "sha256:old", .names = {"docker.io/library/busybox:latest"}, .size = 10};
-  ImageRecord new_image{.id = "sha256:new",
-                        .names = {"docker.io/library/busybox:latest",
-                                  "docker.io/library/busybox@sha256:def"},
-                        .size = 20,
-                        .pinned = true,
-                        .config = "{}"};
+  ImageRecord old_image{
+      .id = "sha256:old", .names = {"docker.io/library/busybox:latest"}, .size = 10};
+  ImageRecord new_image{
+      .id = "sha256:new",
+      .names = {"docker.io/library/busybox:latest", "docker.io/library/busybox@sha256:def"},
+      .size = 20,
+      .pinned = true,
+      .config = "{}"};
   ASSERT_TRUE(Write([&](MetadataTables& t) { return t.PutImage(old_image); }).ok());
   ASSERT_TRUE(Write([&](MetadataTables& t) { return t.PutImage(new_image); }).ok());
 
-  auto by_tag = store_->Read(
-      [](const MetadataTables& t) { return t.FindImageByName("docker.io/library/busybox:latest"); });
+  auto by_tag = store_->Read([](const MetadataTables& t) {
+    return t.FindImageByName("docker.io/library/busybox:latest");
+  });
   ASSERT_TRUE(by_tag.ok());
   EXPECT_EQ(by_tag->id, "sha256:new");
   EXPECT_TRUE(by_tag->pinned);
@@ -149,9 +155,12 @@ TEST_F(StoreTest, ImagesKeepTheirNamesAndTagsMove) {
   EXPECT_THAT(store_->Read([](const MetadataTables& t) { return t.GetImage("sha256:new"); })->names,
               ElementsAre("docker.io/library/busybox@sha256:def"));
   ASSERT_TRUE(Write([](MetadataTables& t) { return t.DeleteImage("sha256:new"); }).ok());
-  EXPECT_EQ(store_->Read([](const MetadataTables& t) {
+  EXPECT_EQ(store_
+                ->Read([](const MetadataTables& t) {
                   return t.FindImageByName("docker.io/library/busybox@sha256:def");
-                }).status().code(),
+                })
+                .status()
+                .code(),
             absl::StatusCode::kNotFound);
 }
 
@@ -211,9 +220,10 @@ TEST(StoreMigrationTest, OlderSchemaIsMigratedWithItsData) {
     ASSERT_EQ((*v1)->schema_version(), 1);
     absl::StatusOr<SqliteDb> raw = SqliteDb::Open(path);
     ASSERT_TRUE(raw.ok());
-    ASSERT_TRUE(raw->Exec("INSERT INTO sandboxes VALUES ('s1','pod',1,5,'berth','/n','c','{}');"
-                          "INSERT INTO containers VALUES ('c1','s1','app',1,6,0,0,0,'img','c1','c','{}');")
-                    .ok());
+    ASSERT_TRUE(
+        raw->Exec("INSERT INTO sandboxes VALUES ('s1','pod',1,5,'berth','/n','c','{}');"
+                  "INSERT INTO containers VALUES ('c1','s1','app',1,6,0,0,0,'img','c1','c','{}');")
+            .ok());
   }
   auto store = MetadataStore::Open(path);
   ASSERT_TRUE(store.ok()) << store.status();
@@ -250,9 +260,11 @@ TEST(StoreCrashTest, WriterKilledMidTransactionLeavesConsistentDatabase) {
   {
     auto store = MetadataStore::Open(path);
     ASSERT_TRUE(store.ok());
-    ASSERT_TRUE((*store)->Update([](MetadataTables& t) {
-                  return t.CreateSandbox(Sandbox("committed", "before-crash"));
-                }).ok());
+    ASSERT_TRUE((*store)
+                    ->Update([](MetadataTables& t) {
+                      return t.CreateSandbox(Sandbox("committed", "before-crash"));
+                    })
+                    .ok());
   }
 
   int ready[2];
@@ -299,9 +311,11 @@ TEST(StoreCrashTest, WriterKilledMidTransactionLeavesConsistentDatabase) {
   ASSERT_EQ(sandboxes->size(), 1u);
   EXPECT_EQ((*sandboxes)[0].id, "committed");
   // And the store takes new writes.
-  EXPECT_TRUE((*store)->Update([](MetadataTables& t) {
-                        return t.CreateSandbox(Sandbox("after", "after-crash"));
-                      }).ok());
+  EXPECT_TRUE((*store)
+                  ->Update([](MetadataTables& t) {
+                    return t.CreateSandbox(Sandbox("after", "after-crash"));
+                  })
+                  .ok());
 }
 
 }  // namespace
