@@ -73,7 +73,11 @@ absl::StatusOr<ChildProcess> ChildProcess::Spawn(const std::vector<std::string>&
   if (options.new_session) flags |= POSIX_SPAWN_SETSID;
   posix_spawnattr_setflags(&setup.attr, flags);
 
-  posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  if (options.stdin_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&setup.actions, options.stdin_fd, STDIN_FILENO);
+  } else {
+    posix_spawn_file_actions_addopen(&setup.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  }
   if (!options.stdout_path.empty()) {
     posix_spawn_file_actions_addopen(&setup.actions, STDOUT_FILENO, options.stdout_path.c_str(),
                                      O_WRONLY | O_CREAT | O_APPEND, 0644);

@@ -27,9 +27,11 @@ struct SpawnOptions {
   // Full environment of the child; nullopt inherits ours.
   std::optional<std::vector<std::string>> env;
   // Files the child's stdout / stderr go to (opened O_APPEND|O_CREAT);
-  // empty keeps ours. stdin is always /dev/null.
+  // empty keeps ours.
   std::string stdout_path;
   std::string stderr_path;
+  // The child's stdin; -1 means /dev/null.
+  int stdin_fd = -1;
   // Detach into a new session, so the child outlives our process group.
   bool new_session = false;
 };

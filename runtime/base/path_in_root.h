@@ -1,0 +1,27 @@
+#pragma once
+
+// Resolving paths inside a container root from outside it. Every lookup goes
+// through openat2(RESOLVE_IN_ROOT): ".." and absolute symlinks stop at the
+// root, so a hostile image cannot point a path at the host. Callers then act
+// on the returned fd (mount onto /proc/self/fd/N, fchmod, ...), never on the
+// path again, so a symlink swapped in afterwards changes nothing.
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "runtime/base/unique_fd.h"
+
+namespace berth {
+
+// Opens `path` (interpreted with `root_fd` as "/") with `flags` (O_PATH,
+// O_DIRECTORY, ...). Magic links (/proc/self/fd/...) are refused.
+absl::StatusOr<UniqueFd> OpenInRoot(int root_fd, const std::string& path, int flags);
+
+// Like OpenInRoot(O_PATH), creating what is missing: parent directories
+// (0755) and the last component as a directory or an empty file (0644).
+absl::StatusOr<UniqueFd> CreateInRoot(int root_fd, const std::string& path, bool directory);
+
+// "/proc/self/fd/N": a path the kernel resolves to exactly the opened file.
+std::string FdPath(int fd);
+
+}  // namespace berth

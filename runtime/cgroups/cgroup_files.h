@@ -1,0 +1,21 @@
+#pragma once
+
+// File access shared by the v1 and v2 managers.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace berth::cgroups {
+
+// Writes `value` to an existing control file; errors name the file and value.
+absl::Status WriteControl(const std::string& dir, const std::string& file,
+                          const std::string& value);
+absl::StatusOr<std::string> ReadControl(const std::string& dir, const std::string& file);
+// The pids listed in <dir>/cgroup.procs.
+absl::StatusOr<std::vector<pid_t>> ReadProcs(const std::string& dir);
+// rmdir, retrying briefly while the kernel finishes tearing down exited tasks.
+absl::Status RemoveCgroupDir(const std::string& dir);
+
+}  // namespace berth::cgroups

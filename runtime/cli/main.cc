@@ -1,0 +1,120 @@
+// berth-runtime: the in-tree OCI executor behind runc's command line, so
+// tools written for runc (containerd shims, conmon, RuntimeClass handlers)
+// can call it unchanged.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include "runtime/base/unique_fd.h"
+#include "runtime/cli/args.h"
+#include "runtime/cli/commands.h"
+
+namespace berth::cli {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: berth-runtime [global flags] COMMAND [flags] ARGS\n"
+    "\n"
+    "commands: create, start, run, state, kill, delete, list, ps, pause, resume,\n"
+    "          spec, features, exec, update\n"
+    "global flags: --root DIR (default /run/berth-runtime), --log FILE,\n"
+    "          --log-format text|json, --systemd-cgroup, --debug\n";
+
+absl::StatusOr<int> NotYet(const RuntimeOptions&, const std::vector<std::string>&) {
+  return absl::UnimplementedError("this command is not implemented by berth-runtime yet");
+}
+
+const std::map<std::string, Command>& Commands() {
+  static const std::map<std::string, Command> commands = {
+      {"create", CreateCommand}, {"start", StartCommand}, {"run", RunCommand},
+      {"state", StateCommand},   {"kill", KillCommand},   {"delete", DeleteCommand},
+      {"list", ListCommand},     {"ps", PsCommand},       {"pause", PauseCommand},
+      {"resume", ResumeCommand}, {"spec", SpecCommand},   {"features", FeaturesCommand},
+      {"exec", NotYet},          {"update", NotYet}};
+  return commands;
+}
+
+// Errors go to stderr and, when --log is given, to the log file in the
+// format asked for: containerd's shim reads the last JSON line for the reason.
+void ReportError(const std::string& log_path, const std::string& log_format,
+                 const std::string& message) {
+  std::fprintf(stderr, "berth-runtime: %s\n", message.c_str());
+  if (log_path.empty()) return;
+  UniqueFd fd(::open(log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return;
+  std::string time = absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone());
+  std::string line =
+      log_format == "json"
+          ? nlohmann::json{{"level", "error"}, {"msg", message}, {"time", time}}.dump() + "\n"
+          : absl::StrCat("time=\"", time, "\" level=error msg=\"", message, "\"\n");
+  (void)::write(fd.get(), line.data(), line.size());
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  RuntimeOptions runtime;
+  std::string log_path, log_format = "text";
+  size_t i = 0;
+  // Global flags come before the command.
+  for (; i < args.size() && args[i].size() > 1 && args[i][0] == '-'; ++i) {
+    std::string flag = args[i];
+    std::string value;
+    if (size_t eq = flag.find('='); eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    }
+    auto take_value = [&]() -> std::string {
+      if (!value.empty()) return value;
+      return i + 1 < args.size() ? args[++i] : "";
+    };
+    if (flag == "--root") {
+      runtime.root = take_value();
+    } else if (flag == "--log") {
+      log_path = take_value();
+    } else if (flag == "--log-format") {
+      log_format = take_value();
+    } else if (flag == "--systemd-cgroup") {
+      runtime.systemd_cgroup = true;
+    } else if (flag == "--debug" || flag == "--rootless") {
+      // accepted for compatibility
+    } else if (flag == "--criu") {
+      take_value();
+    } else if (flag == "--help" || flag == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (flag == "--version" || flag == "-v") {
+      std::printf("berth-runtime version 0.1.0\nspec: 1.2.0\n");
+      return 0;
+    } else {
+      ReportError(log_path, log_format, "unknown global flag " + flag);
+      return 2;
+    }
+  }
+  if (i == args.size()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  auto command = Commands().find(args[i]);
+  if (command == Commands().end()) {
+    ReportError(log_path, log_format, absl::StrCat("unknown command \"", args[i], "\""));
+    return 2;
+  }
+  std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+  absl::StatusOr<int> result = command->second(runtime, rest);
+  if (!result.ok()) {
+    ReportError(log_path, log_format, std::string(result.status().message()));
+    return 1;
+  }
+  return *result;
+}
+
+}  // namespace
+}  // namespace berth::cli
+
+int main(int argc, char** argv) { return berth::cli::Main(argc, argv); }

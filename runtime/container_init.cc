@@ -1,0 +1,235 @@
+#include "runtime/container_init.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "runtime/base/atomic_file.h"
+#include "runtime/base/errno_status.h"
+#include "runtime/base/status_macros.h"
+#include "runtime/process_setup.h"
+#include "runtime/rlimits.h"
+#include "runtime/rootfs.h"
+
+extern char** environ;
+
+namespace berth {
+namespace {
+
+absl::Status WriteSysctls(const std::map<std::string, std::string>& sysctls) {
+  for (const auto& [key, value] : sysctls) {
+    if (key.find("..") != std::string::npos || key.find('/') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("linux.sysctl.", key, ": invalid name"));
+    }
+    std::string path = absl::StrCat("/proc/sys/", absl::StrReplaceAll(key, {{".", "/"}}));
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd || ::write(fd.get(), value.data(), value.size()) < 0) {
+      return ErrnoStatus(absl::StrCat("set sysctl ", key, "=", value));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<UniqueFd> ConnectConsoleSocket(const std::string& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return ErrnoStatus("socket");
+  sockaddr_un addr{.sun_family = AF_UNIX};
+  if (path.size() >= sizeof(addr.sun_path))
+    return absl::InvalidArgumentError("console socket path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return ErrnoStatus("connect to console socket " + path);
+  }
+  return fd;
+}
+
+// Creates the container's terminal in its own devpts, hands the master to
+// whoever listens on the console socket, and makes the slave our
+// controlling terminal and stdio.
+absl::Status SetUpTerminal(int console_socket, const oci::Process& process) {
+  UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!master) return ErrnoStatus("open /dev/ptmx");
+  if (::unlockpt(master.get()) != 0) return ErrnoStatus("unlockpt");
+  char name[128];
+  if (::ptsname_r(master.get(), name, sizeof(name)) != 0) return ErrnoStatus("ptsname");
+  if (process.console_size.has_value()) {
+    winsize size{.ws_row = static_cast<unsigned short>(process.console_size->height),
+                 .ws_col = static_cast<unsigned short>(process.console_size->width)};
+    if (::ioctl(master.get(), TIOCSWINSZ, &size) != 0) return ErrnoStatus("set console size");
+  }
+  UniqueFd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!slave) return ErrnoStatus(absl::StrCat("open ", name));
+  // /dev/console is the container's terminal too.
+  UniqueFd console(::open("/dev/console", O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (console && ::mount(name, "/dev/console", nullptr, MS_BIND, nullptr) != 0) {
+    return ErrnoStatus("bind /dev/console");
+  }
+  // The master travels as SCM_RIGHTS, with the terminal's name as payload.
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{.iov_base = name, .iov_len = std::strlen(name)};
+  msghdr message{
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&message);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  int master_fd = master.get();
+  std::memcpy(CMSG_DATA(cmsg), &master_fd, sizeof(int));
+  if (::sendmsg(console_socket, &message, 0) < 0)
+    return ErrnoStatus("send terminal to console socket");
+  master.Reset();
+  for (int target = 0; target <= 2; ++target) {
+    if (::dup2(slave.get(), target) < 0) return ErrnoStatus("dup terminal to stdio");
+  }
+  if (::ioctl(0, TIOCSCTTY, 0) != 0) return ErrnoStatus("make terminal controlling");
+  return absl::OkStatus();
+}
+
+// Everything the init does before it reports ready.
+absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& fifo) {
+  const oci::Spec& spec = *config.spec;
+  const oci::Process& process = *spec.process;
+  RETURN_IF_ERROR(socket.Expect(SyncType::kProceed).status());
+  if (config.new_cgroup_namespace && ::unshare(CLONE_NEWCGROUP) != 0)
+    return ErrnoStatus("unshare cgroup namespace");
+  // The container's processes get a session of their own.
+  if (::setsid() < 0) return ErrnoStatus("setsid");
+  // Mode bits are the spec's, not our umask's.
+  ::umask(0);
+
+  UniqueFd console;
+  if (process.terminal) {
+    if (config.console_socket.empty()) {
+      return absl::InvalidArgumentError("process.terminal needs --console-socket");
+    }
+    ASSIGN_OR_RETURN(console, ConnectConsoleSocket(config.console_socket));
+  }
+  // Opened while the host path is reachable; reopened for writing after pivot.
+  fifo.Reset(::open(config.exec_fifo.c_str(), O_PATH | O_CLOEXEC));
+  if (!fifo) return ErrnoStatus("open exec fifo " + config.exec_fifo);
+
+  if (spec.FindNamespace("mount") == nullptr) {
+    return absl::InvalidArgumentError(
+        "linux.namespaces: a container needs its own mount namespace");
+  }
+  RootfsOptions rootfs{.bundle = config.bundle,
+                       .bind_devices = config.new_user_namespace,
+                       .cgroup_dirs = config.cgroup_dirs,
+                       .cgroup_version = config.cgroup_version};
+  RETURN_IF_ERROR(PrepareRootfs(spec, rootfs));
+  if (process.terminal) RETURN_IF_ERROR(SetUpTerminal(console.get(), process));
+  console.Reset();
+
+  if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
+    return ErrnoStatus("sethostname " + spec.hostname);
+  }
+  if (!spec.domainname.empty() &&
+      ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0) {
+    return ErrnoStatus("setdomainname " + spec.domainname);
+  }
+  RETURN_IF_ERROR(WriteSysctls(spec.linux.sysctl));
+  RETURN_IF_ERROR(ApplyRlimits(process.rlimits));
+  if (process.oom_score_adj.has_value()) RETURN_IF_ERROR(ApplyOomScoreAdj(*process.oom_score_adj));
+  if (!process.apparmor_profile.empty() || !process.selinux_label.empty()) {
+    std::fprintf(stderr,
+                 "berth-runtime: warning: AppArmor/SELinux labels are not applied on this host\n");
+  }
+  const oci::Seccomp* seccomp = spec.linux.seccomp ? &*spec.linux.seccomp : nullptr;
+  RETURN_IF_ERROR(FinalizeProcess(process, seccomp));
+  return absl::OkStatus();
+}
+
+[[noreturn]] void RunInit(const InitConfig& config, SyncSocket& socket) {
+  const oci::Process& process = *config.spec->process;
+  UniqueFd fifo;
+  absl::Status status = SetUpInit(config, socket, fifo);
+  absl::StatusOr<std::string> program = status.ok() ? FindExecutable(process) : status;
+  if (!program.ok()) {
+    socket.SendError(program.status());
+    _exit(1);
+  }
+  if (!socket.Send({.type = SyncType::kReady}).ok()) _exit(1);
+  socket.Close();
+
+  // Blocks until `start` opens the fifo for reading.
+  UniqueFd writer(::open(absl::StrCat("/proc/self/fd/", fifo.get()).c_str(), O_WRONLY | O_CLOEXEC));
+  if (!writer || ::write(writer.get(), "0", 1) != 1) {
+    std::fprintf(stderr, "berth-runtime: wait for start: %s\n", std::strerror(errno));
+    _exit(1);
+  }
+  writer.Reset();
+  fifo.Reset();
+  absl::Status late = CloseFdsFrom(3 + config.preserve_fds);
+  if (late.ok())
+    late = LoadLateSeccomp(process,
+                           config.spec->linux.seccomp ? &*config.spec->linux.seccomp : nullptr);
+  if (!late.ok()) {
+    std::fprintf(stderr, "berth-runtime: %s\n", std::string(late.message()).c_str());
+    _exit(1);
+  }
+  std::vector<char*> argv, envp;
+  for (const std::string& arg : process.args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  for (const std::string& entry : process.env) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
+  ::execve(program->c_str(), argv.data(), envp.data());
+  std::fprintf(stderr, "berth-runtime: exec %s: %s\n", program->c_str(), std::strerror(errno));
+  _exit(127);
+}
+
+absl::StatusOr<pid_t> Stage1(const InitConfig& config, SyncSocket& socket) {
+  if (config.join_user_namespace_fd >= 0 &&
+      ::setns(config.join_user_namespace_fd, CLONE_NEWUSER) != 0) {
+    return ErrnoStatus("join user namespace");
+  }
+  if (config.new_user_namespace) {
+    if (::unshare(CLONE_NEWUSER) != 0) return ErrnoStatus("unshare user namespace");
+    RETURN_IF_ERROR(socket.Send({.type = SyncType::kMapIds}));
+    RETURN_IF_ERROR(socket.Expect(SyncType::kIdsMapped).status());
+  }
+  if (config.new_user_namespace || config.join_user_namespace_fd >= 0) {
+    // Become the namespace's root so the remaining setup is permitted.
+    if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0)
+      return ErrnoStatus("become root in the user namespace");
+  }
+  for (const auto& [fd, type] : config.join_namespaces) {
+    if (::setns(fd, type) != 0)
+      return ErrnoStatus(absl::StrCat("join namespace (type 0x", absl::Hex(type), ")"));
+  }
+  if (config.unshare_flags != 0 && ::unshare(config.unshare_flags) != 0)
+    return ErrnoStatus("unshare namespaces");
+  // A new pid namespace applies to our children: fork the init into it.
+  pid_t init = ::fork();
+  if (init < 0) return ErrnoStatus("fork container init");
+  if (init == 0) RunInit(config, socket);
+  return init;
+}
+
+}  // namespace
+
+void RunStage1(const InitConfig& config, SyncSocket& socket) {
+  // Die with berth-runtime rather than finish a container nobody waits for.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  absl::StatusOr<pid_t> init = Stage1(config, socket);
+  if (!init.ok()) {
+    socket.SendError(init.status());
+    _exit(1);
+  }
+  _exit(socket.Send({.type = SyncType::kStagePid, .value = *init}).ok() ? 0 : 1);
+}
+
+}  // namespace berth

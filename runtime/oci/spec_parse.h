@@ -1,0 +1,19 @@
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "runtime/oci/spec.h"
+
+namespace berth::oci {
+
+// Parses and validates a config.json. Errors are InvalidArgument naming the
+// field: `linux.namespaces[2].type: unknown namespace "netw"`. Features the
+// executor does not support fail the same way, never silently.
+absl::StatusOr<Spec> ParseSpec(absl::string_view json_text);
+
+// Reads <bundle>/config.json and resolves root.path against the bundle.
+absl::StatusOr<Spec> LoadBundleSpec(const std::string& bundle);
+
+}  // namespace berth::oci

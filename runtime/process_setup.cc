@@ -1,0 +1,119 @@
+#include "runtime/process_setup.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "runtime/base/atomic_file.h"
+#include "runtime/base/errno_status.h"
+#include "runtime/base/status_macros.h"
+#include "runtime/base/unique_fd.h"
+#include "runtime/capabilities.h"
+#include "runtime/seccomp_filter.h"
+
+namespace berth {
+
+absl::Status ApplyOomScoreAdj(int value) {
+  std::string text = std::to_string(value);
+  UniqueFd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
+  if (!fd) return ErrnoStatus("open /proc/self/oom_score_adj");
+  if (::write(fd.get(), text.data(), text.size()) >= 0) return absl::OkStatus();
+  if (errno != EACCES && errno != EPERM) return ErrnoStatus("write oom_score_adj " + text);
+  absl::StatusOr<std::string> current = ReadFileToString("/proc/self/oom_score_adj");
+  int current_value = 0;
+  if (current.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*current), &current_value) &&
+      value < current_value) {
+    std::fprintf(stderr,
+                 "berth-runtime: warning: oom_score_adj %d is below the current %d and needs "
+                 "CAP_SYS_RESOURCE; keeping %d\n",
+                 value, current_value, current_value);
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("write oom_score_adj ", text, ": permission denied"));
+}
+
+absl::Status FinalizeProcess(const oci::Process& process, const oci::Seccomp* seccomp) {
+  if (seccomp != nullptr && !process.no_new_privileges)
+    RETURN_IF_ERROR(LoadSeccompFilter(*seccomp));
+  if (process.capabilities.has_value())
+    RETURN_IF_ERROR(DropBoundingCapabilities(*process.capabilities));
+
+  // Keep the permitted set across the uid change; capset below then trims it.
+  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return ErrnoStatus("prctl(PR_SET_KEEPCAPS)");
+  const oci::User& user = process.user;
+  if (::setgroups(user.additional_gids.size(), user.additional_gids.data()) != 0) {
+    // In a user namespace with setgroups denied, an empty list is the only option.
+    if (!(errno == EPERM && user.additional_gids.empty())) return ErrnoStatus("setgroups");
+  }
+  if (::setresgid(user.gid, user.gid, user.gid) != 0)
+    return ErrnoStatus(absl::StrCat("setgid ", user.gid));
+  if (::setresuid(user.uid, user.uid, user.uid) != 0)
+    return ErrnoStatus(absl::StrCat("setuid ", user.uid));
+  if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return ErrnoStatus("prctl(PR_SET_KEEPCAPS)");
+  if (process.capabilities.has_value()) {
+    RETURN_IF_ERROR(SetProcessCapabilities(*process.capabilities));
+    RETURN_IF_ERROR(RaiseAmbientCapabilities(*process.capabilities));
+  }
+  ::umask(user.umask.value_or(022));
+
+  if (::chdir(process.cwd.c_str()) != 0) return ErrnoStatus("chdir to process.cwd " + process.cwd);
+  // A cwd reached through a leaked fd or magic link would lie outside the
+  // root; the kernel reports such a directory as "(unreachable)".
+  char cwd[4096];
+  if (::getcwd(cwd, sizeof(cwd)) == nullptr || cwd[0] != '/') {
+    return absl::PermissionDeniedError(
+        absl::StrCat("process.cwd ", process.cwd, " is outside the container root"));
+  }
+  if (process.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    return ErrnoStatus("prctl(PR_SET_NO_NEW_PRIVS)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadLateSeccomp(const oci::Process& process, const oci::Seccomp* seccomp) {
+  if (seccomp == nullptr || !process.no_new_privileges) return absl::OkStatus();
+  return LoadSeccompFilter(*seccomp);
+}
+
+absl::StatusOr<std::string> FindExecutable(const oci::Process& process) {
+  const std::string& program = process.args[0];
+  if (program.find('/') != std::string::npos) {
+    if (::access(program.c_str(), X_OK) != 0)
+      return ErrnoStatus(absl::StrCat("exec \"", program, "\""));
+    return program;
+  }
+  std::string path_value = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const std::string& entry : process.env) {
+    if (absl::StartsWith(entry, "PATH=")) path_value = entry.substr(5);
+  }
+  for (absl::string_view dir : absl::StrSplit(path_value, ':', absl::SkipEmpty())) {
+    std::string candidate = absl::StrCat(dir, "/", program);
+    struct stat st;
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return absl::NotFoundError(
+      absl::StrCat("exec \"", program, "\": executable file not found in $PATH"));
+}
+
+absl::Status CloseFdsFrom(int first) {
+  if (::syscall(SYS_close_range, first, ~0U, 0) != 0) return ErrnoStatus("close_range");
+  return absl::OkStatus();
+}
+
+}  // namespace berth

@@ -1,0 +1,36 @@
+#pragma once
+
+// The last steps before a container process runs user code, shared by the
+// container's init and by exec'd processes: identity, capabilities,
+// no_new_privs, seccomp, working directory, and the program lookup.
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "runtime/oci/spec.h"
+
+namespace berth {
+
+// Writes /proc/self/oom_score_adj. Without CAP_SYS_RESOURCE the kernel
+// refuses values below the current one: those are clamped to the current
+// value with a warning on stderr (once per process), as containerd's
+// restrict_oom_score_adj does.
+absl::Status ApplyOomScoreAdj(int value);
+
+// Switches uid/gid/groups and applies capabilities, umask, no_new_privs and
+// cwd (checked to lie inside the container root). Loads the seccomp filter
+// here when no_new_privs is off, since that needs CAP_SYS_ADMIN, which the
+// capability change may drop; otherwise LoadLateSeccomp does it after.
+absl::Status FinalizeProcess(const oci::Process& process, const oci::Seccomp* seccomp);
+
+// Loads the seccomp filter as the last step before exec when no_new_privs is on.
+absl::Status LoadLateSeccomp(const oci::Process& process, const oci::Seccomp* seccomp);
+
+// Resolves args[0] through the PATH of `env` (or the default PATH), as the
+// container will see it. NotFound names the program.
+absl::StatusOr<std::string> FindExecutable(const oci::Process& process);
+
+// Closes every fd from `first` up, so nothing of the runtime leaks into the container.
+absl::Status CloseFdsFrom(int first);
+
+}  // namespace berth

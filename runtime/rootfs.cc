@@ -1,0 +1,285 @@
+#include "runtime/rootfs.h"
+
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "runtime/base/errno_status.h"
+#include "runtime/base/path_in_root.h"
+#include "runtime/base/status_macros.h"
+#include "runtime/mount_options.h"
+
+namespace berth {
+namespace {
+
+absl::Status Mount(const std::string& source, const std::string& target, const char* type,
+                   unsigned long flags, const std::string& data, const std::string& what) {
+  if (::mount(source.empty() ? nullptr : source.c_str(), target.c_str(), type, flags,
+              data.empty() ? nullptr : data.c_str()) != 0) {
+    return ErrnoStatus(what);
+  }
+  return absl::OkStatus();
+}
+
+// Flags a remount must keep: the kernel refuses (EPERM) to drop "locked"
+// nosuid/nodev/noexec/ro flags inherited from a more privileged namespace.
+unsigned long LockedFlags(int fd) {
+  struct statvfs st;
+  if (::fstatvfs(fd, &st) != 0) return 0;
+  unsigned long flags = 0;
+  if (st.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+  if (st.f_flag & ST_NODEV) flags |= MS_NODEV;
+  if (st.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+  if (st.f_flag & ST_RDONLY) flags |= MS_RDONLY;
+  return flags;
+}
+
+// Applies what a plain mount(2) call cannot: remount flags on a bind,
+// propagation, recursive attributes. `top` must be the new mount itself.
+absl::Status FinishMount(int top, const MountOptions& options, bool bind, const std::string& dest) {
+  unsigned long remount = options.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+  if (bind && remount != 0) {
+    unsigned long flags =
+        MS_BIND | MS_REMOUNT | remount | (LockedFlags(top) & ~options.clear_flags);
+    RETURN_IF_ERROR(Mount("", FdPath(top), nullptr, flags, "", "remount " + dest));
+  }
+  if (options.propagation != 0) {
+    RETURN_IF_ERROR(
+        Mount("", FdPath(top), nullptr, options.propagation, "", "set propagation of " + dest));
+  }
+  if (options.recursive_set != 0 || options.recursive_clear != 0) {
+    mount_attr attr{.attr_set = options.recursive_set, .attr_clr = options.recursive_clear};
+    if (::syscall(SYS_mount_setattr, top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) !=
+        0) {
+      return ErrnoStatus("set recursive attributes on " + dest);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// cgroup v1 inside the container: a tmpfs with each hierarchy's container
+// directory bound under it; v2: a cgroup2 mount (the cgroup namespace makes
+// the container's cgroup its root).
+absl::Status MountCgroups(int root_fd, const oci::Mount& mount, const MountOptions& options,
+                          const RootfsOptions& rootfs) {
+  ASSIGN_OR_RETURN(UniqueFd dest, CreateInRoot(root_fd, mount.destination, true));
+  unsigned long flags = options.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+  if (rootfs.cgroup_version == 2) {
+    return Mount("cgroup2", FdPath(dest.get()), "cgroup2", flags, "",
+                 "mount cgroup2 on " + mount.destination);
+  }
+  RETURN_IF_ERROR(Mount("tmpfs", FdPath(dest.get()), "tmpfs", flags & ~MS_RDONLY, "mode=755",
+                        "mount tmpfs on " + mount.destination));
+  for (const auto& [controller, host_dir] : rootfs.cgroup_dirs) {
+    std::string sub = absl::StrCat(mount.destination, "/", controller);
+    ASSIGN_OR_RETURN(UniqueFd target, CreateInRoot(root_fd, sub, true));
+    UniqueFd source(::open(host_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!source) return ErrnoStatus("open " + host_dir);
+    RETURN_IF_ERROR(
+        Mount(FdPath(source.get()), FdPath(target.get()), nullptr, MS_BIND, "", "bind " + sub));
+    ASSIGN_OR_RETURN(UniqueFd top, OpenInRoot(root_fd, sub, O_PATH | O_DIRECTORY));
+    MountOptions bound = options;
+    bound.propagation = 0;
+    RETURN_IF_ERROR(FinishMount(top.get(), bound, true, sub));
+  }
+  if (flags & MS_RDONLY) {
+    ASSIGN_OR_RETURN(UniqueFd top, OpenInRoot(root_fd, mount.destination, O_PATH | O_DIRECTORY));
+    RETURN_IF_ERROR(Mount("", FdPath(top.get()), nullptr, MS_REMOUNT | flags, "mode=755",
+                          "remount " + mount.destination + " read-only"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MountOne(int root_fd, const oci::Mount& mount, const RootfsOptions& rootfs) {
+  ASSIGN_OR_RETURN(MountOptions options, ParseMountOptions(mount.options));
+  if (mount.type == "cgroup" || mount.type == "cgroup2")
+    return MountCgroups(root_fd, mount, options, rootfs);
+  bool bind = options.is_bind() || mount.type == "bind";
+  UniqueFd dest;
+  if (bind) {
+    std::string source = mount.source;
+    if (!source.empty() && source[0] != '/') source = absl::StrCat(rootfs.bundle, "/", source);
+    // Pin the source once; the mount uses the pinned file, so renaming or
+    // symlinking the path afterwards cannot change what is mounted.
+    UniqueFd source_fd(::open(source.c_str(), O_PATH | O_CLOEXEC));
+    if (!source_fd)
+      return ErrnoStatus(absl::StrCat("open bind source ", source, " for ", mount.destination));
+    struct stat st;
+    if (::fstat(source_fd.get(), &st) != 0) return ErrnoStatus("stat " + source);
+    ASSIGN_OR_RETURN(dest, CreateInRoot(root_fd, mount.destination, S_ISDIR(st.st_mode)));
+    RETURN_IF_ERROR(Mount(FdPath(source_fd.get()), FdPath(dest.get()), nullptr,
+                          MS_BIND | (options.flags & MS_REC), "",
+                          absl::StrCat("bind ", source, " on ", mount.destination)));
+  } else {
+    ASSIGN_OR_RETURN(dest, CreateInRoot(root_fd, mount.destination, true));
+    unsigned long flags = options.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+    RETURN_IF_ERROR(Mount(mount.source, FdPath(dest.get()), mount.type.c_str(), flags, options.data,
+                          absl::StrCat("mount ", mount.type, " on ", mount.destination)));
+  }
+  // `dest` is the directory underneath; reopen to reach the new mount on top.
+  ASSIGN_OR_RETURN(UniqueFd top, OpenInRoot(root_fd, mount.destination, O_PATH));
+  return FinishMount(top.get(), options, bind, mount.destination);
+}
+
+struct DefaultDevice {
+  const char* name;
+  unsigned major, minor;
+};
+
+constexpr DefaultDevice kDefaultDevices[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+                                             {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+
+std::string Dirname(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string Basename(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+absl::Status CreateDevice(int root_fd, const oci::Device& device, bool bind) {
+  ASSIGN_OR_RETURN(UniqueFd parent, CreateInRoot(root_fd, Dirname(device.path), true));
+  UniqueFd dir(::openat(parent.get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+  if (!dir) return ErrnoStatus("open " + Dirname(device.path));
+  std::string name = Basename(device.path);
+  if (bind) {
+    UniqueFd file(
+        ::openat(dir.get(), name.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!file && errno != EEXIST) return ErrnoStatus("create " + device.path);
+    ASSIGN_OR_RETURN(UniqueFd target, OpenInRoot(root_fd, device.path, O_PATH));
+    return Mount(device.path, FdPath(target.get()), nullptr, MS_BIND, "",
+                 "bind device " + device.path);
+  }
+  mode_t type = device.type == 'b' ? S_IFBLK : device.type == 'p' ? S_IFIFO : S_IFCHR;
+  mode_t mode = device.file_mode.value_or(0666) & 07777;
+  ::unlinkat(dir.get(), name.c_str(), 0);  // replace what the image had there
+  if (::mknodat(
+          dir.get(), name.c_str(), type | mode,
+          makedev(static_cast<unsigned>(device.major), static_cast<unsigned>(device.minor))) != 0) {
+    return ErrnoStatus("mknod " + device.path);
+  }
+  if (::fchownat(dir.get(), name.c_str(), device.uid.value_or(0), device.gid.value_or(0),
+                 AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrnoStatus("chown " + device.path);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CreateDevices(int root_fd, const oci::Spec& spec, const RootfsOptions& options) {
+  bool dev_is_tmpfs = false;
+  bool has_devpts = false;
+  for (const oci::Mount& mount : spec.mounts) {
+    if (mount.destination == "/dev" && mount.type == "tmpfs") dev_is_tmpfs = true;
+    if (mount.destination == "/dev/pts") has_devpts = true;
+  }
+  if (dev_is_tmpfs) {
+    for (const DefaultDevice& d : kDefaultDevices) {
+      RETURN_IF_ERROR(CreateDevice(root_fd,
+                                   {.path = absl::StrCat("/dev/", d.name),
+                                    .type = 'c',
+                                    .major = d.major,
+                                    .minor = d.minor,
+                                    .file_mode = 0666},
+                                   options.bind_devices));
+    }
+    ASSIGN_OR_RETURN(UniqueFd dev_path, OpenInRoot(root_fd, "/dev", O_PATH | O_DIRECTORY));
+    UniqueFd dev(::openat(dev_path.get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+    const std::pair<const char*, const char*> links[] = {{"/proc/self/fd", "fd"},
+                                                         {"/proc/self/fd/0", "stdin"},
+                                                         {"/proc/self/fd/1", "stdout"},
+                                                         {"/proc/self/fd/2", "stderr"},
+                                                         {"/proc/kcore", "core"}};
+    for (const auto& [target, name] : links) {
+      if (::symlinkat(target, dev.get(), name) != 0 && errno != EEXIST)
+        return ErrnoStatus(absl::StrCat("symlink /dev/", name));
+    }
+    if (has_devpts) {
+      ::unlinkat(dev.get(), "ptmx", 0);
+      if (::symlinkat("pts/ptmx", dev.get(), "ptmx") != 0) return ErrnoStatus("symlink /dev/ptmx");
+    }
+  }
+  for (const oci::Device& device : spec.linux.devices) {
+    RETURN_IF_ERROR(CreateDevice(root_fd, device, options.bind_devices));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PivotRoot(int root_fd) {
+  // pivot_root(".", ".") stacks the old root on top of the new one; unmounting
+  // "." then drops the old root without needing a directory to park it in.
+  if (::fchdir(root_fd) != 0) return ErrnoStatus("chdir into rootfs");
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) return ErrnoStatus("pivot_root");
+  // Keep the old root's unmount from propagating back to the host.
+  if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0)
+    return ErrnoStatus("make old root slave");
+  if (::umount2(".", MNT_DETACH) != 0) return ErrnoStatus("detach old root");
+  if (::chdir("/") != 0) return ErrnoStatus("chdir /");
+  return absl::OkStatus();
+}
+
+absl::Status MaskPath(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return ErrnoStatus("stat masked path " + path);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return Mount("tmpfs", path, "tmpfs", MS_RDONLY, "", "mask " + path);
+  }
+  return Mount("/dev/null", path, nullptr, MS_BIND, "", "mask " + path);
+}
+
+absl::Status ReadonlyPath(const std::string& path) {
+  if (::mount(path.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return ErrnoStatus("bind readonly path " + path);
+  }
+  UniqueFd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
+  unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
+                        (fd ? LockedFlags(fd.get()) : 0);
+  return Mount("", path, nullptr, flags, "", "remount readonly path " + path);
+}
+
+}  // namespace
+
+absl::Status PrepareRootfs(const oci::Spec& spec, const RootfsOptions& options) {
+  // Nothing mounted from here on may leak to the host, and nothing the host
+  // mounts later should appear in the container unless asked.
+  RETURN_IF_ERROR(Mount("", "/", nullptr, MS_SLAVE | MS_REC, "", "make / rslave"));
+  // pivot_root needs the new root to be a mount point.
+  RETURN_IF_ERROR(Mount(spec.root.path, spec.root.path, nullptr, MS_BIND | MS_REC, "",
+                        "bind rootfs " + spec.root.path));
+  UniqueFd root_fd(::open(spec.root.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd) return ErrnoStatus("open rootfs " + spec.root.path);
+
+  for (const oci::Mount& mount : spec.mounts)
+    RETURN_IF_ERROR(MountOne(root_fd.get(), mount, options));
+  RETURN_IF_ERROR(CreateDevices(root_fd.get(), spec, options));
+  RETURN_IF_ERROR(PivotRoot(root_fd.get()));
+  root_fd.Reset();
+
+  std::string propagation = spec.linux.rootfs_propagation;
+  if (!propagation.empty()) {
+    ASSIGN_OR_RETURN(MountOptions parsed, ParseMountOptions({propagation}));
+    RETURN_IF_ERROR(
+        Mount("", "/", nullptr, parsed.propagation, "", "set root propagation " + propagation));
+  }
+  for (const std::string& path : spec.linux.masked_paths) RETURN_IF_ERROR(MaskPath(path));
+  for (const std::string& path : spec.linux.readonly_paths) RETURN_IF_ERROR(ReadonlyPath(path));
+  if (spec.root.readonly) {
+    UniqueFd root(::open("/", O_PATH | O_CLOEXEC));
+    unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | (root ? LockedFlags(root.get()) : 0);
+    RETURN_IF_ERROR(Mount("", "/", nullptr, flags, "", "remount / read-only"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace berth

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "runtime/oci/spec.h"
+
+namespace berth {
+
+struct RootfsOptions {
+  std::string bundle;  // relative bind sources resolve against it
+  // In a new user namespace device nodes cannot be created: bind them from the host.
+  bool bind_devices = false;
+  // The container's cgroup directories on the host (CgroupManager::Dirs), for
+  // "cgroup" mounts, and the host's cgroup version.
+  std::map<std::string, std::string> cgroup_dirs;
+  int cgroup_version = 1;
+};
+
+// Builds the container's filesystem view, inside its new mount namespace:
+// isolates mount propagation from the host, performs spec.mounts in order
+// (destinations resolved inside the rootfs, never through a symlink to the
+// host), creates devices, pivots into the rootfs, then applies
+// rootfsPropagation, maskedPaths, readonlyPaths and root.readonly.
+absl::Status PrepareRootfs(const oci::Spec& spec, const RootfsOptions& options);
+
+}  // namespace berth
