@@ -111,7 +111,9 @@ ContainerStatus StatusOf(const StateDir& dir, const ContainerState& state) {
 absl::Status CreateWithRollback(const RuntimeOptions& runtime, const std::string& id,
                                 const CreateOptions& options, const oci::Spec& spec,
                                 const StateDir& dir, CreateRollback& rollback) {
+  // 0622: the init writes it after switching to the container's user.
   if (::mkfifo(dir.exec_fifo().c_str(), 0622) != 0) return ErrnoStatus("mkfifo " + dir.exec_fifo());
+  if (::chmod(dir.exec_fifo().c_str(), 0622) != 0) return ErrnoStatus("chmod " + dir.exec_fifo());
   ASSIGN_OR_RETURN(std::string cgroup_path,
                    ContainerCgroupPath(spec.linux.cgroups_path, runtime.systemd_cgroup, id));
   ASSIGN_OR_RETURN(std::unique_ptr<CgroupManager> new_cgroup, NewCgroupManager(cgroup_path));
@@ -232,7 +234,9 @@ absl::Status CreateContainer(const RuntimeOptions& runtime, const std::string& i
   }
   RETURN_IF_ERROR(MakeDirectories(runtime.root, 0711));
   StateDir dir(runtime.root, id);
-  if (::mkdir(dir.dir().c_str(), 0700) != 0) {
+  // 0711: the init may run as an unprivileged host uid (user namespaces) and
+  // must still reach the exec fifo; nothing in here is listable or readable.
+  if (::mkdir(dir.dir().c_str(), 0711) != 0) {
     if (errno == EEXIST)
       return absl::AlreadyExistsError(absl::StrCat("container ", id, " already exists"));
     return ErrnoStatus("mkdir " + dir.dir());

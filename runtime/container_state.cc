@@ -92,7 +92,8 @@ uint64_t ProcessStartTime(pid_t pid) {
   // The command name (field 2) may hold spaces and parentheses: skip past the last ')'.
   size_t close = stat->rfind(')');
   if (close == std::string::npos) return 0;
-  std::vector<absl::string_view> fields = absl::StrSplit(stat->substr(close + 2), ' ');
+  std::string rest = stat->substr(close + 2);
+  std::vector<absl::string_view> fields = absl::StrSplit(rest, ' ');
   // After the name, field 3 (state) is index 0; starttime (field 22) is index 19.
   uint64_t start = 0;
   if (fields.size() < 20 || !absl::SimpleAtoi(fields[19], &start)) return 0;
@@ -104,7 +105,7 @@ bool InitAlive(const ContainerState& state) {
   return state.pid > 0 && ProcessStartTime(state.pid) == state.pid_start_time;
 }
 
-std::string OciStateJson(const ContainerState& state, ContainerStatus status) {
+std::string OciStateJson(const ContainerState& state, ContainerStatus status, bool pretty) {
   nlohmann::ordered_json doc = {{"ociVersion", "1.2.0"},
                                 {"id", state.id},
                                 {"pid", status == ContainerStatus::kStopped ? 0 : state.pid},
@@ -114,7 +115,7 @@ std::string OciStateJson(const ContainerState& state, ContainerStatus status) {
                                 {"created", state.created},
                                 {"owner", ""}};
   if (!state.annotations.empty()) doc["annotations"] = state.annotations;
-  return doc.dump(2);
+  return pretty ? doc.dump(2) : doc.dump();
 }
 
 }  // namespace berth

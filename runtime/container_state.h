@@ -54,7 +54,7 @@ uint64_t ProcessStartTime(pid_t pid);
 // Whether the container's init is still the process we started.
 bool InitAlive(const ContainerState& state);
 
-// The OCI state JSON that `state` prints.
-std::string OciStateJson(const ContainerState& state, ContainerStatus status);
+// The OCI state JSON: indented for `state`, on one line for hooks' stdin.
+std::string OciStateJson(const ContainerState& state, ContainerStatus status, bool pretty = false);
 
 }  // namespace berth

@@ -38,32 +38,67 @@ absl::StatusOr<UniqueFd> OpenInRoot(int root_fd, const std::string& path, int fl
 }
 
 absl::StatusOr<UniqueFd> CreateInRoot(int root_fd, const std::string& path, bool directory) {
-  std::vector<std::string> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
-  UniqueFd current(::fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
-  if (!current) return ErrnoStatus("dup root fd");
-  std::string so_far;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (parts[i] == "..")
-      return absl::InvalidArgumentError(absl::StrCat(path, ": contains \"..\""));
-    so_far += "/" + parts[i];
-    bool last = i + 1 == parts.size();
-    UniqueFd next(Openat2(root_fd, so_far, O_PATH | ((last && !directory) ? 0 : O_DIRECTORY)));
-    if (!next && errno == ENOENT) {
-      // Create the component in the directory we already resolved safely; a
-      // name without slashes cannot leave it.
-      if (last && !directory) {
-        UniqueFd file(::openat(current.get(), parts[i].c_str(),
-                               O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644));
-        if (!file && errno != EEXIST) return ErrnoStatus("create " + so_far + " in container root");
-      } else if (::mkdirat(current.get(), parts[i].c_str(), 0755) != 0 && errno != EEXIST) {
-        return ErrnoStatus("mkdir " + so_far + " in container root");
+  // Walks the path one component at a time from the root. A component that
+  // is a symlink to something missing is replaced by its target (resolved
+  // inside the root) and the walk restarts, so what gets created is always
+  // what the container would see at `path`.
+  std::vector<std::string> todo = absl::StrSplit(path, '/', absl::SkipEmpty());
+  std::vector<std::string> done;
+  for (int links = 0; links < 40;) {
+    UniqueFd current(::fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
+    if (!current) return ErrnoStatus("dup root fd");
+    std::string so_far;
+    bool restarted = false;
+    for (size_t i = 0; i < todo.size() && !restarted; ++i) {
+      const std::string& part = todo[i];
+      if (part == ".") continue;
+      if (part == "..") return absl::InvalidArgumentError(absl::StrCat(path, ": contains \"..\""));
+      so_far += "/" + part;
+      bool last = i + 1 == todo.size();
+      int flags = O_PATH | ((last && !directory) ? 0 : O_DIRECTORY);
+      UniqueFd next(Openat2(root_fd, so_far, flags));
+      if (!next && errno == ENOENT) {
+        char target[4096];
+        ssize_t n = ::readlinkat(current.get(), part.c_str(), target, sizeof(target) - 1);
+        if (n > 0) {
+          // A dangling symlink: continue with its target, inside the root.
+          target[n] = '\0';
+          std::vector<std::string> rewritten;
+          if (target[0] != '/') {
+            rewritten = absl::StrSplit(so_far.substr(0, so_far.rfind('/')), '/', absl::SkipEmpty());
+          }
+          for (absl::string_view piece : absl::StrSplit(target, '/', absl::SkipEmpty())) {
+            if (piece == "..") {
+              if (!rewritten.empty()) rewritten.pop_back();  // ".." stops at the root
+            } else if (piece != ".") {
+              rewritten.emplace_back(piece);
+            }
+          }
+          rewritten.insert(rewritten.end(), todo.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                           todo.end());
+          todo = std::move(rewritten);
+          ++links;
+          restarted = true;
+          continue;
+        }
+        // Create the component in the directory we already resolved safely; a
+        // name without slashes cannot leave it.
+        if (last && !directory) {
+          UniqueFd file(::openat(current.get(), part.c_str(),
+                                 O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644));
+          if (!file && errno != EEXIST)
+            return ErrnoStatus("create " + so_far + " in container root");
+        } else if (::mkdirat(current.get(), part.c_str(), 0755) != 0 && errno != EEXIST) {
+          return ErrnoStatus("mkdir " + so_far + " in container root");
+        }
+        next.Reset(Openat2(root_fd, so_far, flags));
       }
-      next.Reset(Openat2(root_fd, so_far, O_PATH | ((last && !directory) ? 0 : O_DIRECTORY)));
+      if (!next) return ErrnoStatus("open " + so_far + " in container root");
+      current = std::move(next);
     }
-    if (!next) return ErrnoStatus("open " + so_far + " in container root");
-    current = std::move(next);
+    if (!restarted) return current;
   }
-  return current;
+  return absl::InvalidArgumentError(absl::StrCat(path, ": too many levels of symbolic links"));
 }
 
 }  // namespace berth

@@ -18,7 +18,7 @@ absl::StatusOr<int> StateCommand(const RuntimeOptions& runtime,
   if (args.positional().size() != 1)
     return absl::InvalidArgumentError("state: expects exactly one container id");
   ASSIGN_OR_RETURN(ContainerInfo info, InspectContainer(runtime, args.positional()[0]));
-  std::printf("%s\n", OciStateJson(info.state, info.status).c_str());
+  std::printf("%s\n", OciStateJson(info.state, info.status, /*pretty=*/true).c_str());
   return 0;
 }
 

@@ -1,0 +1,376 @@
+// berth-runtime on real kernels features, each checked from inside a container.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "runtime/base/atomic_file.h"
+#include "runtime/base/unique_fd.h"
+#include "tests/e2e/runtime_fixture.h"
+
+namespace berth::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+std::string Status(const RunResult& r) {
+  return absl::StrCat("exit ", r.exit_code, "\nstdout: ", r.out, "\nstderr: ", r.err);
+}
+
+std::string StatusField(const std::string& status, const std::string& field) {
+  for (absl::string_view line : absl::StrSplit(status, '\n')) {
+    if (absl::ConsumePrefix(&line, field + ":"))
+      return std::string(absl::StripAsciiWhitespace(line));
+  }
+  return "";
+}
+
+TEST_F(RuntimeTest, RunReportsTheExitCode) {
+  RunResult r = Run(Config({"sh", "-c", "echo hello; exit 3"}));
+  EXPECT_EQ(r.exit_code, 3) << Status(r);
+  EXPECT_EQ(r.out, "hello\n");
+}
+
+TEST_F(RuntimeTest, ProcessArgsEnvAndCwd) {
+  nlohmann::json config = Config({"sh", "-c", "echo \"$GREETING\"; pwd"});
+  config["process"]["env"].push_back("GREETING=hi there");
+  config["process"]["cwd"] = "/tmp";
+  RunResult r = Run(config);
+  EXPECT_EQ(r.exit_code, 0) << Status(r);
+  EXPECT_EQ(r.out, "hi there\n/tmp\n");
+}
+
+TEST_F(RuntimeTest, MissingProgramFailsAtCreate) {
+  RunResult r = Run(Config({"no-such-program"}));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("exec \"no-such-program\": executable file not found in $PATH"));
+}
+
+TEST_F(RuntimeTest, CapabilitiesAndNoNewPrivileges) {
+  nlohmann::json config = Config({"cat", "/proc/self/status"});
+  config["process"]["capabilities"] = {{"bounding", {"CAP_KILL", "CAP_NET_RAW"}},
+                                       {"effective", {"CAP_KILL"}},
+                                       {"permitted", {"CAP_KILL"}},
+                                       {"inheritable", nlohmann::json::array()}};
+  config["process"]["noNewPrivileges"] = true;
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  // CAP_KILL = 5, CAP_NET_RAW = 13.
+  EXPECT_EQ(StatusField(r.out, "CapBnd"), "0000000000002020");
+  EXPECT_EQ(StatusField(r.out, "CapEff"), "0000000000000020");
+  EXPECT_EQ(StatusField(r.out, "CapPrm"), "0000000000000020");
+  EXPECT_EQ(StatusField(r.out, "NoNewPrivs"), "1");
+
+  config["process"]["noNewPrivileges"] = false;
+  r = Run(config);
+  EXPECT_EQ(StatusField(r.out, "NoNewPrivs"), "0");
+}
+
+TEST_F(RuntimeTest, UserAndGroups) {
+  nlohmann::json config = Config({"id"});
+  config["process"]["user"] = {{"uid", 1000}, {"gid", 1001}, {"additionalGids", {5, 6}}};
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  EXPECT_EQ(r.out, "uid=1000 gid=1001 groups=5,6\n");
+}
+
+TEST_F(RuntimeTest, HostnameAndDomainname) {
+  nlohmann::json config = Config({"sh", "-c", "hostname; cat /proc/sys/kernel/domainname"});
+  config["hostname"] = "pod-a";
+  config["domainname"] = "cluster.test";
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  EXPECT_EQ(r.out, "pod-a\ncluster.test\n");
+}
+
+TEST_F(RuntimeTest, SeccompBlockedSyscallReturnsConfiguredErrno) {
+  nlohmann::json config = Config({"sh", "-c", "mkdir /tmp/x && echo created"});
+  config["mounts"].push_back({{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+  config["linux"]["seccomp"] = {
+      {"defaultAction", "SCMP_ACT_ALLOW"},
+      {"architectures", {"SCMP_ARCH_X86_64"}},
+      {"syscalls",
+       {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 38}}}}};
+  RunResult r = Run(config);
+  EXPECT_NE(r.exit_code, 0) << Status(r);
+  EXPECT_THAT(r.err, HasSubstr("Function not implemented"));  // ENOSYS = 38
+
+  config["linux"]["seccomp"]["syscalls"] = nlohmann::json::array();
+  r = Run(config);
+  EXPECT_EQ(r.out, "created\n") << Status(r);
+}
+
+TEST_F(RuntimeTest, CgroupLimitsAreVisibleInside) {
+  nlohmann::json config = Config({"sh", "-c",
+                                  "cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                                  "/sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares"});
+  config["linux"]["resources"]["memory"] = {{"limit", 64 * 1024 * 1024}};
+  config["linux"]["resources"]["pids"] = {{"limit", 42}};
+  config["linux"]["resources"]["cpu"] = {{"shares", 512}};
+  RunResult r = Run(config);
+  if (r.err.find("No such file") != std::string::npos)
+    GTEST_SKIP() << "cgroup v1 layout not available: " << r.err;
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  EXPECT_EQ(r.out, "67108864\n42\n512\n");
+}
+
+TEST_F(RuntimeTest, MaskedAndReadonlyPaths) {
+  nlohmann::json config = Config({"sh", "-c",
+                                  "wc -c < /proc/cmdline; ls /proc/driver | wc -l; "
+                                  "echo 1 > /proc/sys/vm/drop_caches && echo wrote"});
+  config["linux"]["maskedPaths"].push_back("/proc/cmdline");  // a file: becomes /dev/null
+  config["linux"]["maskedPaths"].push_back("/proc/driver");   // a directory: becomes an empty tmpfs
+  RunResult r = Run(config);
+  EXPECT_EQ(r.out, "0\n0\n") << Status(r);
+  EXPECT_THAT(r.err, HasSubstr("Read-only file system"));
+}
+
+TEST_F(RuntimeTest, ReadonlyRoot) {
+  RunResult r = Run(Config({"touch", "/newfile"}));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("Read-only file system"));
+}
+
+TEST_F(RuntimeTest, Rlimits) {
+  nlohmann::json config = Config({"sh", "-c", "ulimit -n; ulimit -Hn"});
+  config["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", 100}, {"hard", 200}}};
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  EXPECT_EQ(r.out, "100\n200\n");
+}
+
+TEST_F(RuntimeTest, RaisingHardRlimitWithoutCapSysResourceFailsClearly) {
+  rlimit current;
+  ::getrlimit(RLIMIT_NOFILE, &current);
+  nlohmann::json config = Config({"true"});
+  config["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"},
+                                   {"soft", 1024},
+                                   {"hard", static_cast<uint64_t>(current.rlim_max) * 4}}};
+  RunResult r = Run(config);
+  if (r.exit_code == 0)
+    GTEST_SKIP() << "this host lets root raise hard limits (has CAP_SYS_RESOURCE)";
+  EXPECT_THAT(r.err, HasSubstr("needs CAP_SYS_RESOURCE"));
+}
+
+TEST_F(RuntimeTest, BindMountWithOptions) {
+  std::string shared = dir().Join("shared");
+  std::filesystem::create_directories(shared);
+  ASSERT_TRUE(WriteFileAtomically(shared + "/data", "from host\n").ok());
+  nlohmann::json config = Config({"sh", "-c", "cat /data/data; touch /data/x && echo writable"});
+  config["mounts"].push_back({{"destination", "/data"},
+                              {"type", "bind"},
+                              {"source", shared},
+                              {"options", {"rbind", "ro"}}});
+  RunResult r = Run(config);
+  EXPECT_EQ(r.out, "from host\n") << Status(r);
+  EXPECT_THAT(r.err, HasSubstr("Read-only file system"));
+}
+
+TEST_F(RuntimeTest, JoinedNetworkNamespaceIsShared) {
+  // A long-lived container with its own network namespace, like a pod's pause.
+  nlohmann::json holder = Config({"sleep", "60"});
+  std::string holder_id = NewId();
+  RunResult created = Runtime({"run", "--detach", "--bundle", Bundle(holder), holder_id});
+  ASSERT_EQ(created.exit_code, 0) << Status(created);
+  RunResult state = Runtime({"state", holder_id});
+  pid_t pid = nlohmann::json::parse(state.out)["pid"];
+  char host_view[64] = {};
+  ASSERT_GT(
+      ::readlink(absl::StrCat("/proc/", pid, "/ns/net").c_str(), host_view, sizeof(host_view) - 1),
+      0);
+
+  nlohmann::json joiner = Config({"readlink", "/proc/self/ns/net"});
+  for (auto& ns : joiner["linux"]["namespaces"]) {
+    if (ns["type"] == "network") ns["path"] = absl::StrCat("/proc/", pid, "/ns/net");
+  }
+  RunResult r = Run(joiner);
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  EXPECT_EQ(r.out, absl::StrCat(host_view, "\n"));
+}
+
+TEST_F(RuntimeTest, UserNamespaceMapsIds) {
+  nlohmann::json config = Config({"sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u"});
+  config["linux"]["namespaces"].push_back({{"type", "user"}});
+  config["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+  config["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  EXPECT_THAT(lines[0], ::testing::MatchesRegex(" *0 +100000 +65536"));
+  EXPECT_THAT(lines[1], ::testing::MatchesRegex(" *0 +100000 +65536"));
+  EXPECT_EQ(lines[2], "0");
+}
+
+TEST_F(RuntimeTest, LifecycleAndStates) {
+  std::string bundle = Bundle(Config({"sleep", "60"}));
+  std::string id = NewId();
+  ASSERT_EQ(Runtime({"create", "--bundle", bundle, id}).exit_code, 0);
+  auto status = [&] {
+    return nlohmann::json::parse(Runtime({"state", id}).out)["status"].get<std::string>();
+  };
+  EXPECT_EQ(status(), "created");
+  EXPECT_EQ(Runtime({"create", "--bundle", bundle, id}).exit_code, 1) << "ids are unique";
+  ASSERT_EQ(Runtime({"start", id}).exit_code, 0);
+  EXPECT_EQ(status(), "running");
+  RunResult refused = Runtime({"delete", id});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.err, HasSubstr("not stopped"));
+  ASSERT_EQ(Runtime({"pause", id}).exit_code, 0);
+  EXPECT_EQ(status(), "paused");
+  ASSERT_EQ(Runtime({"resume", id}).exit_code, 0);
+  EXPECT_EQ(status(), "running");
+  ASSERT_EQ(Runtime({"kill", id, "KILL"}).exit_code, 0);
+  for (int i = 0; i < 200 && status() != "stopped"; ++i) ::usleep(10000);
+  EXPECT_EQ(status(), "stopped");
+  nlohmann::json list = nlohmann::json::parse(Runtime({"list", "--format", "json"}).out);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["id"], id);
+  ASSERT_EQ(Runtime({"delete", id}).exit_code, 0);
+  RunResult gone = Runtime({"state", id});
+  EXPECT_NE(gone.exit_code, 0);
+  EXPECT_THAT(gone.err, HasSubstr("does not exist"));
+  EXPECT_EQ(Runtime({"delete", "--force", id}).exit_code, 0)
+      << "force-deleting what is gone succeeds";
+  EXPECT_FALSE(std::filesystem::exists(absl::StrCat("/sys/fs/cgroup/pids/berth/", id)))
+      << "cgroup removed";
+}
+
+TEST_F(RuntimeTest, HooksGetTheStateOnStdin) {
+  std::string record = dir().Join("hook-record");
+  std::string hook = dir().Join("hook.sh");
+  ASSERT_TRUE(WriteFileAtomically(
+                  hook, absl::StrCat("#!/bin/sh\necho \"$1 $(cat)\" >> ", record, "\n"), 0755)
+                  .ok());
+  nlohmann::json config = Config({"true"});
+  config["hooks"] = {{"createRuntime", {{{"path", hook}, {"args", {"hook.sh", "create"}}}}},
+                     {"poststart", {{{"path", hook}, {"args", {"hook.sh", "poststart"}}}}},
+                     {"poststop", {{{"path", hook}, {"args", {"hook.sh", "poststop"}}}}}};
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  std::vector<std::string> lines =
+      absl::StrSplit(*ReadFileToString(record), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_THAT(lines[0], HasSubstr("\"status\":\"created\""));
+  EXPECT_THAT(lines[1], HasSubstr("\"status\":\"running\""));
+  EXPECT_THAT(lines[2], HasSubstr("\"status\":\"stopped\""));
+}
+
+// --- security ---
+
+TEST_F(RuntimeTest, NoRuntimeFdLeaksIntoTheContainer) {
+  // An fd berth-runtime inherited without close-on-exec (a careless caller)
+  // must not reach the container unless preserved.
+  UniqueFd leaked(::open("/", O_RDONLY | O_DIRECTORY));  // no O_CLOEXEC on purpose
+  ASSERT_TRUE(leaked);
+  RunResult r = Run(Config({"ls", "/proc/self/fd"}));
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  std::vector<std::string> fds = absl::StrSplit(r.out, absl::ByAnyChar(" \n"), absl::SkipEmpty());
+  // 0-2 are stdio, 3 is ls's own handle on /proc/self/fd.
+  EXPECT_THAT(fds, UnorderedElementsAre("0", "1", "2", "3")) << "leaked fd " << leaked.get();
+}
+
+TEST_F(RuntimeTest, PreservedFdsArePassed) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  // Put the pipe's write end at fd 3 for berth-runtime.
+  SpawnOptions options;
+  RunResult r;
+  {
+    int saved = ::dup(3);
+    ASSERT_GE(::dup2(write_end.get(), 3), 0);
+    ::fcntl(3, F_SETFD, 0);
+    r = Run(Config({"sh", "-c", "echo through-fd-3 >&3"}), {"--preserve-fds", "1"});
+    if (saved >= 0) {
+      ::dup2(saved, 3);
+      ::close(saved);
+    } else {
+      ::close(3);
+    }
+  }
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  write_end.Reset();
+  char buffer[64] = {};
+  ASSERT_GT(::read(read_end.get(), buffer, sizeof(buffer) - 1), 0);
+  EXPECT_STREQ(buffer, "through-fd-3\n");
+}
+
+TEST_F(RuntimeTest, CwdThroughALeakedFdIsRefused) {
+  // The classic escape: a cwd of /proc/self/fd/N where N is a host directory
+  // the runtime still holds open.
+  UniqueFd host_root(::open("/", O_RDONLY | O_DIRECTORY));  // inherited by berth-runtime
+  ASSERT_TRUE(host_root);
+  nlohmann::json config = Config({"ls", "."});
+  config["process"]["cwd"] = absl::StrCat("/proc/self/fd/", host_root.get());
+  RunResult r = Run(config);
+  EXPECT_NE(r.exit_code, 0) << "the container got a cwd outside its root:\n" << Status(r);
+  EXPECT_THAT(r.err,
+              ::testing::AnyOf(HasSubstr("outside the container root"), HasSubstr("ENOENT")));
+}
+
+TEST_F(RuntimeTest, MountDestinationSymlinkCannotEscapeTheRootfs) {
+  // An image whose /escape is a symlink to a host directory: the tmpfs must
+  // land inside the rootfs, where the container sees it, not on the host.
+  std::string rootfs = dir().Join("evil-rootfs");
+  std::filesystem::copy(
+      Rootfs(), rootfs,
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::copy_symlinks);
+  std::string host_dir = dir().Join("host-target");
+  std::filesystem::create_directories(host_dir);
+  std::filesystem::create_symlink(host_dir, rootfs + "/escape");
+  std::filesystem::create_symlink("../../../../../../" + host_dir, rootfs + "/escape-relative");
+
+  nlohmann::json config = Config(
+      {"sh", "-c", "grep -c ' tmpfs' /proc/mounts; echo inside > /escape/f && cat /escape/f"});
+  config["root"]["path"] = rootfs;
+  config["mounts"].push_back({{"destination", "/escape"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+  config["mounts"].push_back(
+      {{"destination", "/escape-relative"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  EXPECT_THAT(r.out, HasSubstr("inside\n"));
+  // The targets were created inside the rootfs, and the host directory is untouched.
+  EXPECT_TRUE(std::filesystem::is_directory(rootfs + host_dir));
+  EXPECT_TRUE(std::filesystem::is_empty(host_dir));
+}
+
+TEST_F(RuntimeTest, ProcSymlinkInImageCannotRedirectProcMount) {
+  std::string rootfs = dir().Join("evil-proc-rootfs");
+  std::filesystem::copy(
+      Rootfs(), rootfs,
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::copy_symlinks);
+  std::string host_dir = dir().Join("host-proc-target");
+  std::filesystem::create_directories(host_dir);
+  std::filesystem::remove(rootfs + "/proc");
+  std::filesystem::create_symlink(host_dir, rootfs + "/proc");
+  nlohmann::json config = Config({"cat", "/proc/self/comm"});
+  config["root"]["path"] = rootfs;
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  EXPECT_EQ(r.out, "cat\n");  // proc is mounted where the container looks for it
+  EXPECT_TRUE(std::filesystem::is_empty(host_dir));
+}
+
+TEST_F(RuntimeTest, InvalidConfigFailsNamingTheField) {
+  nlohmann::json config = Config({"true"});
+  config["linux"]["namespaces"].push_back({{"type", "netw"}});
+  RunResult r = Run(config);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("linux.namespaces[6].type: unknown namespace \"netw\""));
+  EXPECT_TRUE(!std::filesystem::exists(root()) || std::filesystem::is_empty(root()))
+      << "a failed create leaves nothing behind";
+}
+
+}  // namespace
+}  // namespace berth::testing
