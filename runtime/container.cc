@@ -191,15 +191,19 @@ absl::Status CreateWithRollback(const RuntimeOptions& runtime, const std::string
   rollback.set_init(init);
   uint64_t start_time = ProcessStartTime(init);
 
-  // The init runs no user code until it is in its cgroup with limits set.
+  // The init builds its rootfs meanwhile, but runs no user code (and mounts
+  // no cgroup) until it is in its cgroup with limits set.
   RETURN_IF_ERROR(cgroup->Join(init));
   if (spec.linux.resources) {
     oci::Resources resources = *spec.linux.resources;
     resources.devices = EffectiveDeviceRules(spec);
     RETURN_IF_ERROR(cgroup->SetResources(resources));
   }
-  RETURN_IF_ERROR(parent.Send({.type = SyncType::kProceed}));
+  // If the init failed meanwhile, its error message is still queued on the
+  // socket: report that rather than the failed send.
+  absl::Status sent = parent.Send({.type = SyncType::kProceed});
   RETURN_IF_ERROR(parent.Expect(SyncType::kReady).status());
+  RETURN_IF_ERROR(sent);
 
   ContainerState state{.id = id,
                        .pid = init,

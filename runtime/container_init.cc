@@ -129,7 +129,16 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
   RootfsOptions rootfs{.bundle = config.bundle,
                        .bind_devices = config.new_user_namespace,
                        .cgroup_dirs = config.cgroup_dirs,
-                       .cgroup_version = config.cgroup_version};
+                       .cgroup_version = config.cgroup_version,
+                       .before_cgroup_mounts = [&]() -> absl::Status {
+                         // The parent has put us in our cgroup: now the
+                         // cgroup namespace can be rooted there.
+                         RETURN_IF_ERROR(socket.Expect(SyncType::kProceed).status());
+                         if (config.new_cgroup_namespace && ::unshare(CLONE_NEWCGROUP) != 0) {
+                           return ErrnoStatus("unshare cgroup namespace");
+                         }
+                         return absl::OkStatus();
+                       }};
   RETURN_IF_ERROR(PrepareRootfs(spec, rootfs));
   if (process.terminal) RETURN_IF_ERROR(SetUpTerminal(console.get(), process));
   console.Reset();

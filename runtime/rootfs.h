@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -16,6 +17,10 @@ struct RootfsOptions {
   // "cgroup" mounts, and the host's cgroup version.
   std::map<std::string, std::string> cgroup_dirs;
   int cgroup_version = 1;
+  // Called once before the first cgroup mount, and in any case before
+  // pivot_root: the init waits there for its cgroup, so the parent can build
+  // the cgroup while the init builds the rootfs.
+  std::function<absl::Status()> before_cgroup_mounts;
 };
 
 // Builds the container's filesystem view, inside its new mount namespace:

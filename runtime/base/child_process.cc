@@ -1,17 +1,21 @@
 #include "runtime/base/child_process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "runtime/base/errno_status.h"
+#include "runtime/base/unique_fd.h"
 
 extern char** environ;
 
@@ -140,22 +144,20 @@ absl::StatusOr<ExitStatus> ChildProcess::Wait() {
 
 absl::StatusOr<ExitStatus> ChildProcess::WaitFor(absl::Duration timeout) {
   if (pid_ <= 0) return absl::FailedPreconditionError("wait: child already reaped");
+  // A pidfd becomes readable the moment the child exits: no polling delay.
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+  if (!pidfd) return ErrnoStatus(absl::StrCat("pidfd_open ", pid_));
   absl::Time deadline = absl::Now() + timeout;
-  absl::Duration poll = absl::Milliseconds(1);
   for (;;) {
-    int status;
-    pid_t done = ::waitpid(pid_, &status, WNOHANG);
-    if (done == pid_) {
-      pid_ = -1;
-      return FromWaitStatus(status);
-    }
-    if (done < 0 && errno != EINTR) return ErrnoStatus(absl::StrCat("waitpid ", pid_));
-    if (absl::Now() >= deadline) {
+    pollfd entry{.fd = pidfd.get(), .events = POLLIN};
+    int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    int ready = ::poll(&entry, 1, static_cast<int>(std::clamp<int64_t>(left_ms, 0, INT32_MAX)));
+    if (ready < 0 && errno != EINTR) return ErrnoStatus("poll pidfd");
+    if (ready > 0) return Wait();
+    if (ready == 0 && absl::Now() >= deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat("pid ", pid_, " still running after ", absl::FormatDuration(timeout)));
     }
-    absl::SleepFor(poll);
-    poll = std::min(poll * 2, absl::Milliseconds(20));
   }
 }
 
