@@ -24,6 +24,7 @@
 #include "runtime/process_setup.h"
 #include "runtime/rlimits.h"
 #include "runtime/rootfs.h"
+#include "runtime/terminal.h"
 
 extern char** environ;
 
@@ -41,61 +42,6 @@ absl::Status WriteSysctls(const std::map<std::string, std::string>& sysctls) {
       return ErrnoStatus(absl::StrCat("set sysctl ", key, "=", value));
     }
   }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<UniqueFd> ConnectConsoleSocket(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return ErrnoStatus("socket");
-  sockaddr_un addr{.sun_family = AF_UNIX};
-  if (path.size() >= sizeof(addr.sun_path))
-    return absl::InvalidArgumentError("console socket path too long: " + path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return ErrnoStatus("connect to console socket " + path);
-  }
-  return fd;
-}
-
-// Creates the container's terminal in its own devpts, hands the master to
-// whoever listens on the console socket, and makes the slave our
-// controlling terminal and stdio.
-absl::Status SetUpTerminal(int console_socket, const oci::Process& process) {
-  UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!master) return ErrnoStatus("open /dev/ptmx");
-  if (::unlockpt(master.get()) != 0) return ErrnoStatus("unlockpt");
-  char name[128];
-  if (::ptsname_r(master.get(), name, sizeof(name)) != 0) return ErrnoStatus("ptsname");
-  if (process.console_size.has_value()) {
-    winsize size{.ws_row = static_cast<unsigned short>(process.console_size->height),
-                 .ws_col = static_cast<unsigned short>(process.console_size->width)};
-    if (::ioctl(master.get(), TIOCSWINSZ, &size) != 0) return ErrnoStatus("set console size");
-  }
-  UniqueFd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!slave) return ErrnoStatus(absl::StrCat("open ", name));
-  // /dev/console is the container's terminal too.
-  UniqueFd console(::open("/dev/console", O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (console && ::mount(name, "/dev/console", nullptr, MS_BIND, nullptr) != 0) {
-    return ErrnoStatus("bind /dev/console");
-  }
-  // The master travels as SCM_RIGHTS, with the terminal's name as payload.
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  iovec iov{.iov_base = name, .iov_len = std::strlen(name)};
-  msghdr message{
-      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&message);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  int master_fd = master.get();
-  std::memcpy(CMSG_DATA(cmsg), &master_fd, sizeof(int));
-  if (::sendmsg(console_socket, &message, 0) < 0)
-    return ErrnoStatus("send terminal to console socket");
-  master.Reset();
-  for (int target = 0; target <= 2; ++target) {
-    if (::dup2(slave.get(), target) < 0) return ErrnoStatus("dup terminal to stdio");
-  }
-  if (::ioctl(0, TIOCSCTTY, 0) != 0) return ErrnoStatus("make terminal controlling");
   return absl::OkStatus();
 }
 
@@ -140,7 +86,8 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
                          return absl::OkStatus();
                        }};
   RETURN_IF_ERROR(PrepareRootfs(spec, rootfs));
-  if (process.terminal) RETURN_IF_ERROR(SetUpTerminal(console.get(), process));
+  if (process.terminal)
+    RETURN_IF_ERROR(SetUpTerminal(console.get(), process, /*bind_dev_console=*/true));
   console.Reset();
 
   if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
@@ -182,7 +129,7 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
   }
   writer.Reset();
   fifo.Reset();
-  absl::Status late = CloseFdsFrom(3 + config.preserve_fds);
+  absl::Status late = CloseFdsOnExecFrom(3 + config.preserve_fds);
   if (late.ok())
     late = LoadLateSeccomp(process,
                            config.spec->linux.seccomp ? &*config.spec->linux.seccomp : nullptr);

@@ -111,8 +111,9 @@ absl::StatusOr<std::string> FindExecutable(const oci::Process& process) {
       absl::StrCat("exec \"", program, "\": executable file not found in $PATH"));
 }
 
-absl::Status CloseFdsFrom(int first) {
-  if (::syscall(SYS_close_range, first, ~0U, 0) != 0) return ErrnoStatus("close_range");
+absl::Status CloseFdsOnExecFrom(int first) {
+  if (::syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+    return ErrnoStatus("close_range");
   return absl::OkStatus();
 }
 

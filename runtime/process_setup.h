@@ -30,7 +30,9 @@ absl::Status LoadLateSeccomp(const oci::Process& process, const oci::Seccomp* se
 // container will see it. NotFound names the program.
 absl::StatusOr<std::string> FindExecutable(const oci::Process& process);
 
-// Closes every fd from `first` up, so nothing of the runtime leaks into the container.
-absl::Status CloseFdsFrom(int first);
+// Marks every fd from `first` up close-on-exec, so nothing of the runtime
+// leaks into the container; fds still needed until exec (the sync socket
+// that reports an exec failure) keep working until then.
+absl::Status CloseFdsOnExecFrom(int first);
 
 }  // namespace berth

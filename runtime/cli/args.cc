@@ -5,15 +5,14 @@
 namespace berth::cli {
 
 absl::StatusOr<Args> Args::Parse(const std::vector<std::string>& argv,
-                                 const std::vector<FlagSpec>& flags) {
+                                 const std::vector<FlagSpec>& flags, size_t flag_positionals) {
   Args args;
   bool only_positional = false;
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& arg = argv[i];
     if (only_positional || arg.size() < 2 || arg[0] != '-') {
       args.positional_.push_back(arg);
-      // Like runc, flags end at the first positional of commands that take a
-      // command line (exec); callers pass those after "--" or last.
+      if (args.positional_.size() >= flag_positionals) only_positional = true;
       continue;
     }
     if (arg == "--") {

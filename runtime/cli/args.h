@@ -3,6 +3,7 @@
 // A small runc-style argument parser: "--flag value", "--flag=value",
 // "-f value", boolean switches, and positional arguments in any order.
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -22,8 +23,11 @@ struct FlagSpec {
 class Args {
  public:
   // Parses `argv` against `flags`. Unknown flags are an error naming them.
+  // After `flag_positionals` positional arguments, the rest is taken as is:
+  // `exec ID ls -l` passes "-l" to ls.
   static absl::StatusOr<Args> Parse(const std::vector<std::string>& argv,
-                                    const std::vector<FlagSpec>& flags);
+                                    const std::vector<FlagSpec>& flags,
+                                    size_t flag_positionals = SIZE_MAX);
 
   bool Has(const std::string& name) const { return values_.contains(name); }
   std::string Get(const std::string& name, const std::string& fallback = "") const;

@@ -36,7 +36,7 @@ const std::map<std::string, Command>& Commands() {
       {"state", StateCommand},   {"kill", KillCommand},   {"delete", DeleteCommand},
       {"list", ListCommand},     {"ps", PsCommand},       {"pause", PauseCommand},
       {"resume", ResumeCommand}, {"spec", SpecCommand},   {"features", FeaturesCommand},
-      {"exec", NotYet},          {"update", NotYet}};
+      {"exec", ExecCommand},     {"update", NotYet}};
   return commands;
 }
 

@@ -589,6 +589,15 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json_text) {
   return spec;
 }
 
+absl::StatusOr<Process> ParseProcessJson(absl::string_view json_text) {
+  json doc = json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object())
+    return absl::InvalidArgumentError("process: not a JSON object");
+  Process process;
+  RETURN_IF_ERROR(ParseProcess(doc, "process", process));
+  return process;
+}
+
 absl::StatusOr<Spec> LoadBundleSpec(const std::string& bundle) {
   std::string path = bundle + "/config.json";
   absl::StatusOr<std::string> text = ReadFileToString(path);

@@ -374,3 +374,109 @@ TEST_F(RuntimeTest, InvalidConfigFailsNamingTheField) {
 
 }  // namespace
 }  // namespace berth::testing
+
+namespace berth::testing {
+namespace {
+
+class ExecTest : public RuntimeTest {
+ protected:
+  // Starts a long-lived container and returns its id.
+  std::string StartSleeper(nlohmann::json config) {
+    std::string id = NewId();
+    RunResult r = Runtime({"run", "--detach", "--bundle", Bundle(config), id});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return id;
+  }
+  pid_t InitPid(const std::string& id) {
+    return nlohmann::json::parse(Runtime({"state", id}).out)["pid"].get<pid_t>();
+  }
+};
+
+TEST_F(ExecTest, RunsInTheContainersNamespacesAndCgroup) {
+  std::string id = StartSleeper(Config({"sleep", "60"}));
+  pid_t init = InitPid(id);
+  RunResult r = Runtime({"exec", id, "sh", "-c",
+                         "for n in mnt net pid ipc uts; do readlink /proc/self/ns/$n; done; "
+                         "cat /proc/self/cgroup | grep memory; hostname"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string expected;
+  for (const char* ns : {"mnt", "net", "pid", "ipc", "uts"}) {
+    char link[64] = {};
+    ASSERT_GT(::readlink(absl::StrCat("/proc/", init, "/ns/", ns).c_str(), link, sizeof(link) - 1),
+              0);
+    absl::StrAppend(&expected, link, "\n");
+  }
+  // The cgroup namespace is rooted at the container's cgroup.
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("[0-9]+:memory:/\n"));
+  EXPECT_THAT(r.out, ::testing::EndsWith("berth\n"));
+  r.out = r.out.substr(0, expected.size());
+  EXPECT_EQ(r.out, expected);
+}
+
+TEST_F(ExecTest, PropagatesExitCodeAndAppliesFlags) {
+  std::string id = StartSleeper(Config({"sleep", "60"}));
+  RunResult r = Runtime({"exec", "--user", "1000:1001", "--env", "GREETING=hey", "--cwd", "/dev",
+                         id, "sh", "-c", "id -u; id -g; echo $GREETING; pwd; exit 9"});
+  EXPECT_EQ(r.exit_code, 9) << r.err;
+  EXPECT_EQ(r.out, "1000\n1001\nhey\n/dev\n");
+}
+
+TEST_F(ExecTest, ExecProcessFileAndErrors) {
+  std::string id = StartSleeper(Config({"sleep", "60"}));
+  std::string process = dir().Join("process.json");
+  ASSERT_TRUE(WriteFileAtomically(
+                  process, R"({"args":["echo","from","file"],"cwd":"/","env":["PATH=/bin"]})")
+                  .ok());
+  RunResult r = Runtime({"exec", "--process", process, id});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "from file\n");
+
+  RunResult missing = Runtime({"exec", id, "no-such-tool"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_THAT(missing.err, HasSubstr("exec \"no-such-tool\": executable file not found in $PATH"));
+
+  ASSERT_EQ(Runtime({"kill", id, "KILL"}).exit_code, 0);
+  for (int i = 0; i < 200 && Runtime({"state", id}).out.find("stopped") == std::string::npos; ++i)
+    ::usleep(10000);
+  RunResult stopped = Runtime({"exec", id, "true"});
+  EXPECT_NE(stopped.exit_code, 0);
+  EXPECT_THAT(stopped.err, HasSubstr("it is stopped"));
+}
+
+TEST_F(ExecTest, SeccompOfTheContainerAppliesToExec) {
+  nlohmann::json config = Config({"sleep", "60"});
+  config["mounts"].push_back({{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+  config["linux"]["seccomp"] = {
+      {"defaultAction", "SCMP_ACT_ALLOW"},
+      {"syscalls",
+       {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 38}}}}};
+  std::string id = StartSleeper(config);
+  RunResult r = Runtime({"exec", id, "mkdir", "/tmp/x"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("Function not implemented"));
+}
+
+TEST_F(ExecTest, ContainerCannotReachTheRuntimeBinaryThroughProcExe) {
+  // A process in the container watches every pid's /proc/<pid>/exe while we
+  // exec into it repeatedly: the exec helper runs berth-runtime's code inside
+  // the container's pid namespace for a moment, and must never expose it.
+  std::string record_dir = dir().Join("record");
+  std::filesystem::create_directories(record_dir);
+  nlohmann::json config = Config({"sh", "-c",
+                                  "while :; do ls -l /proc/[0-9]*/exe 2>/dev/null | "
+                                  "grep berth-runtime >> /record/seen; done"});
+  config["mounts"].push_back({{"destination", "/record"},
+                              {"type", "bind"},
+                              {"source", record_dir},
+                              {"options", {"rbind", "rw"}}});
+  std::string id = StartSleeper(config);
+  for (int i = 0; i < 60; ++i) {
+    RunResult r = Runtime({"exec", id, "true"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  std::string seen = ReadFileToString(record_dir + "/seen").value_or("");
+  EXPECT_EQ(seen, "") << "the container saw the runtime binary";
+}
+
+}  // namespace
+}  // namespace berth::testing

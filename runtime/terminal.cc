@@ -1,0 +1,73 @@
+#include "runtime/terminal.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/base/errno_status.h"
+
+namespace berth {
+
+absl::StatusOr<UniqueFd> ConnectConsoleSocket(const std::string& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return ErrnoStatus("socket");
+  sockaddr_un addr{.sun_family = AF_UNIX};
+  if (path.size() >= sizeof(addr.sun_path))
+    return absl::InvalidArgumentError("console socket path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return ErrnoStatus("connect to console socket " + path);
+  }
+  return fd;
+}
+
+absl::Status SetUpTerminal(int console_socket, const oci::Process& process, bool bind_dev_console) {
+  UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!master) return ErrnoStatus("open /dev/ptmx");
+  if (::unlockpt(master.get()) != 0) return ErrnoStatus("unlockpt");
+  char name[128];
+  if (::ptsname_r(master.get(), name, sizeof(name)) != 0) return ErrnoStatus("ptsname");
+  if (process.console_size.has_value()) {
+    winsize size{.ws_row = static_cast<unsigned short>(process.console_size->height),
+                 .ws_col = static_cast<unsigned short>(process.console_size->width)};
+    if (::ioctl(master.get(), TIOCSWINSZ, &size) != 0) return ErrnoStatus("set console size");
+  }
+  UniqueFd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!slave) return ErrnoStatus(absl::StrCat("open ", name));
+  // /dev/console is the container's terminal too.
+  if (bind_dev_console) {
+    UniqueFd console(::open("/dev/console", O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (console && ::mount(name, "/dev/console", nullptr, MS_BIND, nullptr) != 0) {
+      return ErrnoStatus("bind /dev/console");
+    }
+  }
+  // The master travels as SCM_RIGHTS, with the terminal's name as payload.
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{.iov_base = name, .iov_len = std::strlen(name)};
+  msghdr message{
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&message);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  int master_fd = master.get();
+  std::memcpy(CMSG_DATA(cmsg), &master_fd, sizeof(int));
+  if (::sendmsg(console_socket, &message, 0) < 0)
+    return ErrnoStatus("send terminal to console socket");
+  master.Reset();
+  for (int target = 0; target <= 2; ++target) {
+    if (::dup2(slave.get(), target) < 0) return ErrnoStatus("dup terminal to stdio");
+  }
+  if (::ioctl(0, TIOCSCTTY, 0) != 0) return ErrnoStatus("make terminal controlling");
+  return absl::OkStatus();
+}
+
+}  // namespace berth
