@@ -199,12 +199,6 @@ absl::Status CreateWithRollback(const RuntimeOptions& runtime, const std::string
     resources.devices = EffectiveDeviceRules(spec);
     RETURN_IF_ERROR(cgroup->SetResources(resources));
   }
-  // If the init failed meanwhile, its error message is still queued on the
-  // socket: report that rather than the failed send.
-  absl::Status sent = parent.Send({.type = SyncType::kProceed});
-  RETURN_IF_ERROR(parent.Expect(SyncType::kReady).status());
-  RETURN_IF_ERROR(sent);
-
   ContainerState state{.id = id,
                        .pid = init,
                        .pid_start_time = start_time,
@@ -215,9 +209,14 @@ absl::Status CreateWithRollback(const RuntimeOptions& runtime, const std::string
                        .systemd_cgroup = runtime.systemd_cgroup,
                        .annotations = spec.annotations,
                        .owner = ::getuid()};
+  std::string creating = OciStateJson(state, ContainerStatus::kCreating);
+  RETURN_IF_ERROR(RunHooks(spec.hooks.create_runtime, "createRuntime", creating));
+  // If the init failed meanwhile, its error message is still queued on the
+  // socket: report that rather than the failed send.
+  absl::Status sent = parent.Send({.type = SyncType::kProceed, .text = creating});
+  RETURN_IF_ERROR(parent.Expect(SyncType::kReady).status());
+  RETURN_IF_ERROR(sent);
   RETURN_IF_ERROR(SaveState(dir, state));
-  RETURN_IF_ERROR(RunHooks(spec.hooks.create_runtime, "createRuntime",
-                           OciStateJson(state, ContainerStatus::kCreated)));
   if (!options.pid_file.empty())
     RETURN_IF_ERROR(WriteFileAtomically(options.pid_file, std::to_string(init)));
   rollback.Commit();
@@ -232,10 +231,6 @@ absl::Status CreateContainer(const RuntimeOptions& runtime, const std::string& i
   ASSIGN_OR_RETURN(oci::Spec spec, oci::LoadBundleSpec(options.bundle));
   if (!spec.process.has_value())
     return absl::InvalidArgumentError("process: is required to create a container");
-  if (!spec.hooks.create_container.empty() || !spec.hooks.start_container.empty()) {
-    return absl::UnimplementedError(
-        "hooks.createContainer and hooks.startContainer are not supported by berth-runtime yet");
-  }
   RETURN_IF_ERROR(MakeDirectories(runtime.root, 0711));
   StateDir dir(runtime.root, id);
   // 0711: the init may run as an unprivileged host uid (user namespaces) and
@@ -383,6 +378,17 @@ absl::Status ResumeContainer(const RuntimeOptions& runtime, const std::string& i
   }
   ASSIGN_OR_RETURN(std::unique_ptr<CgroupManager> cgroup, CgroupFor(info.state));
   return cgroup->Freeze(false);
+}
+
+absl::Status UpdateContainerResources(const RuntimeOptions& runtime, const std::string& id,
+                                      const oci::Resources& resources) {
+  ASSIGN_OR_RETURN(ContainerInfo info, InspectContainer(runtime, id));
+  if (info.status == ContainerStatus::kStopped) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot update container ", id, ": it is stopped"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<CgroupManager> cgroup, CgroupFor(info.state));
+  return cgroup->SetResources(resources);
 }
 
 absl::StatusOr<std::vector<pid_t>> ContainerPids(const RuntimeOptions& runtime,

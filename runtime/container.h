@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/container_state.h"
+#include "runtime/oci/spec.h"
 
 namespace berth {
 
@@ -47,6 +48,9 @@ absl::Status KillContainer(const RuntimeOptions& runtime, const std::string& id,
 absl::Status DeleteContainer(const RuntimeOptions& runtime, const std::string& id, bool force);
 absl::Status PauseContainer(const RuntimeOptions& runtime, const std::string& id);
 absl::Status ResumeContainer(const RuntimeOptions& runtime, const std::string& id);
+// Applies new limits to a running container's cgroup.
+absl::Status UpdateContainerResources(const RuntimeOptions& runtime, const std::string& id,
+                                      const oci::Resources& resources);
 absl::StatusOr<std::vector<pid_t>> ContainerPids(const RuntimeOptions& runtime,
                                                  const std::string& id);
 

@@ -21,6 +21,7 @@
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
+#include "runtime/hooks.h"
 #include "runtime/process_setup.h"
 #include "runtime/rlimits.h"
 #include "runtime/rootfs.h"
@@ -46,12 +47,10 @@ absl::Status WriteSysctls(const std::map<std::string, std::string>& sysctls) {
 }
 
 // Everything the init does before it reports ready.
-absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& fifo) {
+absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& fifo,
+                       std::string& state_json) {
   const oci::Spec& spec = *config.spec;
   const oci::Process& process = *spec.process;
-  RETURN_IF_ERROR(socket.Expect(SyncType::kProceed).status());
-  if (config.new_cgroup_namespace && ::unshare(CLONE_NEWCGROUP) != 0)
-    return ErrnoStatus("unshare cgroup namespace");
   // The container's processes get a session of their own.
   if (::setsid() < 0) return ErrnoStatus("setsid");
   // Mode bits are the spec's, not our umask's.
@@ -79,11 +78,17 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
                        .before_cgroup_mounts = [&]() -> absl::Status {
                          // The parent has put us in our cgroup: now the
                          // cgroup namespace can be rooted there.
-                         RETURN_IF_ERROR(socket.Expect(SyncType::kProceed).status());
+                         ASSIGN_OR_RETURN(SyncMessage proceed, socket.Expect(SyncType::kProceed));
+                         state_json = proceed.text;  // for the hooks we run
                          if (config.new_cgroup_namespace && ::unshare(CLONE_NEWCGROUP) != 0) {
                            return ErrnoStatus("unshare cgroup namespace");
                          }
                          return absl::OkStatus();
+                       },
+                       .before_pivot = [&]() -> absl::Status {
+                         // In the container's namespaces, host paths still reachable.
+                         return RunHooks(spec.hooks.create_container, "createContainer",
+                                         state_json);
                        }};
   RETURN_IF_ERROR(PrepareRootfs(spec, rootfs));
   if (process.terminal)
@@ -112,7 +117,8 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
 [[noreturn]] void RunInit(const InitConfig& config, SyncSocket& socket) {
   const oci::Process& process = *config.spec->process;
   UniqueFd fifo;
-  absl::Status status = SetUpInit(config, socket, fifo);
+  std::string state_json;
+  absl::Status status = SetUpInit(config, socket, fifo, state_json);
   absl::StatusOr<std::string> program = status.ok() ? FindExecutable(process) : status;
   if (!program.ok()) {
     socket.SendError(program.status());
@@ -129,6 +135,13 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
   }
   writer.Reset();
   fifo.Reset();
+  // Inside the container, after start and before the user program.
+  absl::Status start_hooks =
+      RunHooks(config.spec->hooks.start_container, "startContainer", state_json);
+  if (!start_hooks.ok()) {
+    std::fprintf(stderr, "berth-runtime: %s\n", std::string(start_hooks.message()).c_str());
+    _exit(1);
+  }
   absl::Status late = CloseFdsOnExecFrom(3 + config.preserve_fds);
   if (late.ok())
     late = LoadLateSeccomp(process,

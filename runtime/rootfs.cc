@@ -99,10 +99,28 @@ absl::Status MountCgroups(int root_fd, const oci::Mount& mount, const MountOptio
   return absl::OkStatus();
 }
 
-absl::Status MountOne(int root_fd, const oci::Mount& mount, const RootfsOptions& rootfs) {
+// Runs the options' hook the first time it is needed.
+class CgroupBarrier {
+ public:
+  explicit CgroupBarrier(const RootfsOptions& options) : options_(options) {}
+  absl::Status Pass() {
+    if (passed_ || !options_.before_cgroup_mounts) return absl::OkStatus();
+    passed_ = true;
+    return options_.before_cgroup_mounts();
+  }
+
+ private:
+  const RootfsOptions& options_;
+  bool passed_ = false;
+};
+
+absl::Status MountOne(int root_fd, const oci::Mount& mount, const RootfsOptions& rootfs,
+                      CgroupBarrier& barrier) {
   ASSIGN_OR_RETURN(MountOptions options, ParseMountOptions(mount.options));
-  if (mount.type == "cgroup" || mount.type == "cgroup2")
+  if (mount.type == "cgroup" || mount.type == "cgroup2") {
+    RETURN_IF_ERROR(barrier.Pass());
     return MountCgroups(root_fd, mount, options, rootfs);
+  }
   bool bind = options.is_bind() || mount.type == "bind";
   UniqueFd dest;
   if (bind) {
@@ -260,9 +278,13 @@ absl::Status PrepareRootfs(const oci::Spec& spec, const RootfsOptions& options) 
   UniqueFd root_fd(::open(spec.root.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root_fd) return ErrnoStatus("open rootfs " + spec.root.path);
 
-  for (const oci::Mount& mount : spec.mounts)
-    RETURN_IF_ERROR(MountOne(root_fd.get(), mount, options));
+  CgroupBarrier barrier(options);
+  for (const oci::Mount& mount : spec.mounts) {
+    RETURN_IF_ERROR(MountOne(root_fd.get(), mount, options, barrier));
+  }
   RETURN_IF_ERROR(CreateDevices(root_fd.get(), spec, options));
+  RETURN_IF_ERROR(barrier.Pass());
+  if (options.before_pivot) RETURN_IF_ERROR(options.before_pivot());
   RETURN_IF_ERROR(PivotRoot(root_fd.get()));
   root_fd.Reset();
 

@@ -21,6 +21,8 @@ struct RootfsOptions {
   // pivot_root: the init waits there for its cgroup, so the parent can build
   // the cgroup while the init builds the rootfs.
   std::function<absl::Status()> before_cgroup_mounts;
+  // Called after every mount, just before pivot_root (createContainer hooks).
+  std::function<absl::Status()> before_pivot;
 };
 
 // Builds the container's filesystem view, inside its new mount namespace:

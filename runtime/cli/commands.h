@@ -25,6 +25,7 @@ absl::StatusOr<int> ListCommand(const RuntimeOptions&, const std::vector<std::st
 absl::StatusOr<int> PsCommand(const RuntimeOptions&, const std::vector<std::string>&);
 absl::StatusOr<int> SpecCommand(const RuntimeOptions&, const std::vector<std::string>&);
 absl::StatusOr<int> ExecCommand(const RuntimeOptions&, const std::vector<std::string>&);
+absl::StatusOr<int> UpdateCommand(const RuntimeOptions&, const std::vector<std::string>&);
 absl::StatusOr<int> FeaturesCommand(const RuntimeOptions&, const std::vector<std::string>&);
 
 // "KILL", "SIGKILL" or "9" -> 9.

@@ -26,17 +26,13 @@ constexpr char kUsage[] =
     "global flags: --root DIR (default /run/berth-runtime), --log FILE,\n"
     "          --log-format text|json, --systemd-cgroup, --debug\n";
 
-absl::StatusOr<int> NotYet(const RuntimeOptions&, const std::vector<std::string>&) {
-  return absl::UnimplementedError("this command is not implemented by berth-runtime yet");
-}
-
 const std::map<std::string, Command>& Commands() {
   static const std::map<std::string, Command> commands = {
-      {"create", CreateCommand}, {"start", StartCommand}, {"run", RunCommand},
-      {"state", StateCommand},   {"kill", KillCommand},   {"delete", DeleteCommand},
-      {"list", ListCommand},     {"ps", PsCommand},       {"pause", PauseCommand},
-      {"resume", ResumeCommand}, {"spec", SpecCommand},   {"features", FeaturesCommand},
-      {"exec", ExecCommand},     {"update", NotYet}};
+      {"create", CreateCommand}, {"start", StartCommand},  {"run", RunCommand},
+      {"state", StateCommand},   {"kill", KillCommand},    {"delete", DeleteCommand},
+      {"list", ListCommand},     {"ps", PsCommand},        {"pause", PauseCommand},
+      {"resume", ResumeCommand}, {"spec", SpecCommand},    {"features", FeaturesCommand},
+      {"exec", ExecCommand},     {"update", UpdateCommand}};
   return commands;
 }
 

@@ -82,7 +82,8 @@ absl::StatusOr<int> FeaturesCommand(const RuntimeOptions&, const std::vector<std
   nlohmann::ordered_json features = {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.2.0"},
-      {"hooks", {"prestart", "createRuntime", "poststart", "poststop"}},
+      {"hooks",
+       {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
       {"mountOptions",
        {"async",       "atime",       "bind",   "defaults",    "dev",           "diratime",
         "dirsync",     "exec",        "loud",   "mand",        "noatime",       "nodev",

@@ -598,6 +598,15 @@ absl::StatusOr<Process> ParseProcessJson(absl::string_view json_text) {
   return process;
 }
 
+absl::StatusOr<Resources> ParseResourcesJson(absl::string_view json_text) {
+  json doc = json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object())
+    return absl::InvalidArgumentError("resources: not a JSON object");
+  Resources resources;
+  RETURN_IF_ERROR(ParseResources(doc, "resources", resources));
+  return resources;
+}
+
 absl::StatusOr<Spec> LoadBundleSpec(const std::string& bundle) {
   std::string path = bundle + "/config.json";
   absl::StatusOr<std::string> text = ReadFileToString(path);

@@ -16,6 +16,9 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json_text);
 // Parses a process.json (the `process` object alone), as `exec --process` takes it.
 absl::StatusOr<Process> ParseProcessJson(absl::string_view json_text);
 
+// Parses a LinuxResources object, as `update --resources` takes it.
+absl::StatusOr<Resources> ParseResourcesJson(absl::string_view json_text);
+
 // Reads <bundle>/config.json and resolves root.path against the bundle.
 absl::StatusOr<Spec> LoadBundleSpec(const std::string& bundle);
 

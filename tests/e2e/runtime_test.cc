@@ -2,10 +2,14 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/numbers.h"
@@ -246,24 +250,114 @@ TEST_F(RuntimeTest, LifecycleAndStates) {
       << "cgroup removed";
 }
 
-TEST_F(RuntimeTest, HooksGetTheStateOnStdin) {
-  std::string record = dir().Join("hook-record");
-  std::string hook = dir().Join("hook.sh");
+TEST_F(RuntimeTest, HooksRunInOrderWithTheStateOnStdin) {
+  std::string record_dir = dir().Join("hooks");
+  std::filesystem::create_directories(record_dir);
+  std::string record = record_dir + "/record";
+  std::string host_hook = dir().Join("hook.sh");
+  // Host-side hooks: the script records its name, its mount namespace and the state.
   ASSERT_TRUE(WriteFileAtomically(
-                  hook, absl::StrCat("#!/bin/sh\necho \"$1 $(cat)\" >> ", record, "\n"), 0755)
+                  host_hook,
+                  absl::StrCat("#!/bin/sh\necho \"$1 $(readlink /proc/self/ns/mnt) $(cat)\" >> ",
+                               record, "\n"),
+                  0755)
                   .ok());
   nlohmann::json config = Config({"true"});
-  config["hooks"] = {{"createRuntime", {{{"path", hook}, {"args", {"hook.sh", "create"}}}}},
-                     {"poststart", {{{"path", hook}, {"args", {"hook.sh", "poststart"}}}}},
-                     {"poststop", {{{"path", hook}, {"args", {"hook.sh", "poststop"}}}}}};
+  config["mounts"].push_back({{"destination", "/hooks"},
+                              {"type", "bind"},
+                              {"source", record_dir},
+                              {"options", {"rbind", "rw"}}});
+  auto host = [&](const char* name) {
+    return nlohmann::json{{{"path", host_hook}, {"args", {"hook.sh", name}}}};
+  };
+  config["hooks"] = {
+      {"createRuntime", host("createRuntime")},
+      {"createContainer", host("createContainer")},
+      // startContainer runs inside the container: its path is the container's.
+      {"startContainer",
+       {{{"path", "/bin/sh"},
+         {"args",
+          {"sh", "-c",
+           "echo \"startContainer $(readlink /proc/self/ns/mnt) $(cat)\" >> /hooks/record"}}}}},
+      {"poststart", host("poststart")},
+      {"poststop", host("poststop")}};
   RunResult r = Run(config);
   ASSERT_EQ(r.exit_code, 0) << Status(r);
   std::vector<std::string> lines =
       absl::StrSplit(*ReadFileToString(record), '\n', absl::SkipEmpty());
-  ASSERT_EQ(lines.size(), 3u);
-  EXPECT_THAT(lines[0], HasSubstr("\"status\":\"created\""));
-  EXPECT_THAT(lines[1], HasSubstr("\"status\":\"running\""));
-  EXPECT_THAT(lines[2], HasSubstr("\"status\":\"stopped\""));
+  ASSERT_EQ(lines.size(), 5u) << *ReadFileToString(record);
+  const char* order[] = {"createRuntime", "createContainer", "startContainer", "poststart",
+                         "poststop"};
+  char host_mnt[64] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/mnt", host_mnt, sizeof(host_mnt) - 1), 0);
+  for (size_t i = 0; i < 5; ++i) {
+    std::vector<std::string> fields = absl::StrSplit(lines[i], absl::MaxSplits(' ', 2));
+    ASSERT_EQ(fields.size(), 3u) << lines[i];
+    EXPECT_EQ(fields[0], order[i]);
+    bool in_container = fields[0] == "createContainer" || fields[0] == "startContainer";
+    EXPECT_EQ(fields[1] == host_mnt, !in_container) << lines[i];
+    nlohmann::json state = nlohmann::json::parse(fields[2]);
+    EXPECT_EQ(state["ociVersion"], "1.2.0");
+    EXPECT_TRUE(state["id"].get<std::string>().rfind("e2e-", 0) == 0);
+  }
+  EXPECT_THAT(lines[3], HasSubstr("\"status\":\"running\""));
+  EXPECT_THAT(lines[4], HasSubstr("\"status\":\"stopped\""));
+}
+
+TEST_F(RuntimeTest, UpdateChangesLimitsOfARunningContainer) {
+  nlohmann::json config = Config({"sleep", "60"});
+  std::string id = NewId();
+  ASSERT_EQ(Runtime({"run", "--detach", "--bundle", Bundle(config), id}).exit_code, 0);
+  RunResult updated = Runtime({"update", "--memory", "48m", "--pids-limit", "21", id});
+  ASSERT_EQ(updated.exit_code, 0) << updated.err;
+  RunResult inside = Runtime({"exec", id, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                              "/sys/fs/cgroup/pids/pids.max"});
+  if (inside.err.find("No such file") != std::string::npos)
+    GTEST_SKIP() << "cgroup v1 layout not available";
+  EXPECT_EQ(inside.out, "50331648\n21\n") << inside.err;
+  RunResult bad = Runtime({"update", "--memory", "lots", id});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("--memory: unknown unit"));
+}
+
+TEST_F(RuntimeTest, TerminalGoesToTheConsoleSocket) {
+  std::string socket_path = dir().Join("console.sock");
+  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{.sun_family = AF_UNIX};
+  std::strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(listener.get(), 1), 0);
+
+  nlohmann::json config = Config({"sh", "-c", "tty; echo hello"});
+  config["process"]["terminal"] = true;
+  config["process"]["consoleSize"] = {{"height", 30}, {"width", 100}};
+  std::string id = NewId();
+  RunResult r =
+      Runtime({"run", "--detach", "--console-socket", socket_path, "--bundle", Bundle(config), id});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  UniqueFd connection(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(connection);
+  char name[256] = {};
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{.iov_base = name, .iov_len = sizeof(name) - 1};
+  msghdr message{
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
+  ASSERT_GT(::recvmsg(connection.get(), &message, 0), 0);
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&message);
+  ASSERT_NE(cmsg, nullptr);
+  ASSERT_EQ(cmsg->cmsg_type, SCM_RIGHTS);
+  int master_fd;
+  std::memcpy(&master_fd, CMSG_DATA(cmsg), sizeof(int));
+  UniqueFd master(master_fd);
+  winsize size{};
+  ASSERT_EQ(::ioctl(master.get(), TIOCGWINSZ, &size), 0);
+  EXPECT_EQ(size.ws_row, 30);
+  EXPECT_EQ(size.ws_col, 100);
+  std::string output;
+  char buffer[256];
+  for (ssize_t n; (n = ::read(master.get(), buffer, sizeof(buffer))) > 0;) output.append(buffer, n);
+  EXPECT_EQ(output, "/dev/pts/0\r\nhello\r\n");  // the terminal turns \n into \r\n
 }
 
 // --- security ---
