@@ -13,6 +13,7 @@
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/cgroups/cgroup_files.h"
+#include "runtime/cgroups/device_filter.h"
 
 namespace berth {
 namespace {
@@ -67,13 +68,7 @@ absl::Status CgroupV2Manager::Join(pid_t pid) {
 }
 
 absl::Status CgroupV2Manager::SetResources(const oci::Resources& r) {
-  if (!r.devices.empty()) {
-    // v2 enforces device access with an eBPF program attached to the cgroup;
-    // refusing beats running the container with device access unenforced.
-    return absl::UnimplementedError(
-        "linux.resources.devices: device rules on cgroup v2 need an eBPF device filter, which "
-        "berth-runtime does not implement yet");
-  }
+  if (!r.devices.empty()) RETURN_IF_ERROR(AttachDeviceFilter(dir_, r.devices));
   const oci::MemoryResources& m = r.memory;
   if (m.limit) RETURN_IF_ERROR(WriteControl(dir_, "memory.max", MaxOr(*m.limit)));
   if (m.reservation) RETURN_IF_ERROR(WriteControl(dir_, "memory.low", MaxOr(*m.reservation)));
