@@ -25,6 +25,7 @@
 #include "runtime/hooks.h"
 #include "runtime/oci/spec_parse.h"
 #include "runtime/seccomp_filter.h"
+#include "runtime/signal_forwarding.h"
 
 namespace berth {
 namespace {
@@ -401,6 +402,7 @@ absl::StatusOr<std::vector<pid_t>> ContainerPids(const RuntimeOptions& runtime,
 absl::StatusOr<int> RunContainer(const RuntimeOptions& runtime, const std::string& id,
                                  const CreateOptions& options, bool detach) {
   // The init's parent (stage 1) exits at once: as a subreaper we inherit it and can wait for it.
+  if (!detach) RETURN_IF_ERROR(SignalForwarder::Block());
   if (!detach && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
     return ErrnoStatus("prctl(PR_SET_CHILD_SUBREAPER)");
   RETURN_IF_ERROR(CreateContainer(runtime, id, options));
@@ -411,12 +413,9 @@ absl::StatusOr<int> RunContainer(const RuntimeOptions& runtime, const std::strin
     return started;
   }
   if (detach) return 0;
-  int status = 0;
-  while (::waitpid(info.state.pid, &status, 0) < 0) {
-    if (errno != EINTR) return ErrnoStatus("wait for container " + id);
-  }
+  absl::StatusOr<int> exit_code = SignalForwarder::WaitForwarding(info.state.pid);
   RETURN_IF_ERROR(DeleteContainer(runtime, id, true));
-  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  return exit_code;
 }
 
 }  // namespace berth

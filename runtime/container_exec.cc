@@ -20,6 +20,7 @@
 #include "runtime/oci/spec_parse.h"
 #include "runtime/process_setup.h"
 #include "runtime/rlimits.h"
+#include "runtime/signal_forwarding.h"
 #include "runtime/sync_socket.h"
 #include "runtime/terminal.h"
 
@@ -73,6 +74,7 @@ struct ExecPlan {
   argv.push_back(nullptr);
   for (const std::string& entry : process.env) envp.push_back(const_cast<char*>(entry.c_str()));
   envp.push_back(nullptr);
+  ResetSignalsForExec();
   ::execve(program->c_str(), argv.data(), envp.data());
   fail(ErrnoStatus("exec " + *program));
 }
@@ -142,6 +144,7 @@ absl::StatusOr<int> ExecInContainer(const RuntimeOptions& runtime, const std::st
     ASSIGN_OR_RETURN(plan.console, ConnectConsoleSocket(options.console_socket));
   }
   // The process's parent (the joiner) exits at once; we adopt it to wait for it.
+  if (!options.detach) RETURN_IF_ERROR(SignalForwarder::Block());
   if (!options.detach && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
     return ErrnoStatus("prctl(PR_SET_CHILD_SUBREAPER)");
 
@@ -174,11 +177,7 @@ absl::StatusOr<int> ExecInContainer(const RuntimeOptions& runtime, const std::st
   if (!options.pid_file.empty())
     RETURN_IF_ERROR(WriteFileAtomically(options.pid_file, std::to_string(pid)));
   if (options.detach) return 0;
-  int status;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return ErrnoStatus("wait for exec'd process");
-  }
-  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  return SignalForwarder::WaitForwarding(pid);
 }
 
 }  // namespace berth

@@ -25,6 +25,7 @@
 #include "runtime/process_setup.h"
 #include "runtime/rlimits.h"
 #include "runtime/rootfs.h"
+#include "runtime/signal_forwarding.h"
 #include "runtime/terminal.h"
 
 extern char** environ;
@@ -103,6 +104,7 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
     return ErrnoStatus("setdomainname " + spec.domainname);
   }
   RETURN_IF_ERROR(WriteSysctls(spec.linux.sysctl));
+  RETURN_IF_ERROR(ProtectPaths(spec));
   RETURN_IF_ERROR(ApplyRlimits(process.rlimits));
   if (process.oom_score_adj.has_value()) RETURN_IF_ERROR(ApplyOomScoreAdj(*process.oom_score_adj));
   if (!process.apparmor_profile.empty() || !process.selinux_label.empty()) {
@@ -155,6 +157,7 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
   argv.push_back(nullptr);
   for (const std::string& entry : process.env) envp.push_back(const_cast<char*>(entry.c_str()));
   envp.push_back(nullptr);
+  ResetSignalsForExec();
   ::execve(program->c_str(), argv.data(), envp.data());
   std::fprintf(stderr, "berth-runtime: exec %s: %s\n", program->c_str(), std::strerror(errno));
   _exit(127);

@@ -294,13 +294,17 @@ absl::Status PrepareRootfs(const oci::Spec& spec, const RootfsOptions& options) 
     RETURN_IF_ERROR(
         Mount("", "/", nullptr, parsed.propagation, "", "set root propagation " + propagation));
   }
-  for (const std::string& path : spec.linux.masked_paths) RETURN_IF_ERROR(MaskPath(path));
-  for (const std::string& path : spec.linux.readonly_paths) RETURN_IF_ERROR(ReadonlyPath(path));
   if (spec.root.readonly) {
     UniqueFd root(::open("/", O_PATH | O_CLOEXEC));
     unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | (root ? LockedFlags(root.get()) : 0);
     RETURN_IF_ERROR(Mount("", "/", nullptr, flags, "", "remount / read-only"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ProtectPaths(const oci::Spec& spec) {
+  for (const std::string& path : spec.linux.masked_paths) RETURN_IF_ERROR(MaskPath(path));
+  for (const std::string& path : spec.linux.readonly_paths) RETURN_IF_ERROR(ReadonlyPath(path));
   return absl::OkStatus();
 }
 

@@ -29,7 +29,11 @@ struct RootfsOptions {
 // isolates mount propagation from the host, performs spec.mounts in order
 // (destinations resolved inside the rootfs, never through a symlink to the
 // host), creates devices, pivots into the rootfs, then applies
-// rootfsPropagation, maskedPaths, readonlyPaths and root.readonly.
+// rootfsPropagation and root.readonly.
 absl::Status PrepareRootfs(const oci::Spec& spec, const RootfsOptions& options);
+
+// Applies maskedPaths and readonlyPaths, after pivot_root. Separate because
+// sysctls are written first: readonlyPaths usually covers /proc/sys.
+absl::Status ProtectPaths(const oci::Spec& spec);
 
 }  // namespace berth

@@ -12,9 +12,9 @@
 namespace berth::testing {
 namespace {
 
-constexpr const char* kApplets[] = {"sh",    "cat",  "echo",  "ls",    "hostname", "id", "sleep",
-                                    "true",  "grep", "mkdir", "touch", "readlink", "wc", "stat",
-                                    "mount", "ps",   "head",  "tr",    "env",      "pwd"};
+constexpr const char* kApplets[] = {"sh",    "cat",  "echo",  "ls",    "hostname", "id",  "sleep",
+                                    "true",  "grep", "mkdir", "touch", "readlink", "wc",  "stat",
+                                    "mount", "ps",   "head",  "tr",    "env",      "pwd", "mknod"};
 
 }  // namespace
 

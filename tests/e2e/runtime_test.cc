@@ -139,6 +139,125 @@ TEST_F(RuntimeTest, MaskedAndReadonlyPaths) {
   EXPECT_THAT(r.err, HasSubstr("Read-only file system"));
 }
 
+TEST_F(RuntimeTest, SysctlsAreWrittenBeforeProcSysTurnsReadonly) {
+  nlohmann::json config =
+      Config({"sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax"});
+  config["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}, {"kernel.msgmax", "12345"}};
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  EXPECT_EQ(r.out, "1\n12345\n");  // in the container's own net and ipc namespaces
+}
+
+TEST_F(RuntimeTest, DevicesAndTheDeviceCgroup) {
+  // Listed devices appear with their numbers and modes; anything else stays
+  // out of reach even for a process that may mknod: the device cgroup
+  // (deny all, as `spec` writes it) refuses it.
+  nlohmann::json config = Config({"sh", "-c",
+                                  "stat -c '%F %t:%T %a' /dev/fuse; "
+                                  "mknod /dev/sdz b 8 0 && echo created"});
+  config["linux"]["devices"] = {
+      {{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"fileMode", 0640}}};
+  for (const char* set : {"bounding", "effective", "permitted"})
+    config["process"]["capabilities"][set].push_back("CAP_MKNOD");
+  RunResult r = Run(config);
+  EXPECT_EQ(r.out, "character special file a:e5 640\n") << Status(r);
+  EXPECT_THAT(r.err, HasSubstr("Operation not permitted"));
+}
+
+TEST_F(RuntimeTest, OomScoreAdjAndUmask) {
+  nlohmann::json config = Config({"sh", "-c", "cat /proc/self/oom_score_adj; umask"});
+  config["process"]["oomScoreAdj"] = 500;
+  config["process"]["user"]["umask"] = 63;  // 077
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  EXPECT_EQ(r.out, "500\n0077\n");
+}
+
+TEST_F(RuntimeTest, OomScoreAdjBelowOursIsClampedWithoutCapSysResource) {
+  nlohmann::json config = Config({"cat", "/proc/self/oom_score_adj"});
+  config["process"]["oomScoreAdj"] = -999;
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  if (r.out == "-999\n") GTEST_SKIP() << "this host lets root lower oom_score_adj";
+  std::string ours = ReadFileToString("/proc/self/oom_score_adj").value_or("");
+  EXPECT_EQ(r.out, ours) << "clamped to the runtime's own value";
+  EXPECT_THAT(r.err, HasSubstr("needs CAP_SYS_RESOURCE; keeping"));
+}
+
+TEST_F(RuntimeTest, TimeNamespace) {
+  if (::access("/proc/self/ns/time", F_OK) != 0) GTEST_SKIP() << "kernel without time namespaces";
+  nlohmann::json config = Config({"readlink", "/proc/self/ns/time"});
+  config["linux"]["namespaces"].push_back({{"type", "time"}});
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  char host[64] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/time", host, sizeof(host) - 1), 0);
+  EXPECT_NE(r.out, absl::StrCat(host, "\n"));
+}
+
+TEST_F(RuntimeTest, RecursiveReadonlyBind) {
+  std::string shared = dir().Join("rro");
+  std::filesystem::create_directories(shared + "/sub");
+  nlohmann::json config = Config({"sh", "-c", "touch /data/sub/tmpfs/f && echo writable"});
+  config["mounts"].push_back({{"destination", "/data"},
+                              {"type", "bind"},
+                              {"source", shared},
+                              {"options", {"rbind", "rw"}}});
+  // A submount under the bind: plain "ro" would leave it writable, "rro" must not.
+  config["mounts"].push_back(
+      {{"destination", "/data/sub/tmpfs"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+  config["mounts"].push_back({{"destination", "/data"},
+                              {"type", "bind"},
+                              {"source", shared},
+                              {"options", {"rbind", "rro"}}});
+  RunResult r = Run(config);
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("writable"))) << Status(r);
+}
+
+TEST_F(RuntimeTest, ErrorsGoToTheJsonLog) {
+  std::string log = dir().Join("runtime.log");
+  RunResult r = Runtime({"--log", log, "--log-format", "json", "state", "no-such-container"});
+  EXPECT_EQ(r.exit_code, 1);
+  nlohmann::json line = nlohmann::json::parse(ReadFileToString(log).value_or("{}"));
+  EXPECT_EQ(line["level"], "error");
+  EXPECT_EQ(line["msg"], "container no-such-container does not exist");
+  EXPECT_TRUE(line.contains("time"));
+}
+
+TEST_F(RuntimeTest, ForegroundRunForwardsSignalsToTheContainer) {
+  // The container traps TERM and says so: only a forwarded signal gets there.
+  nlohmann::json config = Config(
+      {"sh", "-c", "trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done"});
+  std::string out = dir().Join("forward.out");
+  absl::StatusOr<ChildProcess> run = ChildProcess::Spawn(
+      {BERTH_RUNTIME_PATH, "--root", root(), "run", "--bundle", Bundle(config), NewId()},
+      {.stdout_path = out});
+  ASSERT_TRUE(run.ok());
+  for (int i = 0; i < 500 && ReadFileToString(out).value_or("").find("ready") == std::string::npos;
+       ++i)
+    ::usleep(10000);
+  ASSERT_TRUE(run->Signal(SIGTERM).ok());
+  absl::StatusOr<ExitStatus> exit = run->WaitFor(absl::Seconds(20));
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(exit->ShellCode(), 42);
+  EXPECT_EQ(*ReadFileToString(out), "ready\ngot TERM\n");
+}
+
+TEST_F(RuntimeTest, ContainerDoesNotInheritIgnoredSignalsOrTheMask) {
+  // A caller that ignores SIGPIPE (as daemons do) must not pass that on.
+  struct sigaction ignore {
+  }, previous{};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &previous);
+  RunResult r = Run(Config({"sh", "-c", "grep -E '^Sig(Ign|Blk)' /proc/self/status"}));
+  ::sigaction(SIGPIPE, &previous, nullptr);
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  EXPECT_THAT(r.out, HasSubstr("SigBlk:\t0000000000000000"));
+  uint64_t ignored = 0;
+  ASSERT_TRUE(absl::SimpleHexAtoi(StatusField(r.out, "SigIgn"), &ignored)) << r.out;
+  EXPECT_EQ(ignored & (uint64_t{1} << (SIGPIPE - 1)), 0u) << "SIGPIPE still ignored: " << r.out;
+}
+
 TEST_F(RuntimeTest, ReadonlyRoot) {
   RunResult r = Run(Config({"touch", "/newfile"}));
   EXPECT_NE(r.exit_code, 0);
