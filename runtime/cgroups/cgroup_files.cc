@@ -41,6 +41,18 @@ absl::StatusOr<std::vector<pid_t>> ReadProcs(const std::string& dir) {
   return pids;
 }
 
+absl::StatusOr<uint64_t> ReadKeyedValue(const std::string& dir, const std::string& file,
+                                        const std::string& key) {
+  absl::StatusOr<std::string> text = ReadControl(dir, file);
+  if (!text.ok()) return text.status();
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> fields = absl::StrSplit(line, ' ');
+    uint64_t value;
+    if (fields.size() == 2 && fields[0] == key && absl::SimpleAtoi(fields[1], &value)) return value;
+  }
+  return absl::NotFoundError(absl::StrCat(dir, "/", file, " has no ", key));
+}
+
 absl::Status RemoveCgroupDir(const std::string& dir) {
   for (int attempt = 0;; ++attempt) {
     if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return absl::OkStatus();

@@ -24,6 +24,8 @@ class CgroupManager {
   virtual absl::Status Freeze(bool frozen) = 0;
   virtual absl::StatusOr<bool> IsFrozen() = 0;
   virtual absl::StatusOr<std::vector<pid_t>> Pids() = 0;
+  // How many processes the kernel's OOM killer has killed in this cgroup.
+  virtual absl::StatusOr<uint64_t> OomKillCount() = 0;
   // Removes the cgroup directories; a missing cgroup is not an error.
   virtual absl::Status Destroy() = 0;
   // Host directories of the cgroup: {controller -> dir} for v1, {"" -> dir} for v2.

@@ -262,6 +262,12 @@ absl::StatusOr<std::vector<pid_t>> CgroupV1Manager::Pids() {
   return pids;
 }
 
+absl::StatusOr<uint64_t> CgroupV1Manager::OomKillCount() {
+  const std::string* dir = Dir("memory");
+  if (dir == nullptr) return absl::FailedPreconditionError("no memory cgroup on this host");
+  return cgroups::ReadKeyedValue(*dir, "memory.oom_control", "oom_kill");
+}
+
 absl::Status CgroupV1Manager::Destroy() {
   absl::Status first_error;
   for (const auto& [controller, dir] : dirs_) {

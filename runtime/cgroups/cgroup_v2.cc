@@ -164,6 +164,10 @@ absl::StatusOr<std::vector<pid_t>> CgroupV2Manager::Pids() {
   return pids;
 }
 
+absl::StatusOr<uint64_t> CgroupV2Manager::OomKillCount() {
+  return cgroups::ReadKeyedValue(dir_, "memory.events", "oom_kill");
+}
+
 absl::Status CgroupV2Manager::Destroy() {
   if (path_.empty() || path_ == "/") return absl::OkStatus();
   return cgroups::RemoveCgroupDir(dir_);

@@ -16,6 +16,7 @@ class CgroupV2Manager final : public CgroupManager {
   absl::Status Freeze(bool frozen) override;
   absl::StatusOr<bool> IsFrozen() override;
   absl::StatusOr<std::vector<pid_t>> Pids() override;
+  absl::StatusOr<uint64_t> OomKillCount() override;
   absl::Status Destroy() override;
   std::map<std::string, std::string> Dirs() const override { return {{"", dir_}}; }
   int version() const override { return 2; }

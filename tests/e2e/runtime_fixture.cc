@@ -12,9 +12,10 @@
 namespace berth::testing {
 namespace {
 
-constexpr const char* kApplets[] = {"sh",    "cat",  "echo",  "ls",    "hostname", "id",  "sleep",
-                                    "true",  "grep", "mkdir", "touch", "readlink", "wc",  "stat",
-                                    "mount", "ps",   "head",  "tr",    "env",      "pwd", "mknod"};
+constexpr const char* kApplets[] = {"sh",    "cat",  "echo",  "ls",    "hostname", "id",
+                                    "sleep", "true", "grep",  "mkdir", "touch",    "readlink",
+                                    "wc",    "stat", "mount", "ps",    "head",     "tr",
+                                    "env",   "pwd",  "mknod", "tail",  "printf"};
 
 }  // namespace
 

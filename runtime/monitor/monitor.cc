@@ -1,0 +1,285 @@
+#include "runtime/monitor/monitor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include "runtime/base/errno_status.h"
+#include "runtime/base/status_macros.h"
+#include "runtime/cgroups/cgroup_manager.h"
+#include "runtime/container.h"
+#include "runtime/monitor/cri_log_writer.h"
+#include "runtime/monitor/exit_file.h"
+
+namespace berth {
+namespace {
+
+struct Pipe {
+  UniqueFd read, write;
+};
+
+absl::StatusOr<Pipe> MakePipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("pipe");
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+void Report(int sync_fd, const nlohmann::json& message) {
+  if (sync_fd < 0) return;
+  std::string line = message.dump() + "\n";
+  (void)::write(sync_fd, line.data(), line.size());
+}
+
+absl::StatusOr<UniqueFd> ListenControl(const std::string& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return ErrnoStatus("socket");
+  sockaddr_un addr{.sun_family = AF_UNIX};
+  if (path.size() >= sizeof(addr.sun_path))
+    return absl::InvalidArgumentError("control socket path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  ::unlink(path.c_str());
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+    return ErrnoStatus("bind " + path);
+  ::chmod(path.c_str(), 0600);
+  if (::listen(fd.get(), 8) != 0) return ErrnoStatus("listen " + path);
+  return fd;
+}
+
+// The container's stdout/stderr become our pipes for the duration of
+// create: the init inherits fds 0-2 from us.
+absl::Status CreateWithPipes(const MonitorConfig& config, const RuntimeOptions& runtime, Pipe& out,
+                             Pipe& err) {
+  UniqueFd saved[3];
+  for (int fd = 0; fd <= 2; ++fd) saved[fd].Reset(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  ::dup2(null.get(), 0);
+  ::dup2(out.write.get(), 1);
+  ::dup2(err.write.get(), 2);
+  absl::Status status = CreateContainer(runtime, config.id, {.bundle = config.bundle});
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (saved[fd]) ::dup2(saved[fd].get(), fd);
+  }
+  return status;
+}
+
+class Monitor {
+ public:
+  Monitor(const MonitorConfig& config, CriLogWriter log)
+      : config_(config),
+        runtime_{.root = config.runtime_root, .systemd_cgroup = config.systemd_cgroup},
+        log_(std::move(log)) {}
+
+  absl::Status Run(int sync_fd) {
+    // Orphans of the container (its init's parent exits) come to us.
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+      return ErrnoStatus("prctl(PR_SET_CHILD_SUBREAPER)");
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGCHLD);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGPIPE);
+    if (sigprocmask(SIG_BLOCK, &signals, nullptr) != 0) return ErrnoStatus("block signals");
+    signal_fd_.Reset(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signal_fd_) return ErrnoStatus("signalfd");
+
+    ASSIGN_OR_RETURN(Pipe out, MakePipe());
+    ASSIGN_OR_RETURN(Pipe err, MakePipe());
+    ASSIGN_OR_RETURN(listener_, ListenControl(config_.control_socket()));
+    absl::Status created = CreateWithPipes(config_, runtime_, out, err);
+    if (!created.ok()) {
+      Report(sync_fd, {{"error", std::string(created.message())}});
+      return created;
+    }
+    ASSIGN_OR_RETURN(ContainerInfo info, InspectContainer(runtime_, config_.id));
+    init_pid_ = info.state.pid;
+    ASSIGN_OR_RETURN(cgroup_, NewCgroupManager(info.state.cgroup_path));
+    out.write.Reset();
+    err.write.Reset();
+    stdout_ = std::move(out.read);
+    stderr_ = std::move(err.read);
+    // The loop drains whatever is there on every wakeup: never block on a pipe.
+    for (const UniqueFd* fd : {&stdout_, &stderr_}) ::fcntl(fd->get(), F_SETFL, O_NONBLOCK);
+    Report(sync_fd, {{"pid", init_pid_}});
+    if (sync_fd >= 0) ::close(sync_fd);
+    return Loop();
+  }
+
+ private:
+  absl::Status Loop() {
+    absl::Time drain_deadline = absl::InfiniteFuture();
+    while (!exited_ || ((stdout_ || stderr_) && absl::Now() < drain_deadline)) {
+      std::vector<pollfd> fds = {{signal_fd_.get(), POLLIN, 0}, {listener_.get(), POLLIN, 0}};
+      if (stdout_) fds.push_back({stdout_.get(), POLLIN, 0});
+      if (stderr_) fds.push_back({stderr_.get(), POLLIN, 0});
+      for (const UniqueFd& client : clients_) fds.push_back({client.get(), POLLIN, 0});
+      int timeout = exited_ ? 100 : -1;
+      if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) return ErrnoStatus("poll");
+      // Output first: a container that writes and exits at once must lose nothing.
+      if (stdout_) RETURN_IF_ERROR(Pump(stdout_, LogStream::kStdout));
+      if (stderr_) RETURN_IF_ERROR(Pump(stderr_, LogStream::kStderr));
+      HandleSignals();
+      if (exited_ && drain_deadline == absl::InfiniteFuture()) {
+        // Processes that outlive the init (host pid namespace) may hold the
+        // pipes; do not wait for them forever.
+        drain_deadline = absl::Now() + absl::Seconds(2);
+      }
+      AcceptClients();
+      ServeClients();
+    }
+    (void)log_.Close(LogStream::kStdout);
+    (void)log_.Close(LogStream::kStderr);
+    return WriteExit();
+  }
+
+  absl::Status Pump(UniqueFd& fd, LogStream stream) {
+    char buffer[65536];
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+      if (n > 0) {
+        RETURN_IF_ERROR(log_.Write(stream, absl::string_view(buffer, static_cast<size_t>(n))));
+        if (n < static_cast<ssize_t>(sizeof(buffer))) return absl::OkStatus();
+        continue;
+      }
+      if (n == 0) {  // every writer is gone
+        RETURN_IF_ERROR(log_.Close(stream));
+        fd.Reset();
+        return absl::OkStatus();
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return absl::OkStatus();
+      return ErrnoStatus("read container output");
+    }
+  }
+
+  void HandleSignals() {
+    signalfd_siginfo info;
+    while (::read(signal_fd_.get(), &info, sizeof(info)) == sizeof(info)) {
+      // Only SIGCHLD matters: the monitor lives until its container exits.
+    }
+    int status;
+    for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG)) > 0;) {
+      if (pid == init_pid_) {
+        exited_ = true;
+        init_status_ = status;
+        finished_at_ = absl::Now();
+      }
+    }
+  }
+
+  void AcceptClients() {
+    for (;;) {
+      UniqueFd client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+      if (!client) return;
+      clients_.push_back(std::move(client));
+    }
+  }
+
+  void ServeClients() {
+    for (auto it = clients_.begin(); it != clients_.end();) {
+      char request[256];
+      ssize_t n = ::recv(it->get(), request, sizeof(request), 0);
+      if (n < 0 && errno == EAGAIN) {
+        ++it;
+        continue;
+      }
+      if (n <= 0) {
+        it = clients_.erase(it);
+        continue;
+      }
+      absl::Status result = Handle(absl::string_view(request, static_cast<size_t>(n)));
+      std::string reply = result.ok() ? "ok" : absl::StrCat("error ", result.message());
+      (void)::send(it->get(), reply.data(), reply.size(), MSG_NOSIGNAL);
+      ++it;
+    }
+  }
+
+  absl::Status Handle(absl::string_view request) {
+    if (request == "start") return StartContainer(runtime_, config_.id);
+    if (request == "reopen-log") return log_.Reopen();
+    return absl::InvalidArgumentError(absl::StrCat("unknown request \"", request, "\""));
+  }
+
+  absl::Status WriteExit() {
+    ExitRecord record{.finished_at = finished_at_};
+    if (WIFSIGNALED(init_status_)) {
+      record.signal = WTERMSIG(init_status_);
+      record.exit_code = 128 + record.signal;
+    } else {
+      record.exit_code = WEXITSTATUS(init_status_);
+    }
+    absl::StatusOr<uint64_t> ooms = cgroup_->OomKillCount();
+    record.oom_killed = ooms.ok() && *ooms > 0;
+    record.reason = record.oom_killed ? "OOMKilled" : record.exit_code == 0 ? "Completed" : "Error";
+    return WriteExitFile(config_.exit_file(), record);
+  }
+
+  const MonitorConfig& config_;
+  RuntimeOptions runtime_;
+  CriLogWriter log_;
+  UniqueFd signal_fd_, listener_, stdout_, stderr_;
+  std::vector<UniqueFd> clients_;
+  std::unique_ptr<CgroupManager> cgroup_;
+  pid_t init_pid_ = 0;
+  bool exited_ = false;
+  int init_status_ = 0;
+  absl::Time finished_at_;
+};
+
+}  // namespace
+
+absl::StatusOr<MonitorConfig> ParseMonitorConfig(const std::string& json_text) {
+  nlohmann::json doc = nlohmann::json::parse(json_text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return absl::InvalidArgumentError("monitor config is not a JSON object");
+  try {
+    MonitorConfig config;
+    config.id = doc.at("id").get<std::string>();
+    config.bundle = doc.at("bundle").get<std::string>();
+    config.runtime_root = doc.value("runtime_root", config.runtime_root);
+    config.systemd_cgroup = doc.value("systemd_cgroup", false);
+    config.state_dir = doc.at("state_dir").get<std::string>();
+    config.log_path = doc.at("log_path").get<std::string>();
+    return config;
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("monitor config: ", e.what()));
+  }
+}
+
+std::string MonitorConfigToJson(const MonitorConfig& config) {
+  return nlohmann::json{{"id", config.id},
+                        {"bundle", config.bundle},
+                        {"runtime_root", config.runtime_root},
+                        {"systemd_cgroup", config.systemd_cgroup},
+                        {"state_dir", config.state_dir},
+                        {"log_path", config.log_path}}
+      .dump();
+}
+
+absl::Status RunMonitor(const MonitorConfig& config, int sync_fd) {
+  absl::StatusOr<CriLogWriter> log = CriLogWriter::Open(config.log_path);
+  if (!log.ok()) {
+    Report(sync_fd, {{"error", std::string(log.status().message())}});
+    return log.status();
+  }
+  Monitor monitor(config, *std::move(log));
+  return monitor.Run(sync_fd);
+}
+
+}  // namespace berth
