@@ -88,6 +88,10 @@ bool Contains(const std::vector<std::string>& names, int cap) {
 
 }  // namespace
 
+std::vector<std::string> KnownCapabilities() {
+  return std::vector<std::string>(kCapabilityNames.begin(), kCapabilityNames.end());
+}
+
 std::optional<int> CapabilityFromName(const std::string& name) {
   for (size_t i = 0; i < kCapabilityNames.size(); ++i) {
     if (name == kCapabilityNames[i]) return static_cast<int>(i);

@@ -11,6 +11,8 @@ namespace berth {
 
 // "CAP_NET_ADMIN" -> 12. Names are the kernel's, as the OCI spec uses them.
 std::optional<int> CapabilityFromName(const std::string& name);
+// Every capability name berth-runtime knows, in kernel order.
+std::vector<std::string> KnownCapabilities();
 
 // Applies process.capabilities in the order the kernel requires: drop the
 // bounding set, switch uid/gid keeping capabilities, set effective,

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -270,6 +271,18 @@ absl::Status StartContainer(const RuntimeOptions& runtime, const std::string& id
     if (absl::Now() > deadline)
       return absl::DeadlineExceededError(absl::StrCat("container ", id, " did not start"));
     absl::SleepFor(absl::Microseconds(50));
+  }
+  // The init keeps its end open (close-on-exec) through its startContainer
+  // hooks: end-of-file means the user program has been exec'd (or the init
+  // died), and only then may poststart hooks run.
+  for (;;) {
+    pollfd entry{.fd = fifo.get(), .events = POLLIN};
+    ::poll(&entry, 1, 10);
+    char byte;
+    ssize_t n = ::read(fifo.get(), &byte, 1);
+    if (n == 0) break;
+    if (n < 0 && errno != EAGAIN && errno != EINTR) return ErrnoStatus("read exec fifo of " + id);
+    if (!InitAlive(state)) break;
   }
   ::unlink(dir.exec_fifo().c_str());
   return RunHooks(spec.hooks.poststart, "poststart",

@@ -69,14 +69,8 @@ struct ExecPlan {
   // The sync socket is close-on-exec: a successful exec shows up as end-of-file.
   if (late.ok()) late = LoadLateSeccomp(process, plan.seccomp);
   if (!late.ok()) fail(late);
-  std::vector<char*> argv, envp;
-  for (const std::string& arg : process.args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  for (const std::string& entry : process.env) envp.push_back(const_cast<char*>(entry.c_str()));
-  envp.push_back(nullptr);
-  ResetSignalsForExec();
-  ::execve(program->c_str(), argv.data(), envp.data());
-  fail(ErrnoStatus("exec " + *program));
+  absl::Status exec_failed = ExecProgram(*program, process);
+  fail(exec_failed);
 }
 
 // The forked child: joins everything, then forks the process itself, since

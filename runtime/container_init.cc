@@ -135,7 +135,8 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
     std::fprintf(stderr, "berth-runtime: wait for start: %s\n", std::strerror(errno));
     _exit(1);
   }
-  writer.Reset();
+  // `writer` stays open until exec (it is close-on-exec): `start` waits for
+  // that end-of-file before running poststart hooks.
   fifo.Reset();
   // Inside the container, after start and before the user program.
   absl::Status start_hooks =
@@ -152,14 +153,8 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
     std::fprintf(stderr, "berth-runtime: %s\n", std::string(late.message()).c_str());
     _exit(1);
   }
-  std::vector<char*> argv, envp;
-  for (const std::string& arg : process.args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  for (const std::string& entry : process.env) envp.push_back(const_cast<char*>(entry.c_str()));
-  envp.push_back(nullptr);
-  ResetSignalsForExec();
-  ::execve(program->c_str(), argv.data(), envp.data());
-  std::fprintf(stderr, "berth-runtime: exec %s: %s\n", program->c_str(), std::strerror(errno));
+  absl::Status exec_failed = ExecProgram(*program, process);
+  std::fprintf(stderr, "berth-runtime: %s\n", std::string(exec_failed.message()).c_str());
   _exit(127);
 }
 

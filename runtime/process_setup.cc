@@ -22,6 +22,7 @@
 #include "runtime/base/unique_fd.h"
 #include "runtime/capabilities.h"
 #include "runtime/seccomp_filter.h"
+#include "runtime/signal_forwarding.h"
 
 namespace berth {
 
@@ -109,6 +110,17 @@ absl::StatusOr<std::string> FindExecutable(const oci::Process& process) {
   }
   return absl::NotFoundError(
       absl::StrCat("exec \"", program, "\": executable file not found in $PATH"));
+}
+
+absl::Status ExecProgram(const std::string& program, const oci::Process& process) {
+  std::vector<char*> argv, envp;
+  for (const std::string& arg : process.args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  for (const std::string& entry : process.env) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
+  ResetSignalsForExec();
+  ::execve(program.c_str(), argv.data(), envp.data());
+  return ErrnoStatus("exec " + program);
 }
 
 absl::Status CloseFdsOnExecFrom(int first) {

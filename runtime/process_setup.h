@@ -30,6 +30,10 @@ absl::Status LoadLateSeccomp(const oci::Process& process, const oci::Seccomp* se
 // container will see it. NotFound names the program.
 absl::StatusOr<std::string> FindExecutable(const oci::Process& process);
 
+// Replaces this process with `program`, given process.args and process.env,
+// after restoring default signal handling. Returns only on failure.
+absl::Status ExecProgram(const std::string& program, const oci::Process& process);
+
 // Marks every fd from `first` up close-on-exec, so nothing of the runtime
 // leaks into the container; fds still needed until exec (the sync socket
 // that reports an exec failure) keep working until then.

@@ -49,9 +49,11 @@ absl::Status SetUpTerminal(int console_socket, const oci::Process& process, bool
       return ErrnoStatus("bind /dev/console");
     }
   }
-  // The master travels as SCM_RIGHTS, with the terminal's name as payload.
+  // The master travels as SCM_RIGHTS.
   char control[CMSG_SPACE(sizeof(int))] = {};
-  iovec iov{.iov_base = name, .iov_len = std::strlen(name)};
+  // The payload is the literal "/dev/ptmx", as runc sends it; some receivers check it.
+  char payload[] = "/dev/ptmx";
+  iovec iov{.iov_base = payload, .iov_len = sizeof(payload) - 1};
   msghdr message{
       .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
   cmsghdr* cmsg = CMSG_FIRSTHDR(&message);

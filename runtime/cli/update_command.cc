@@ -22,6 +22,7 @@ namespace {
 const std::vector<FlagSpec> kUpdateFlags = {
     {"resources", "r", true},    {"memory", "", true},        {"memory-reservation", "", true},
     {"memory-swap", "", true},   {"kernel-memory", "", true}, {"cpu-shares", "", true},
+    {"cpu-share", "", true},  // runc's spelling
     {"cpu-quota", "", true},     {"cpu-period", "", true},    {"cpu-rt-runtime", "", true},
     {"cpu-rt-period", "", true}, {"cpuset-cpus", "", true},   {"cpuset-mems", "", true},
     {"pids-limit", "", true},    {"blkio-weight", "", true},  {"l3-cache-schema", "", true},
@@ -113,6 +114,7 @@ absl::StatusOr<int> UpdateCommand(const RuntimeOptions& runtime,
   RETURN_IF_ERROR(SetBytes(args, "memory-reservation", resources.memory.reservation));
   RETURN_IF_ERROR(SetBytes(args, "memory-swap", resources.memory.swap));
   RETURN_IF_ERROR(SetNumber(args, "cpu-shares", resources.cpu.shares));
+  RETURN_IF_ERROR(SetNumber(args, "cpu-share", resources.cpu.shares));
   RETURN_IF_ERROR(SetNumber(args, "cpu-quota", resources.cpu.quota));
   RETURN_IF_ERROR(SetNumber(args, "cpu-period", resources.cpu.period));
   RETURN_IF_ERROR(SetNumber(args, "cpu-rt-runtime", resources.cpu.realtime_runtime));

@@ -254,8 +254,24 @@ absl::Status ParseProcess(const json& object, const std::string& path, Process& 
   return absl::OkStatus();
 }
 
+absl::Status ParseHook(const json& item, const std::string& path, Hook& hook) {
+  RETURN_IF_ERROR(Read(item, "path", path, hook.path));
+  RETURN_IF_ERROR(RequireAbsolute(hook.path, Join(path, "path")));
+  RETURN_IF_ERROR(Read(item, "args", path, hook.args));
+  RETURN_IF_ERROR(Read(item, "env", path, hook.env));
+  RETURN_IF_ERROR(Read(item, "timeout", path, hook.timeout_seconds));
+  if (hook.timeout_seconds.has_value() && *hook.timeout_seconds <= 0) {
+    return Invalid(Join(path, "timeout"), "must be positive");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseHooks(const json& object, const std::string& path, Hooks& hooks) {
+  // "prestart" is the deprecated name of createRuntime, still emitted by
+  // older tools; its hooks run first.
+  std::vector<Hook> prestart;
   const std::pair<const char*, std::vector<Hook>*> kinds[] = {
+      {"prestart", &prestart},
       {"createRuntime", &hooks.create_runtime},
       {"createContainer", &hooks.create_container},
       {"startContainer", &hooks.start_container},
@@ -265,32 +281,12 @@ absl::Status ParseHooks(const json& object, const std::string& path, Hooks& hook
     RETURN_IF_ERROR(
         ForEachObject(object, key, path, [&](const json& item, const std::string& item_path) {
           Hook hook;
-          RETURN_IF_ERROR(Read(item, "path", item_path, hook.path));
-          RETURN_IF_ERROR(RequireAbsolute(hook.path, Join(item_path, "path")));
-          RETURN_IF_ERROR(Read(item, "args", item_path, hook.args));
-          RETURN_IF_ERROR(Read(item, "env", item_path, hook.env));
-          RETURN_IF_ERROR(Read(item, "timeout", item_path, hook.timeout_seconds));
-          if (hook.timeout_seconds.has_value() && *hook.timeout_seconds <= 0) {
-            return Invalid(Join(item_path, "timeout"), "must be positive");
-          }
+          RETURN_IF_ERROR(ParseHook(item, item_path, hook));
           list->push_back(std::move(hook));
           return absl::OkStatus();
         }));
   }
-  if (object.contains("prestart")) {
-    // Deprecated alias of createRuntime, still emitted by older tools.
-    RETURN_IF_ERROR(ForEachObject(
-        object, "prestart", path, [&](const json& item, const std::string& item_path) {
-          Hook hook;
-          RETURN_IF_ERROR(Read(item, "path", item_path, hook.path));
-          RETURN_IF_ERROR(RequireAbsolute(hook.path, Join(item_path, "path")));
-          RETURN_IF_ERROR(Read(item, "args", item_path, hook.args));
-          RETURN_IF_ERROR(Read(item, "env", item_path, hook.env));
-          RETURN_IF_ERROR(Read(item, "timeout", item_path, hook.timeout_seconds));
-          hooks.create_runtime.insert(hooks.create_runtime.begin(), std::move(hook));
-          return absl::OkStatus();
-        }));
-  }
+  hooks.create_runtime.insert(hooks.create_runtime.begin(), prestart.begin(), prestart.end());
   return absl::OkStatus();
 }
 
