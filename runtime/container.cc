@@ -322,7 +322,7 @@ absl::Status KillContainer(const RuntimeOptions& runtime, const std::string& id,
                            bool all) {
   ASSIGN_OR_RETURN(ContainerInfo info, InspectContainer(runtime, id));
   if (info.status == ContainerStatus::kStopped && !all) {
-    return absl::FailedPreconditionError(absl::StrCat("container ", id, " is not running"));
+    return absl::FailedPreconditionError(absl::StrCat("container not running: ", id));
   }
   if (all) {
     ASSIGN_OR_RETURN(std::unique_ptr<CgroupManager> cgroup, CgroupFor(info.state));
@@ -378,7 +378,7 @@ absl::Status PauseContainer(const RuntimeOptions& runtime, const std::string& id
   ASSIGN_OR_RETURN(ContainerInfo info, InspectContainer(runtime, id));
   if (info.status != ContainerStatus::kRunning) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot pause container ", id, ": it is ", StatusName(info.status)));
+        absl::StrCat("container not running: ", id, " is ", StatusName(info.status)));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<CgroupManager> cgroup, CgroupFor(info.state));
   return cgroup->Freeze(true);
@@ -388,7 +388,7 @@ absl::Status ResumeContainer(const RuntimeOptions& runtime, const std::string& i
   ASSIGN_OR_RETURN(ContainerInfo info, InspectContainer(runtime, id));
   if (info.status != ContainerStatus::kPaused) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot resume container ", id, ": it is ", StatusName(info.status)));
+        absl::StrCat("container not paused: ", id, " is ", StatusName(info.status)));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<CgroupManager> cgroup, CgroupFor(info.state));
   return cgroup->Freeze(false);
@@ -399,7 +399,7 @@ absl::Status UpdateContainerResources(const RuntimeOptions& runtime, const std::
   ASSIGN_OR_RETURN(ContainerInfo info, InspectContainer(runtime, id));
   if (info.status == ContainerStatus::kStopped) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot update container ", id, ": it is stopped"));
+        absl::StrCat("container not running: ", id, " is stopped"));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<CgroupManager> cgroup, CgroupFor(info.state));
   return cgroup->SetResources(resources);

@@ -104,8 +104,12 @@ int Main(int argc, char** argv) {
   std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
   absl::StatusOr<int> result = command->second(runtime, rest);
   if (!result.ok()) {
-    ReportError(log_path, log_format, std::string(result.status().message()));
-    return 1;
+    // As runc: a failed exec is exit 255 with "exec failed: ", which is how
+    // callers tell it from the exec'd program's own exit code.
+    bool exec = args[i] == "exec";
+    ReportError(log_path, log_format,
+                absl::StrCat(exec ? "exec failed: " : "", result.status().message()));
+    return exec ? 255 : 1;
   }
   return *result;
 }

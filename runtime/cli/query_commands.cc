@@ -44,7 +44,8 @@ absl::StatusOr<int> ListCommand(const RuntimeOptions& runtime,
                       {"created", c.state.created},
                       {"owner", ""}});
     }
-    std::printf("%s\n", list.dump().c_str());
+    // runc prints null for no containers; go-runc and others accept it.
+    std::printf("%s\n", list.empty() ? "null" : list.dump().c_str());
     return 0;
   }
   if (format != "table") return absl::InvalidArgumentError("list: --format must be table or json");

@@ -646,7 +646,8 @@ TEST_F(ExecTest, ExecProcessFileAndErrors) {
   EXPECT_EQ(r.out, "from file\n");
 
   RunResult missing = Runtime({"exec", id, "no-such-tool"});
-  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_EQ(missing.exit_code, 255) << "exec failures are 255, as with runc";
+  EXPECT_THAT(missing.err, HasSubstr("exec failed: "));
   EXPECT_THAT(missing.err, HasSubstr("exec \"no-such-tool\": executable file not found in $PATH"));
 
   ASSERT_EQ(Runtime({"kill", id, "KILL"}).exit_code, 0);
@@ -655,6 +656,9 @@ TEST_F(ExecTest, ExecProcessFileAndErrors) {
   RunResult stopped = Runtime({"exec", id, "true"});
   EXPECT_NE(stopped.exit_code, 0);
   EXPECT_THAT(stopped.err, HasSubstr("it is stopped"));
+  RunResult kill_stopped = Runtime({"kill", id, "TERM"});
+  EXPECT_THAT(kill_stopped.err, HasSubstr("container not running"))
+      << "containerd treats this phrase as already exited";
 }
 
 TEST_F(ExecTest, SeccompOfTheContainerAppliesToExec) {
