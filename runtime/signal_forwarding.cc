@@ -31,16 +31,15 @@ absl::Status SignalForwarder::Block() {
 absl::StatusOr<int> SignalForwarder::WaitForwarding(pid_t pid) {
   sigset_t set = ForwardedSet();
   for (;;) {
+    // Reap every child that has exited: as a subreaper we also adopt the
+    // container's orphans, and one of them may be the process we wait for.
     int status;
-    pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    pid_t done;
+    while ((done = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      if (done == pid) return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    }
     if (done < 0 && errno != EINTR) return ErrnoStatus("wait for the container process");
-    // Other orphans we adopted as subreaper are reaped on the way.
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-    }
+    // A SIGCHLD that arrived after the loop is still pending: nothing is missed.
     siginfo_t info;
     int sig = sigwaitinfo(&set, &info);
     if (sig > 0 && sig != SIGCHLD) ::kill(pid, sig);
