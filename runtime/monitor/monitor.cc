@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -45,7 +46,7 @@ void Report(int sync_fd, const nlohmann::json& message) {
   (void)::write(sync_fd, line.data(), line.size());
 }
 
-absl::StatusOr<UniqueFd> ListenControl(const std::string& path) {
+absl::StatusOr<UniqueFd> ListenSeqpacket(const std::string& path) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return ErrnoStatus("socket");
   sockaddr_un addr{.sun_family = AF_UNIX};
@@ -63,11 +64,11 @@ absl::StatusOr<UniqueFd> ListenControl(const std::string& path) {
 // The container's stdout/stderr become our pipes for the duration of
 // create: the init inherits fds 0-2 from us.
 absl::Status CreateWithPipes(const MonitorConfig& config, const RuntimeOptions& runtime, Pipe& out,
-                             Pipe& err) {
+                             Pipe& err, Pipe* in) {
   UniqueFd saved[3];
   for (int fd = 0; fd <= 2; ++fd) saved[fd].Reset(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
   UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  ::dup2(null.get(), 0);
+  ::dup2(in != nullptr ? in->read.get() : null.get(), 0);
   ::dup2(out.write.get(), 1);
   ::dup2(err.write.get(), 2);
   absl::Status status = CreateContainer(runtime, config.id, {.bundle = config.bundle});
@@ -101,8 +102,13 @@ class Monitor {
 
     ASSIGN_OR_RETURN(Pipe out, MakePipe());
     ASSIGN_OR_RETURN(Pipe err, MakePipe());
-    ASSIGN_OR_RETURN(listener_, ListenControl(config_.control_socket()));
-    absl::Status created = CreateWithPipes(config_, runtime_, out, err);
+    ASSIGN_OR_RETURN(listener_, ListenSeqpacket(config_.control_socket()));
+    ASSIGN_OR_RETURN(attach_listener_, ListenSeqpacket(config_.attach_socket()));
+    std::optional<Pipe> in;
+    if (config_.stdin) {
+      ASSIGN_OR_RETURN(in, MakePipe());
+    }
+    absl::Status created = CreateWithPipes(config_, runtime_, out, err, in ? &*in : nullptr);
     if (!created.ok()) {
       Report(sync_fd, {{"error", std::string(created.message())}});
       return created;
@@ -114,6 +120,10 @@ class Monitor {
     err.write.Reset();
     stdout_ = std::move(out.read);
     stderr_ = std::move(err.read);
+    if (in) {
+      stdin_ = std::move(in->write);  // the container holds the read end
+      ::fcntl(stdin_.get(), F_SETFL, O_NONBLOCK);
+    }
     // The loop drains whatever is there on every wakeup: never block on a pipe.
     for (const UniqueFd* fd : {&stdout_, &stderr_}) ::fcntl(fd->get(), F_SETFL, O_NONBLOCK);
     Report(sync_fd, {{"pid", init_pid_}});
@@ -129,6 +139,8 @@ class Monitor {
       if (stdout_) fds.push_back({stdout_.get(), POLLIN, 0});
       if (stderr_) fds.push_back({stderr_.get(), POLLIN, 0});
       for (const UniqueFd& client : clients_) fds.push_back({client.get(), POLLIN, 0});
+      fds.push_back({attach_listener_.get(), POLLIN, 0});
+      for (const UniqueFd& attacher : attachers_) fds.push_back({attacher.get(), POLLIN, 0});
       int timeout = exited_ ? 100 : -1;
       if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) return ErrnoStatus("poll");
       // Output first: a container that writes and exits at once must lose nothing.
@@ -142,6 +154,8 @@ class Monitor {
       }
       AcceptClients();
       ServeClients();
+      AcceptAttachers();
+      ServeAttachers();
     }
     (void)log_.Close(LogStream::kStdout);
     (void)log_.Close(LogStream::kStderr);
@@ -154,6 +168,7 @@ class Monitor {
       ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
       if (n > 0) {
         RETURN_IF_ERROR(log_.Write(stream, absl::string_view(buffer, static_cast<size_t>(n))));
+        Broadcast(stream, buffer, static_cast<size_t>(n));
         if (n < static_cast<ssize_t>(sizeof(buffer))) return absl::OkStatus();
         continue;
       }
@@ -180,6 +195,51 @@ class Monitor {
         init_status_ = status;
         finished_at_ = absl::Now();
       }
+    }
+  }
+
+  // Output goes to every attacher as it goes to the log. An attacher too
+  // slow to take a chunk misses it (the log has everything); one that
+  // fails otherwise is dropped.
+  void Broadcast(LogStream stream, const char* data, size_t size) {
+    if (attachers_.empty()) return;
+    std::string message(1, stream == LogStream::kStdout ? '\1' : '\2');
+    message.append(data, size);
+    for (auto it = attachers_.begin(); it != attachers_.end();) {
+      if (::send(it->get(), message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+          errno != EAGAIN) {
+        it = attachers_.erase(it);
+        continue;
+      }
+      ++it;
+    }
+  }
+
+  void AcceptAttachers() {
+    for (;;) {
+      UniqueFd attacher(
+          ::accept4(attach_listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+      if (!attacher) return;
+      attachers_.push_back(std::move(attacher));
+    }
+  }
+
+  void ServeAttachers() {
+    for (auto it = attachers_.begin(); it != attachers_.end();) {
+      char input[65536];
+      ssize_t n = ::recv(it->get(), input, sizeof(input), 0);
+      if (n < 0 && errno == EAGAIN) {
+        ++it;
+        continue;
+      }
+      if (n <= 0) {  // detached
+        it = attachers_.erase(it);
+        if (config_.stdin_once) stdin_.Reset();  // the container sees end-of-file
+        continue;
+      }
+      // A container not reading its stdin loses input beyond the pipe's buffer.
+      if (stdin_) (void)::write(stdin_.get(), input, static_cast<size_t>(n));
+      ++it;
     }
   }
 
@@ -233,8 +293,9 @@ class Monitor {
   const MonitorConfig& config_;
   RuntimeOptions runtime_;
   CriLogWriter log_;
-  UniqueFd signal_fd_, listener_, stdout_, stderr_;
+  UniqueFd signal_fd_, listener_, stdout_, stderr_, stdin_, attach_listener_;
   std::vector<UniqueFd> clients_;
+  std::vector<UniqueFd> attachers_;
   std::unique_ptr<CgroupManager> cgroup_;
   pid_t init_pid_ = 0;
   bool exited_ = false;
@@ -256,6 +317,8 @@ absl::StatusOr<MonitorConfig> ParseMonitorConfig(const std::string& json_text) {
     config.systemd_cgroup = doc.value("systemd_cgroup", false);
     config.state_dir = doc.at("state_dir").get<std::string>();
     config.log_path = doc.at("log_path").get<std::string>();
+    config.stdin = doc.value("stdin", false);
+    config.stdin_once = doc.value("stdin_once", false);
     return config;
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("monitor config: ", e.what()));
@@ -268,7 +331,9 @@ std::string MonitorConfigToJson(const MonitorConfig& config) {
                         {"runtime_root", config.runtime_root},
                         {"systemd_cgroup", config.systemd_cgroup},
                         {"state_dir", config.state_dir},
-                        {"log_path", config.log_path}}
+                        {"log_path", config.log_path},
+                        {"stdin", config.stdin},
+                        {"stdin_once", config.stdin_once}}
       .dump();
 }
 

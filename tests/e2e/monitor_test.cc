@@ -54,7 +54,9 @@ class MonitorTest : public RuntimeTest {
  protected:
   // Spawns a monitor for a container running `config` and waits for its
   // report; returns the container's init pid (or fails the test).
-  pid_t SpawnMonitor(const nlohmann::json& config) {
+  pid_t SpawnMonitor(const nlohmann::json& config, bool stdin = false, bool stdin_once = false) {
+    config_.stdin = stdin;
+    config_.stdin_once = stdin_once;
     config_.id = NewId();
     config_.bundle = Bundle(config);
     config_.runtime_root = root();
@@ -91,6 +93,28 @@ class MonitorTest : public RuntimeTest {
     char reply[512] = {};
     ssize_t n = ::recv(fd.get(), reply, sizeof(reply) - 1, 0);
     return n > 0 ? std::string(reply, n) : "no reply";
+  }
+
+  UniqueFd Attach() {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{.sun_family = AF_UNIX};
+    std::strncpy(addr.sun_path, config_.attach_socket().c_str(), sizeof(addr.sun_path) - 1);
+    EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    return fd;
+  }
+
+  // Collects an attacher's stdout until `until` shows up or it hangs up.
+  static std::string ReadAttached(int fd, const std::string& until) {
+    std::string out;
+    char message[65536];
+    timeval timeout{.tv_sec = 10};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    while (out.find(until) == std::string::npos) {
+      ssize_t n = ::recv(fd, message, sizeof(message), 0);
+      if (n <= 0) break;
+      if (message[0] == 1) out.append(message + 1, n - 1);
+    }
+    return out;
   }
 
   absl::StatusOr<ExitRecord> WaitExit(absl::Duration timeout = absl::Seconds(60)) {
@@ -196,6 +220,41 @@ TEST_F(MonitorTest, SignalledContainerAndOomKill) {
   EXPECT_TRUE(exit->oom_killed);
   EXPECT_EQ(exit->reason, "OOMKilled");
   EXPECT_EQ(exit->exit_code, 137);
+}
+
+TEST_F(MonitorTest, TwoAttachersShareOutputAndStdin) {
+  nlohmann::json config =
+      Config({"sh", "-c", "read line; echo \"got $line\"; read more; echo \"and $more\""});
+  ASSERT_GT(SpawnMonitor(config, /*stdin=*/true), 0);
+  UniqueFd first = Attach();
+  UniqueFd second = Attach();
+  ASSERT_EQ(Control("start"), "ok");
+  ASSERT_EQ(::send(first.get(), "hello\n", 6, 0), 6);
+  EXPECT_EQ(ReadAttached(first.get(), "got hello\n"), "got hello\n");
+  EXPECT_EQ(ReadAttached(second.get(), "got hello\n"), "got hello\n");
+  // Detaching one attacher leaves the container and the other one alone.
+  first.Reset();
+  ASSERT_EQ(::send(second.get(), "world\n", 6, 0), 6);
+  EXPECT_EQ(ReadAttached(second.get(), "and world\n"), "and world\n");
+  absl::StatusOr<ExitRecord> exit = WaitExit();
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->exit_code, 0);
+  std::vector<LogEntry> entries = ParseLog(*ReadFileToString(config_.log_path));
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[1].content, "and world");
+}
+
+TEST_F(MonitorTest, StdinOnceClosesStdinWhenTheAttacherLeaves) {
+  nlohmann::json config = Config({"cat"});
+  ASSERT_GT(SpawnMonitor(config, /*stdin=*/true, /*stdin_once=*/true), 0);
+  UniqueFd attacher = Attach();
+  ASSERT_EQ(Control("start"), "ok");
+  ASSERT_EQ(::send(attacher.get(), "echoed\n", 7, 0), 7);
+  EXPECT_EQ(ReadAttached(attacher.get(), "echoed\n"), "echoed\n");
+  attacher.Reset();  // cat sees end-of-file and exits
+  absl::StatusOr<ExitRecord> exit = WaitExit(absl::Seconds(20));
+  ASSERT_TRUE(exit.ok()) << "cat never saw end-of-file: " << exit.status();
+  EXPECT_EQ(exit->exit_code, 0);
 }
 
 TEST_F(MonitorTest, CreateErrorsAreReportedToTheSpawner) {
