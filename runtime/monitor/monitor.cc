@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -71,11 +73,46 @@ absl::Status CreateWithPipes(const MonitorConfig& config, const RuntimeOptions& 
   ::dup2(in != nullptr ? in->read.get() : null.get(), 0);
   ::dup2(out.write.get(), 1);
   ::dup2(err.write.get(), 2);
-  absl::Status status = CreateContainer(runtime, config.id, {.bundle = config.bundle});
+  CreateOptions options{.bundle = config.bundle};
+  if (config.tty) options.console_socket = config.console_socket();
+  absl::Status status = CreateContainer(runtime, config.id, options);
   for (int fd = 0; fd <= 2; ++fd) {
     if (saved[fd]) ::dup2(saved[fd].get(), fd);
   }
   return status;
+}
+
+absl::StatusOr<UniqueFd> ListenConsole(const std::string& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return ErrnoStatus("socket");
+  sockaddr_un addr{.sun_family = AF_UNIX};
+  if (path.size() >= sizeof(addr.sun_path))
+    return absl::InvalidArgumentError("console socket path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  ::unlink(path.c_str());
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+    return ErrnoStatus("bind " + path);
+  if (::listen(fd.get(), 1) != 0) return ErrnoStatus("listen " + path);
+  return fd;
+}
+
+// The terminal's master end, as the runtime sent it over the console socket.
+absl::StatusOr<UniqueFd> ReceiveTerminal(int listener) {
+  UniqueFd connection(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+  if (!connection) return ErrnoStatus("accept on the console socket");
+  char payload[64];
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{.iov_base = payload, .iov_len = sizeof(payload)};
+  msghdr message{
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
+  if (::recvmsg(connection.get(), &message, MSG_CMSG_CLOEXEC) < 0)
+    return ErrnoStatus("receive the terminal");
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&message);
+  if (cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS)
+    return absl::InternalError("no terminal on the console socket");
+  int fd;
+  std::memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+  return UniqueFd(fd);
 }
 
 class Monitor {
@@ -104,6 +141,10 @@ class Monitor {
     ASSIGN_OR_RETURN(Pipe err, MakePipe());
     ASSIGN_OR_RETURN(listener_, ListenSeqpacket(config_.control_socket()));
     ASSIGN_OR_RETURN(attach_listener_, ListenSeqpacket(config_.attach_socket()));
+    UniqueFd console_listener;
+    if (config_.tty) {
+      ASSIGN_OR_RETURN(console_listener, ListenConsole(config_.console_socket()));
+    }
     std::optional<Pipe> in;
     if (config_.stdin) {
       ASSIGN_OR_RETURN(in, MakePipe());
@@ -123,6 +164,19 @@ class Monitor {
     if (in) {
       stdin_ = std::move(in->write);  // the container holds the read end
       ::fcntl(stdin_.get(), F_SETFL, O_NONBLOCK);
+    }
+    if (config_.tty) {
+      // The init connected and sent its terminal before create returned.
+      absl::StatusOr<UniqueFd> terminal = ReceiveTerminal(console_listener.get());
+      if (!terminal.ok()) {
+        Report(sync_fd, {{"error", std::string(terminal.status().message())}});
+        return terminal.status();
+      }
+      // One fd carries both directions: output in, attachers' input out.
+      stdout_ = std::move(*terminal);
+      stdin_.Reset(::fcntl(stdout_.get(), F_DUPFD_CLOEXEC, 3));
+      ::fcntl(stdout_.get(), F_SETFL, O_NONBLOCK);
+      stderr_.Reset();
     }
     // The loop drains whatever is there on every wakeup: never block on a pipe.
     for (const UniqueFd* fd : {&stdout_, &stderr_}) ::fcntl(fd->get(), F_SETFL, O_NONBLOCK);
@@ -179,6 +233,11 @@ class Monitor {
       }
       if (errno == EINTR) continue;
       if (errno == EAGAIN) return absl::OkStatus();
+      if (errno == EIO) {  // a terminal whose every slave end is closed
+        RETURN_IF_ERROR(log_.Close(stream));
+        fd.Reset();
+        return absl::OkStatus();
+      }
       return ErrnoStatus("read container output");
     }
   }
@@ -273,6 +332,15 @@ class Monitor {
   absl::Status Handle(absl::string_view request) {
     if (request == "start") return StartContainer(runtime_, config_.id);
     if (request == "reopen-log") return log_.Reopen();
+    unsigned rows = 0, columns = 0;
+    if (std::sscanf(std::string(request).c_str(), "resize %u %u", &rows, &columns) == 2) {
+      if (!config_.tty)
+        return absl::FailedPreconditionError("resize: the container has no terminal");
+      winsize size{.ws_row = static_cast<unsigned short>(rows),
+                   .ws_col = static_cast<unsigned short>(columns)};
+      if (::ioctl(stdout_.get(), TIOCSWINSZ, &size) != 0) return ErrnoStatus("resize the terminal");
+      return absl::OkStatus();
+    }
     return absl::InvalidArgumentError(absl::StrCat("unknown request \"", request, "\""));
   }
 
@@ -319,6 +387,7 @@ absl::StatusOr<MonitorConfig> ParseMonitorConfig(const std::string& json_text) {
     config.log_path = doc.at("log_path").get<std::string>();
     config.stdin = doc.value("stdin", false);
     config.stdin_once = doc.value("stdin_once", false);
+    config.tty = doc.value("tty", false);
     return config;
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("monitor config: ", e.what()));
@@ -333,7 +402,8 @@ std::string MonitorConfigToJson(const MonitorConfig& config) {
                         {"state_dir", config.state_dir},
                         {"log_path", config.log_path},
                         {"stdin", config.stdin},
-                        {"stdin_once", config.stdin_once}}
+                        {"stdin_once", config.stdin_once},
+                        {"tty", config.tty}}
       .dump();
 }
 

@@ -19,12 +19,16 @@ struct MonitorConfig {
   // closed when the first attacher detaches (kubectl run -i --rm).
   bool stdin = false;
   bool stdin_once = false;
+  // The container has a terminal (process.terminal): its output is logged
+  // as stdout, attachers' input goes to it, "resize H W" sizes it.
+  bool tty = false;
 
   std::string control_socket() const { return state_dir + "/control.sock"; }
   // SOCK_SEQPACKET: each message to an attacher is one byte naming the
   // stream (1 stdout, 2 stderr) followed by output; each message from an
   // attacher is input for the container's stdin; hanging up detaches.
   std::string attach_socket() const { return state_dir + "/attach.sock"; }
+  std::string console_socket() const { return state_dir + "/console.sock"; }
   std::string exit_file() const { return state_dir + "/exit.json"; }
 };
 

@@ -54,7 +54,9 @@ class MonitorTest : public RuntimeTest {
  protected:
   // Spawns a monitor for a container running `config` and waits for its
   // report; returns the container's init pid (or fails the test).
-  pid_t SpawnMonitor(const nlohmann::json& config, bool stdin = false, bool stdin_once = false) {
+  pid_t SpawnMonitor(const nlohmann::json& config, bool stdin = false, bool stdin_once = false,
+                     bool tty = false) {
+    config_.tty = tty;
     config_.stdin = stdin;
     config_.stdin_once = stdin_once;
     config_.id = NewId();
@@ -255,6 +257,25 @@ TEST_F(MonitorTest, StdinOnceClosesStdinWhenTheAttacherLeaves) {
   absl::StatusOr<ExitRecord> exit = WaitExit(absl::Seconds(20));
   ASSERT_TRUE(exit.ok()) << "cat never saw end-of-file: " << exit.status();
   EXPECT_EQ(exit->exit_code, 0);
+}
+
+TEST_F(MonitorTest, TerminalOutputIsLoggedAsStdoutAndCanBeResized) {
+  nlohmann::json config = Config({"sh", "-c", "sleep 0.3; stty size; tty; echo done >&2"});
+  config["process"]["terminal"] = true;
+  ASSERT_GT(SpawnMonitor(config, false, false, /*tty=*/true), 0);
+  EXPECT_EQ(Control("resize 30 100"), "ok");
+  ASSERT_EQ(Control("start"), "ok");
+  absl::StatusOr<ExitRecord> exit = WaitExit();
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->exit_code, 0);
+  std::vector<LogEntry> entries = ParseLog(*ReadFileToString(config_.log_path));
+  ASSERT_EQ(entries.size(), 3u) << *ReadFileToString(config_.log_path);
+  // One stream on a terminal, even for what the program wrote to stderr;
+  // the terminal ends lines with \r\n.
+  for (const LogEntry& e : entries) EXPECT_EQ(e.stream, "stdout");
+  EXPECT_EQ(entries[0].content, "30 100\r");
+  EXPECT_EQ(entries[1].content, "/dev/pts/0\r");
+  EXPECT_EQ(entries[2].content, "done\r");
 }
 
 TEST_F(MonitorTest, CreateErrorsAreReportedToTheSpawner) {
