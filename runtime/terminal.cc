@@ -13,20 +13,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
+#include "runtime/base/unix_socket.h"
 
 namespace berth {
 
 absl::StatusOr<UniqueFd> ConnectConsoleSocket(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return ErrnoStatus("socket");
-  sockaddr_un addr{.sun_family = AF_UNIX};
-  if (path.size() >= sizeof(addr.sun_path))
-    return absl::InvalidArgumentError("console socket path too long: " + path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return ErrnoStatus("connect to console socket " + path);
-  }
-  return fd;
+  return ConnectUnix(path, SOCK_STREAM);
 }
 
 absl::Status SetUpTerminal(int console_socket, const oci::Process& process, bool bind_dev_console) {

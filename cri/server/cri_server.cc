@@ -18,6 +18,7 @@
 #include "runtime/base/logging.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/base/unique_fd.h"
+#include "runtime/base/unix_socket.h"
 
 namespace berth::cri {
 namespace {
@@ -42,11 +43,7 @@ absl::Status PrepareSocketPath(const std::string& path) {
     return absl::FailedPreconditionError(absl::StrCat(path, " exists and is not a socket"));
   }
   // A socket someone still accepts on belongs to a live server: never steal it.
-  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!probe) return ErrnoStatus("socket");
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+  if (ConnectUnix(path, SOCK_STREAM).ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat(path, " is in use by another server; stop it or choose another socket"));
   }

@@ -24,6 +24,7 @@
 #include "nlohmann/json.hpp"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
+#include "runtime/base/unix_socket.h"
 #include "runtime/cgroups/cgroup_manager.h"
 #include "runtime/container.h"
 #include "runtime/monitor/cri_log_writer.h"
@@ -48,21 +49,6 @@ void Report(int sync_fd, const nlohmann::json& message) {
   (void)::write(sync_fd, line.data(), line.size());
 }
 
-absl::StatusOr<UniqueFd> ListenSeqpacket(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd) return ErrnoStatus("socket");
-  sockaddr_un addr{.sun_family = AF_UNIX};
-  if (path.size() >= sizeof(addr.sun_path))
-    return absl::InvalidArgumentError("control socket path too long: " + path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  ::unlink(path.c_str());
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
-    return ErrnoStatus("bind " + path);
-  ::chmod(path.c_str(), 0600);
-  if (::listen(fd.get(), 8) != 0) return ErrnoStatus("listen " + path);
-  return fd;
-}
-
 // The container's stdout/stderr become our pipes for the duration of
 // create: the init inherits fds 0-2 from us.
 absl::Status CreateWithPipes(const MonitorConfig& config, const RuntimeOptions& runtime, Pipe& out,
@@ -80,20 +66,6 @@ absl::Status CreateWithPipes(const MonitorConfig& config, const RuntimeOptions& 
     if (saved[fd]) ::dup2(saved[fd].get(), fd);
   }
   return status;
-}
-
-absl::StatusOr<UniqueFd> ListenConsole(const std::string& path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return ErrnoStatus("socket");
-  sockaddr_un addr{.sun_family = AF_UNIX};
-  if (path.size() >= sizeof(addr.sun_path))
-    return absl::InvalidArgumentError("console socket path too long: " + path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  ::unlink(path.c_str());
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
-    return ErrnoStatus("bind " + path);
-  if (::listen(fd.get(), 1) != 0) return ErrnoStatus("listen " + path);
-  return fd;
 }
 
 // The terminal's master end, as the runtime sent it over the console socket.
@@ -139,11 +111,14 @@ class Monitor {
 
     ASSIGN_OR_RETURN(Pipe out, MakePipe());
     ASSIGN_OR_RETURN(Pipe err, MakePipe());
-    ASSIGN_OR_RETURN(listener_, ListenSeqpacket(config_.control_socket()));
-    ASSIGN_OR_RETURN(attach_listener_, ListenSeqpacket(config_.attach_socket()));
+    ASSIGN_OR_RETURN(listener_,
+                     ListenUnix(config_.control_socket(), SOCK_SEQPACKET | SOCK_NONBLOCK, 8, 0600));
+    ASSIGN_OR_RETURN(attach_listener_,
+                     ListenUnix(config_.attach_socket(), SOCK_SEQPACKET | SOCK_NONBLOCK, 8, 0600));
     UniqueFd console_listener;
     if (config_.tty) {
-      ASSIGN_OR_RETURN(console_listener, ListenConsole(config_.console_socket()));
+      ASSIGN_OR_RETURN(console_listener,
+                       ListenUnix(config_.console_socket(), SOCK_STREAM, 1, 0600));
     }
     std::optional<Pipe> in;
     if (config_.stdin) {
