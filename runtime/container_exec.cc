@@ -47,12 +47,14 @@ struct ExecPlan {
   const oci::Seccomp* seccomp = nullptr;
 };
 
+[[noreturn]] void FailExec(SyncSocket& socket, const absl::Status& status) {
+  socket.SendError(status);
+  _exit(1);
+}
+
 [[noreturn]] void RunExecProcess(const ExecOptions& options, ExecPlan& plan, SyncSocket& socket) {
   const oci::Process& process = options.process;
-  auto fail = [&](const absl::Status& status) {
-    socket.SendError(status);
-    _exit(1);
-  };
+  auto fail = [&](const absl::Status& status) { FailExec(socket, status); };
   if (::setsid() < 0) fail(ErrnoStatus("setsid"));
   if (process.terminal) {
     absl::Status terminal = SetUpTerminal(plan.console.get(), process, /*bind_dev_console=*/false);
@@ -69,8 +71,7 @@ struct ExecPlan {
   // The sync socket is close-on-exec: a successful exec shows up as end-of-file.
   if (late.ok()) late = LoadLateSeccomp(process, plan.seccomp);
   if (!late.ok()) fail(late);
-  absl::Status exec_failed = ExecProgram(*program, process);
-  fail(exec_failed);
+  FailExec(socket, ExecProgram(*program, process));
 }
 
 // The forked child: joins everything, then forks the process itself, since
@@ -100,8 +101,8 @@ struct ExecPlan {
 
 }  // namespace
 
-absl::StatusOr<int> ExecInContainer(const RuntimeOptions& runtime, const std::string& id,
-                                    const ExecOptions& options) {
+absl::StatusOr<pid_t> StartExecInContainer(const RuntimeOptions& runtime, const std::string& id,
+                                           const ExecOptions& options) {
   ASSIGN_OR_RETURN(ContainerInfo info, InspectContainer(runtime, id));
   if (info.status != ContainerStatus::kRunning && info.status != ContainerStatus::kCreated) {
     return absl::FailedPreconditionError(
@@ -133,14 +134,15 @@ absl::StatusOr<int> ExecInContainer(const RuntimeOptions& runtime, const std::st
   if (!InitAlive(info.state))
     return absl::FailedPreconditionError(absl::StrCat("container ", id, " exited"));
   if (options.process.terminal) {
-    if (options.console_socket.empty())
+    if (options.console_fd >= 0) {
+      plan.console.Reset(::fcntl(options.console_fd, F_DUPFD_CLOEXEC, 3));
+      if (!plan.console) return ErrnoStatus("dup the console socket");
+    } else if (options.console_socket.empty()) {
       return absl::InvalidArgumentError("exec --tty needs --console-socket");
-    ASSIGN_OR_RETURN(plan.console, ConnectConsoleSocket(options.console_socket));
+    } else {
+      ASSIGN_OR_RETURN(plan.console, ConnectConsoleSocket(options.console_socket));
+    }
   }
-  // The process's parent (the joiner) exits at once; we adopt it to wait for it.
-  if (!options.detach) RETURN_IF_ERROR(SignalForwarder::Block());
-  if (!options.detach && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
-    return ErrnoStatus("prctl(PR_SET_CHILD_SUBREAPER)");
 
   ASSIGN_OR_RETURN(auto sockets, SyncSocket::Pair());
   pid_t joiner = ::fork();
@@ -170,6 +172,18 @@ absl::StatusOr<int> ExecInContainer(const RuntimeOptions& runtime, const std::st
   }
   if (!options.pid_file.empty())
     RETURN_IF_ERROR(WriteFileAtomically(options.pid_file, std::to_string(pid)));
+  return pid;
+}
+
+absl::StatusOr<int> ExecInContainer(const RuntimeOptions& runtime, const std::string& id,
+                                    const ExecOptions& options) {
+  // The process's parent (the joiner) exits at once; we adopt it to wait for it.
+  if (!options.detach) {
+    RETURN_IF_ERROR(SignalForwarder::Block());
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+      return ErrnoStatus("prctl(PR_SET_CHILD_SUBREAPER)");
+  }
+  ASSIGN_OR_RETURN(pid_t pid, StartExecInContainer(runtime, id, options));
   if (options.detach) return 0;
   return SignalForwarder::WaitForwarding(pid);
 }

@@ -13,6 +13,7 @@ struct ExecOptions {
   bool detach = false;
   std::string pid_file;
   std::string console_socket;  // for process.terminal
+  int console_fd = -1;         // or an already-connected console socket
   int preserve_fds = 0;
 };
 
@@ -23,5 +24,11 @@ struct ExecOptions {
 // process's exit code (128 + signal), or 0 at once when detached.
 absl::StatusOr<int> ExecInContainer(const RuntimeOptions& runtime, const std::string& id,
                                     const ExecOptions& options);
+
+// Starts the process and returns its pid once it has exec'd (`detach` is
+// ignored). Its parent exits at once, so the caller must be a child
+// subreaper to wait for it.
+absl::StatusOr<pid_t> StartExecInContainer(const RuntimeOptions& runtime, const std::string& id,
+                                           const ExecOptions& options);
 
 }  // namespace berth

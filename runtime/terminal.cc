@@ -8,6 +8,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -19,6 +20,24 @@ namespace berth {
 
 absl::StatusOr<UniqueFd> ConnectConsoleSocket(const std::string& path) {
   return ConnectUnix(path, SOCK_STREAM);
+}
+
+absl::StatusOr<UniqueFd> ReceiveConsoleMaster(int connection) {
+  char payload[64];
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{.iov_base = payload, .iov_len = sizeof(payload)};
+  msghdr message{
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
+  ssize_t n;
+  while ((n = ::recvmsg(connection, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) return ErrnoStatus("receive the terminal");
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&message);
+  if (cmsg == nullptr || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+    return absl::InternalError("no terminal arrived on the console socket");
+  int fd;
+  std::memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+  return UniqueFd(fd);
 }
 
 absl::Status SetUpTerminal(int console_socket, const oci::Process& process, bool bind_dev_console) {

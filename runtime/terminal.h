@@ -15,6 +15,9 @@ namespace berth {
 // Connects to the console socket; done while its host path is reachable.
 absl::StatusOr<UniqueFd> ConnectConsoleSocket(const std::string& path);
 
+// The receiving end: the master sent over a connected console socket.
+absl::StatusOr<UniqueFd> ReceiveConsoleMaster(int connection);
+
 // Opens a terminal in the current /dev/pts, sends its master over
 // `console_socket`, and makes the slave this process's controlling terminal
 // and stdio (the caller must lead a session). With `bind_dev_console` the

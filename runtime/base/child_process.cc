@@ -90,6 +90,8 @@ absl::StatusOr<ChildProcess> ChildProcess::Spawn(const std::vector<std::string>&
     posix_spawn_file_actions_addopen(&setup.actions, STDERR_FILENO, options.stderr_path.c_str(),
                                      O_WRONLY | O_CREAT | O_APPEND, 0644);
   }
+  for (const auto& [ours, theirs] : options.extra_fds)
+    posix_spawn_file_actions_adddup2(&setup.actions, ours, theirs);
 
   std::vector<char*> args = ToCharPointers(argv);
   std::vector<char*> env_pointers;

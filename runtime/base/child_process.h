@@ -34,6 +34,9 @@ struct SpawnOptions {
   int stdin_fd = -1;
   // Detach into a new session, so the child outlives our process group.
   bool new_session = false;
+  // More fds for the child: {our fd, its number in the child}. Ours may be
+  // close-on-exec (they should be, in a threaded process); the child's are not.
+  std::vector<std::pair<int, int>> extra_fds;
 };
 
 // A child started with posix_spawn (safe from a multi-threaded process,

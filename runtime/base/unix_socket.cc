@@ -1,5 +1,6 @@
 #include "runtime/base/unix_socket.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -13,20 +14,34 @@
 namespace berth {
 namespace {
 
-absl::StatusOr<sockaddr_un> Address(const std::string& path) {
+// A socket address for `path`. sun_path holds 107 bytes; a longer path is
+// reached through its directory, opened O_PATH and named as
+// /proc/self/fd/N/<name>, which stays valid while `dir` is open.
+absl::StatusOr<sockaddr_un> Address(const std::string& path, UniqueFd& dir) {
   sockaddr_un addr{.sun_family = AF_UNIX};
-  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-    return absl::InvalidArgumentError(absl::StrCat("unix socket path \"", path, "\" must be 1 to ",
-                                                   sizeof(addr.sun_path) - 1, " bytes"));
+  std::string name = path;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    size_t slash = path.rfind('/');
+    if (slash != std::string::npos && slash > 0) {
+      std::string parent = path.substr(0, slash);
+      dir.Reset(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (!dir) return ErrnoStatus("open " + parent);
+      name = absl::StrCat("/proc/self/fd/", dir.get(), path.substr(slash));
+    }
   }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  if (name.empty() || name.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unix socket name in \"", path, "\" must be 1 to ", sizeof(addr.sun_path) - 20, " bytes"));
+  }
+  std::memcpy(addr.sun_path, name.c_str(), name.size() + 1);
   return addr;
 }
 
 }  // namespace
 
 absl::StatusOr<UniqueFd> ListenUnix(const std::string& path, int type, int backlog, mode_t mode) {
-  absl::StatusOr<sockaddr_un> addr = Address(path);
+  UniqueFd dir;
+  absl::StatusOr<sockaddr_un> addr = Address(path, dir);
   if (!addr.ok()) return addr.status();
   UniqueFd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
   if (!fd) return ErrnoStatus("socket for " + path);
@@ -40,7 +55,8 @@ absl::StatusOr<UniqueFd> ListenUnix(const std::string& path, int type, int backl
 }
 
 absl::StatusOr<UniqueFd> ConnectUnix(const std::string& path, int type) {
-  absl::StatusOr<sockaddr_un> addr = Address(path);
+  UniqueFd dir;
+  absl::StatusOr<sockaddr_un> addr = Address(path, dir);
   if (!addr.ok()) return addr.status();
   UniqueFd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
   if (!fd) return ErrnoStatus("socket for " + path);

@@ -1,8 +1,12 @@
-// berth-monitor: one per container, like conmon. berthd spawns it in a new
-// session, so it outlives berthd; it creates the container, writes its CRI
-// log and, when the container exits, its exit file.
+// berth-monitor: one per container, like conmon, and one per exec session.
 //
 //   berth-monitor --config FILE [--sync-fd N]
+//       A container's monitor. It daemonizes at once (the process berthd
+//       spawned exits), so it is nobody's child but init's and outlives
+//       berthd; it creates the container, writes its CRI log and, when the
+//       container exits, its exit file. See monitor.h.
+//   berth-monitor --exec --channel-fd N
+//       An exec session over the socket N. See exec_session.h.
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,35 +18,63 @@
 
 #include "absl/strings/numbers.h"
 #include "runtime/base/atomic_file.h"
+#include "runtime/monitor/exec_session.h"
 #include "runtime/monitor/monitor.h"
 
-int main(int argc, char** argv) {
-  std::string config_path;
-  int sync_fd = -1;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--config") == 0) {
-      config_path = argv[i + 1];
-    } else if (std::strcmp(argv[i], "--sync-fd") == 0) {
-      if (!absl::SimpleAtoi(argv[i + 1], &sync_fd)) sync_fd = -1;
-    }
-  }
-  if (config_path.empty()) {
-    std::fprintf(stderr, "usage: berth-monitor --config FILE [--sync-fd N]\n");
-    return 2;
-  }
-  if (sync_fd >= 0) ::fcntl(sync_fd, F_SETFD, FD_CLOEXEC);  // never into the container
+namespace {
+
+int Fail(const absl::Status& status, int code) {
+  std::fprintf(stderr, "berth-monitor: %s\n", std::string(status.message()).c_str());
+  return code;
+}
+
+int RunContainerMonitor(const std::string& config_path, int sync_fd) {
   absl::StatusOr<std::string> text = berth::ReadFileToString(config_path);
   absl::StatusOr<berth::MonitorConfig> config =
       text.ok() ? berth::ParseMonitorConfig(*text)
                 : absl::StatusOr<berth::MonitorConfig>(text.status());
-  if (!config.ok()) {
-    std::fprintf(stderr, "berth-monitor: %s\n", std::string(config.status().message()).c_str());
-    return 2;
-  }
+  if (!config.ok()) return Fail(config.status(), 2);
+  // Daemonize: whoever spawned us reaps this process at once; the monitor
+  // lives on as an orphan in the session it was spawned into.
+  pid_t pid = ::fork();
+  if (pid < 0) return Fail(absl::InternalError("fork failed"), 1);
+  if (pid > 0) _exit(0);
   absl::Status status = berth::RunMonitor(*config, sync_fd);
-  if (!status.ok()) {
-    std::fprintf(stderr, "berth-monitor: %s\n", std::string(status.message()).c_str());
-    return 1;
+  return status.ok() ? 0 : Fail(status, 1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  bool exec = false;
+  int sync_fd = -1, channel_fd = -1;
+  for (int i = 1; i < argc; ++i) {
+    bool has_value = i + 1 < argc;
+    if (std::strcmp(argv[i], "--exec") == 0) {
+      exec = true;
+    } else if (std::strcmp(argv[i], "--config") == 0 && has_value) {
+      config_path = argv[++i];
+    } else if (std::strcmp(argv[i], "--sync-fd") == 0 && has_value) {
+      if (!absl::SimpleAtoi(argv[++i], &sync_fd)) sync_fd = -1;
+    } else if (std::strcmp(argv[i], "--channel-fd") == 0 && has_value) {
+      if (!absl::SimpleAtoi(argv[++i], &channel_fd)) channel_fd = -1;
+    } else {
+      config_path.clear();
+      channel_fd = -1;
+      break;
+    }
   }
-  return 0;
+  // Neither fd may reach a container.
+  if (sync_fd >= 0) ::fcntl(sync_fd, F_SETFD, FD_CLOEXEC);
+  if (channel_fd >= 0) ::fcntl(channel_fd, F_SETFD, FD_CLOEXEC);
+  if (exec && channel_fd >= 0) {
+    absl::Status status = berth::RunExecSession(channel_fd);
+    return status.ok() ? 0 : Fail(status, 1);
+  }
+  if (!exec && !config_path.empty()) return RunContainerMonitor(config_path, sync_fd);
+  std::fprintf(stderr,
+               "usage: berth-monitor --config FILE [--sync-fd N]\n"
+               "       berth-monitor --exec --channel-fd N\n");
+  return 2;
 }

@@ -20,32 +20,29 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "nlohmann/json.hpp"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/base/unix_socket.h"
 #include "runtime/cgroups/cgroup_manager.h"
 #include "runtime/container.h"
 #include "runtime/monitor/cri_log_writer.h"
+#include "runtime/monitor/exec_config.h"
 #include "runtime/monitor/exit_file.h"
+#include "runtime/monitor/stdio.h"
+#include "runtime/monitor/stream_protocol.h"
+#include "runtime/monitor/terminal_io.h"
+#include "runtime/terminal.h"
 
 namespace berth {
 namespace {
 
-struct Pipe {
-  UniqueFd read, write;
-};
-
-absl::StatusOr<Pipe> MakePipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("pipe");
-  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
-void Report(int sync_fd, const nlohmann::json& message) {
+// One line to whoever spawned us: {"pid": N}, or a failure as StatusToJson
+// writes it.
+void Report(int sync_fd, const std::string& json) {
   if (sync_fd < 0) return;
-  std::string line = message.dump() + "\n";
+  std::string line = json + "\n";
   (void)::write(sync_fd, line.data(), line.size());
 }
 
@@ -53,38 +50,10 @@ void Report(int sync_fd, const nlohmann::json& message) {
 // create: the init inherits fds 0-2 from us.
 absl::Status CreateWithPipes(const MonitorConfig& config, const RuntimeOptions& runtime, Pipe& out,
                              Pipe& err, Pipe* in) {
-  UniqueFd saved[3];
-  for (int fd = 0; fd <= 2; ++fd) saved[fd].Reset(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
-  UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  ::dup2(in != nullptr ? in->read.get() : null.get(), 0);
-  ::dup2(out.write.get(), 1);
-  ::dup2(err.write.get(), 2);
+  ScopedStdio stdio(in != nullptr ? in->read.get() : -1, out.write.get(), err.write.get());
   CreateOptions options{.bundle = config.bundle};
   if (config.tty) options.console_socket = config.console_socket();
-  absl::Status status = CreateContainer(runtime, config.id, options);
-  for (int fd = 0; fd <= 2; ++fd) {
-    if (saved[fd]) ::dup2(saved[fd].get(), fd);
-  }
-  return status;
-}
-
-// The terminal's master end, as the runtime sent it over the console socket.
-absl::StatusOr<UniqueFd> ReceiveTerminal(int listener) {
-  UniqueFd connection(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
-  if (!connection) return ErrnoStatus("accept on the console socket");
-  char payload[64];
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  iovec iov{.iov_base = payload, .iov_len = sizeof(payload)};
-  msghdr message{
-      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
-  if (::recvmsg(connection.get(), &message, MSG_CMSG_CLOEXEC) < 0)
-    return ErrnoStatus("receive the terminal");
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&message);
-  if (cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS)
-    return absl::InternalError("no terminal on the console socket");
-  int fd;
-  std::memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
-  return UniqueFd(fd);
+  return CreateContainer(runtime, config.id, options);
 }
 
 class Monitor {
@@ -94,7 +63,22 @@ class Monitor {
         runtime_{.root = config.runtime_root, .systemd_cgroup = config.systemd_cgroup},
         log_(std::move(log)) {}
 
-  absl::Status Run(int sync_fd) {
+  // Everything up to a created container whose output we hold. On failure
+  // no container is left behind.
+  absl::Status Setup() {
+    absl::Status status = SetupSteps();
+    if (!status.ok() && created_) (void)DeleteContainer(runtime_, config_.id, /*force=*/true);
+    return status;
+  }
+
+  pid_t init_pid() const { return init_pid_; }
+
+  // Copies output and serves clients until the container has exited and
+  // its output ended; then writes the exit file.
+  absl::Status Serve() { return CopyUntilExit(); }
+
+ private:
+  absl::Status WatchChildren() {
     // Orphans of the container (its init's parent exits) come to us.
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
       return ErrnoStatus("prctl(PR_SET_CHILD_SUBREAPER)");
@@ -108,7 +92,11 @@ class Monitor {
     if (sigprocmask(SIG_BLOCK, &signals, nullptr) != 0) return ErrnoStatus("block signals");
     signal_fd_.Reset(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!signal_fd_) return ErrnoStatus("signalfd");
+    return absl::OkStatus();
+  }
 
+  absl::Status SetupSteps() {
+    RETURN_IF_ERROR(WatchChildren());
     ASSIGN_OR_RETURN(Pipe out, MakePipe());
     ASSIGN_OR_RETURN(Pipe err, MakePipe());
     ASSIGN_OR_RETURN(listener_,
@@ -124,11 +112,8 @@ class Monitor {
     if (config_.stdin) {
       ASSIGN_OR_RETURN(in, MakePipe());
     }
-    absl::Status created = CreateWithPipes(config_, runtime_, out, err, in ? &*in : nullptr);
-    if (!created.ok()) {
-      Report(sync_fd, {{"error", std::string(created.message())}});
-      return created;
-    }
+    RETURN_IF_ERROR(CreateWithPipes(config_, runtime_, out, err, in ? &*in : nullptr));
+    created_ = true;
     ASSIGN_OR_RETURN(ContainerInfo info, InspectContainer(runtime_, config_.id));
     init_pid_ = info.state.pid;
     ASSIGN_OR_RETURN(cgroup_, NewCgroupManager(info.state.cgroup_path));
@@ -138,30 +123,28 @@ class Monitor {
     stderr_ = std::move(err.read);
     if (in) {
       stdin_ = std::move(in->write);  // the container holds the read end
-      ::fcntl(stdin_.get(), F_SETFL, O_NONBLOCK);
+      SetNonBlocking(stdin_.get());
     }
     if (config_.tty) {
       // The init connected and sent its terminal before create returned.
-      absl::StatusOr<UniqueFd> terminal = ReceiveTerminal(console_listener.get());
-      if (!terminal.ok()) {
-        Report(sync_fd, {{"error", std::string(terminal.status().message())}});
-        return terminal.status();
-      }
+      UniqueFd connection(::accept4(console_listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      absl::StatusOr<UniqueFd> terminal =
+          connection ? ReceiveConsoleMaster(connection.get())
+                     : absl::StatusOr<UniqueFd>(ErrnoStatus("accept on the console socket"));
+      if (!terminal.ok()) return terminal.status();
       // One fd carries both directions: output in, attachers' input out.
       stdout_ = std::move(*terminal);
       stdin_.Reset(::fcntl(stdout_.get(), F_DUPFD_CLOEXEC, 3));
-      ::fcntl(stdout_.get(), F_SETFL, O_NONBLOCK);
       stderr_.Reset();
     }
     // The loop drains whatever is there on every wakeup: never block on a pipe.
-    for (const UniqueFd* fd : {&stdout_, &stderr_}) ::fcntl(fd->get(), F_SETFL, O_NONBLOCK);
-    Report(sync_fd, {{"pid", init_pid_}});
-    if (sync_fd >= 0) ::close(sync_fd);
-    return Loop();
+    for (const UniqueFd* fd : {&stdout_, &stderr_}) {
+      if (*fd) SetNonBlocking(fd->get());
+    }
+    return absl::OkStatus();
   }
 
- private:
-  absl::Status Loop() {
+  absl::Status CopyUntilExit() {
     absl::Time drain_deadline = absl::InfiniteFuture();
     while (!exited_ || ((stdout_ || stderr_) && absl::Now() < drain_deadline)) {
       std::vector<pollfd> fds = {{signal_fd_.get(), POLLIN, 0}, {listener_.get(), POLLIN, 0}};
@@ -192,7 +175,7 @@ class Monitor {
   }
 
   absl::Status Pump(UniqueFd& fd, LogStream stream) {
-    char buffer[65536];
+    char buffer[kMaxStreamPayload];
     for (;;) {
       ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
       if (n > 0) {
@@ -237,8 +220,8 @@ class Monitor {
   // fails otherwise is dropped.
   void Broadcast(LogStream stream, const char* data, size_t size) {
     if (attachers_.empty()) return;
-    std::string message(1, stream == LogStream::kStdout ? '\1' : '\2');
-    message.append(data, size);
+    std::string message = StreamMessage(
+        stream == LogStream::kStdout ? StreamTag::kStdout : StreamTag::kStderr, {data, size});
     for (auto it = attachers_.begin(); it != attachers_.end();) {
       if (::send(it->get(), message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
           errno != EAGAIN) {
@@ -260,21 +243,46 @@ class Monitor {
 
   void ServeAttachers() {
     for (auto it = attachers_.begin(); it != attachers_.end();) {
-      char input[65536];
-      ssize_t n = ::recv(it->get(), input, sizeof(input), 0);
+      char message[1 + kMaxStreamPayload];
+      ssize_t n = ::recv(it->get(), message, sizeof(message), 0);
       if (n < 0 && errno == EAGAIN) {
         ++it;
         continue;
       }
       if (n <= 0) {  // detached
         it = attachers_.erase(it);
-        if (config_.stdin_once) stdin_.Reset();  // the container sees end-of-file
+        if (config_.stdin_once) CloseStdin();
         continue;
       }
-      // A container not reading its stdin loses input beyond the pipe's buffer.
-      if (stdin_) (void)::write(stdin_.get(), input, static_cast<size_t>(n));
+      absl::string_view payload(message + 1, static_cast<size_t>(n - 1));
+      switch (static_cast<StreamTag>(message[0])) {
+        case StreamTag::kStdin:
+          // A container not reading its stdin loses input beyond the pipe's buffer.
+          if (stdin_) (void)::write(stdin_.get(), payload.data(), payload.size());
+          break;
+        case StreamTag::kCloseStdin:
+          CloseStdin();
+          break;
+        case StreamTag::kResize:
+          if (std::optional<TerminalSize> size = ParseResizePayload(payload); size && config_.tty)
+            (void)ResizeTerminal(stdout_.get(), *size);
+          break;
+        default:
+          break;  // not for us
+      }
       ++it;
     }
+  }
+
+  // End of input: a pipe closes; a terminal (which must stay open for
+  // output) gets its end-of-file character, as if typed.
+  void CloseStdin() {
+    if (!stdin_) return;
+    if (config_.tty) {
+      (void)SendTerminalEof(stdin_.get());
+      return;
+    }
+    stdin_.Reset();
   }
 
   void AcceptClients() {
@@ -298,7 +306,7 @@ class Monitor {
         continue;
       }
       absl::Status result = Handle(absl::string_view(request, static_cast<size_t>(n)));
-      std::string reply = result.ok() ? "ok" : absl::StrCat("error ", result.message());
+      std::string reply = result.ok() ? "ok" : StatusToJson(result);
       (void)::send(it->get(), reply.data(), reply.size(), MSG_NOSIGNAL);
       ++it;
     }
@@ -307,14 +315,13 @@ class Monitor {
   absl::Status Handle(absl::string_view request) {
     if (request == "start") return StartContainer(runtime_, config_.id);
     if (request == "reopen-log") return log_.Reopen();
-    unsigned rows = 0, columns = 0;
-    if (std::sscanf(std::string(request).c_str(), "resize %u %u", &rows, &columns) == 2) {
+    if (absl::ConsumePrefix(&request, "resize ")) {
+      std::optional<TerminalSize> size = ParseResizePayload(request);
+      if (!size) return absl::InvalidArgumentError("resize: expected \"resize ROWS COLS\"");
       if (!config_.tty)
         return absl::FailedPreconditionError("resize: the container has no terminal");
-      winsize size{.ws_row = static_cast<unsigned short>(rows),
-                   .ws_col = static_cast<unsigned short>(columns)};
-      if (::ioctl(stdout_.get(), TIOCSWINSZ, &size) != 0) return ErrnoStatus("resize the terminal");
-      return absl::OkStatus();
+      if (!stdout_) return absl::FailedPreconditionError("resize: the terminal is closed");
+      return ResizeTerminal(stdout_.get(), *size);
     }
     return absl::InvalidArgumentError(absl::StrCat("unknown request \"", request, "\""));
   }
@@ -341,6 +348,7 @@ class Monitor {
   std::vector<UniqueFd> attachers_;
   std::unique_ptr<CgroupManager> cgroup_;
   pid_t init_pid_ = 0;
+  bool created_ = false;
   bool exited_ = false;
   int init_status_ = 0;
   absl::Time finished_at_;
@@ -348,48 +356,21 @@ class Monitor {
 
 }  // namespace
 
-absl::StatusOr<MonitorConfig> ParseMonitorConfig(const std::string& json_text) {
-  nlohmann::json doc = nlohmann::json::parse(json_text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object())
-    return absl::InvalidArgumentError("monitor config is not a JSON object");
-  try {
-    MonitorConfig config;
-    config.id = doc.at("id").get<std::string>();
-    config.bundle = doc.at("bundle").get<std::string>();
-    config.runtime_root = doc.value("runtime_root", config.runtime_root);
-    config.systemd_cgroup = doc.value("systemd_cgroup", false);
-    config.state_dir = doc.at("state_dir").get<std::string>();
-    config.log_path = doc.at("log_path").get<std::string>();
-    config.stdin = doc.value("stdin", false);
-    config.stdin_once = doc.value("stdin_once", false);
-    config.tty = doc.value("tty", false);
-    return config;
-  } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("monitor config: ", e.what()));
-  }
-}
-
-std::string MonitorConfigToJson(const MonitorConfig& config) {
-  return nlohmann::json{{"id", config.id},
-                        {"bundle", config.bundle},
-                        {"runtime_root", config.runtime_root},
-                        {"systemd_cgroup", config.systemd_cgroup},
-                        {"state_dir", config.state_dir},
-                        {"log_path", config.log_path},
-                        {"stdin", config.stdin},
-                        {"stdin_once", config.stdin_once},
-                        {"tty", config.tty}}
-      .dump();
-}
-
 absl::Status RunMonitor(const MonitorConfig& config, int sync_fd) {
   absl::StatusOr<CriLogWriter> log = CriLogWriter::Open(config.log_path);
   if (!log.ok()) {
-    Report(sync_fd, {{"error", std::string(log.status().message())}});
+    Report(sync_fd, StatusToJson(log.status()));
     return log.status();
   }
   Monitor monitor(config, *std::move(log));
-  return monitor.Run(sync_fd);
+  absl::Status setup = monitor.Setup();
+  if (!setup.ok()) {
+    Report(sync_fd, StatusToJson(setup));
+    return setup;
+  }
+  Report(sync_fd, absl::StrCat("{\"pid\":", monitor.init_pid(), "}"));
+  if (sync_fd >= 0) ::close(sync_fd);
+  return monitor.Serve();
 }
 
 }  // namespace berth

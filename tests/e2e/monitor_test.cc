@@ -1,21 +1,23 @@
 // berth-monitor with real containers: CRI logs, log reopen, exit files, OOM.
 
-#include "runtime/monitor/monitor.h"
-
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/unique_fd.h"
+#include "runtime/monitor/client/monitor_client.h"
 #include "runtime/monitor/exit_file.h"
 #include "tests/e2e/runtime_fixture.h"
 
@@ -41,21 +43,19 @@ std::vector<LogEntry> ParseLog(const std::string& text) {
   return entries;
 }
 
-// The monitor reports one JSON line. Reading to end-of-file would wait for
-// the container's init, which holds the pipe (close-on-exec) until `start`.
-std::string ReadReport(int fd) {
-  std::string report;
-  char c;
-  while (::read(fd, &c, 1) == 1 && c != '\n') report.push_back(c);
-  return report;
-}
-
 class MonitorTest : public RuntimeTest {
  protected:
-  // Spawns a monitor for a container running `config` and waits for its
-  // report; returns the container's init pid (or fails the test).
-  pid_t SpawnMonitor(const nlohmann::json& config, bool stdin = false, bool stdin_once = false,
-                     bool tty = false) {
+  void TearDown() override {
+    RuntimeTest::TearDown();  // kills what a failed test left running
+    for (const std::string& state_dir : state_dirs_)
+      (void)client_->WaitForExit(state_dir, absl::Seconds(10));
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+  }
+
+  // Fills config_ for a container running `config`.
+  void Prepare(const nlohmann::json& config, bool stdin = false, bool stdin_once = false,
+               bool tty = false) {
     config_.tty = tty;
     config_.stdin = stdin;
     config_.stdin_once = stdin_once;
@@ -65,70 +65,58 @@ class MonitorTest : public RuntimeTest {
     config_.state_dir = dir().Join(absl::StrCat("monitor-", config_.id));
     config_.log_path = dir().Join(absl::StrCat(config_.id, ".log"));
     std::filesystem::create_directories(config_.state_dir);
-    std::string config_path = config_.state_dir + "/config.json";
-    EXPECT_TRUE(WriteFileAtomically(config_path, MonitorConfigToJson(config_)).ok());
-    int sync[2];
-    EXPECT_EQ(::pipe(sync), 0);  // the write end is inherited by the monitor
-    // Spawned through a shell that exits at once, as berthd's death would
-    // leave it: the monitor must not depend on whoever started it.
-    absl::StatusOr<ChildProcess> shell = ChildProcess::Spawn(
-        {"/bin/sh", "-c",
-         absl::StrCat(BERTH_MONITOR_PATH, " --config ", config_path, " --sync-fd ", sync[1], " &")},
-        {.new_session = true});
-    ::close(sync[1]);
-    EXPECT_TRUE(shell.ok());
-    (void)shell->Wait();
-    std::string report = ReadReport(sync[0]);
-    ::close(sync[0]);
-    nlohmann::json parsed = nlohmann::json::parse(report, nullptr, false);
-    EXPECT_TRUE(parsed.is_object() && parsed.contains("pid")) << "monitor reported: " << report;
-    return parsed.is_object() ? parsed.value("pid", 0) : 0;
+    state_dirs_.push_back(config_.state_dir);
   }
 
-  std::string Control(const std::string& request) {
-    UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-    sockaddr_un addr{.sun_family = AF_UNIX};
-    std::strncpy(addr.sun_path, config_.control_socket().c_str(), sizeof(addr.sun_path) - 1);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
-      return "connect failed";
-    ::send(fd.get(), request.data(), request.size(), 0);
-    char reply[512] = {};
-    ssize_t n = ::recv(fd.get(), reply, sizeof(reply) - 1, 0);
-    return n > 0 ? std::string(reply, n) : "no reply";
+  // Creates a container running `config` through its monitor; returns the
+  // container's init pid (or fails the test).
+  pid_t SpawnMonitor(const nlohmann::json& config, bool stdin = false, bool stdin_once = false,
+                     bool tty = false) {
+    Prepare(config, stdin, stdin_once, tty);
+    absl::StatusOr<pid_t> pid = client_->Create(config_);
+    EXPECT_TRUE(pid.ok()) << pid.status();
+    return pid.ok() ? *pid : 0;
   }
 
-  UniqueFd Attach() {
-    UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-    sockaddr_un addr{.sun_family = AF_UNIX};
-    std::strncpy(addr.sun_path, config_.attach_socket().c_str(), sizeof(addr.sun_path) - 1);
-    EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    return fd;
+  absl::Status Start() { return client_->Start(config_.state_dir); }
+
+  std::unique_ptr<StreamSession> Attach() {
+    absl::StatusOr<std::unique_ptr<StreamSession>> session = client_->Attach(config_.state_dir);
+    EXPECT_TRUE(session.ok()) << session.status();
+    return session.ok() ? *std::move(session) : nullptr;
   }
 
-  // Collects an attacher's stdout until `until` shows up or it hangs up.
-  static std::string ReadAttached(int fd, const std::string& until) {
+  // Collects a session's stdout until `until` shows up or the stream ends.
+  static std::string ReadStdout(StreamSession& session, const std::string& until) {
     std::string out;
-    char message[65536];
-    timeval timeout{.tv_sec = 10};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     while (out.find(until) == std::string::npos) {
-      ssize_t n = ::recv(fd, message, sizeof(message), 0);
-      if (n <= 0) break;
-      if (message[0] == 1) out.append(message + 1, n - 1);
+      absl::StatusOr<StreamSession::Event> event = session.Next(absl::Seconds(10));
+      if (!event.ok() || event->kind == StreamSession::Event::kEnd ||
+          event->kind == StreamSession::Event::kExit)
+        break;
+      if (event->kind == StreamSession::Event::kStdout) out += event->data;
     }
     return out;
   }
 
   absl::StatusOr<ExitRecord> WaitExit(absl::Duration timeout = absl::Seconds(60)) {
-    absl::Time deadline = absl::Now() + timeout;
-    for (;;) {
-      absl::StatusOr<ExitRecord> record = ReadExitFile(config_.exit_file());
-      if (record.ok() || absl::Now() > deadline) return record;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
+    return client_->WaitForExit(config_.state_dir, timeout);
   }
 
+  // An exec in the running container of config_.
+  ExecConfig Exec(const std::vector<std::string>& args, bool terminal = false) {
+    nlohmann::json process = {{"args", args},
+                              {"cwd", "/"},
+                              {"env", {"PATH=/bin:/usr/bin"}},
+                              {"user", {{"uid", 0}, {"gid", 0}}},
+                              {"terminal", terminal}};
+    return ExecConfig{
+        .container_id = config_.id, .runtime_root = root(), .process_json = process.dump()};
+  }
+
+  std::unique_ptr<MonitorClient> client_ = NewMonitorClient(BERTH_MONITOR_PATH);
   MonitorConfig config_;
+  std::vector<std::string> state_dirs_;
 };
 
 TEST_F(MonitorTest, HundredThousandLinesArriveInOrder) {
@@ -136,7 +124,7 @@ TEST_F(MonitorTest, HundredThousandLinesArriveInOrder) {
       Config({"sh", "-c",
               "i=0; while [ $i -lt 100000 ]; do echo line $i; i=$((i+1)); done; echo bye >&2"});
   ASSERT_GT(SpawnMonitor(config), 0);
-  ASSERT_EQ(Control("start"), "ok");
+  ASSERT_TRUE(Start().ok());
   absl::StatusOr<ExitRecord> exit = WaitExit();
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_EQ(exit->exit_code, 0);
@@ -160,7 +148,7 @@ TEST_F(MonitorTest, LongLineBecomesPartialsAndAFullEntry) {
   nlohmann::json config =
       Config({"sh", "-c", "head -c 40000 /dev/zero | tr '\\0' a; echo; printf tail"});
   ASSERT_GT(SpawnMonitor(config), 0);
-  ASSERT_EQ(Control("start"), "ok");
+  ASSERT_TRUE(Start().ok());
   ASSERT_TRUE(WaitExit().ok());
   std::vector<LogEntry> entries = ParseLog(*ReadFileToString(config_.log_path));
   ASSERT_EQ(entries.size(), 4u);
@@ -178,12 +166,12 @@ TEST_F(MonitorTest, ReopenDuringHeavyWritingLosesNothing) {
   nlohmann::json config =
       Config({"sh", "-c", "i=0; while [ $i -lt 200000 ]; do echo $i; i=$((i+1)); done"});
   ASSERT_GT(SpawnMonitor(config), 0);
-  ASSERT_EQ(Control("start"), "ok");
+  ASSERT_TRUE(Start().ok());
   // Rotate as kubelet does while the container is still writing.
   for (int i = 0; i < 500 && std::filesystem::file_size(config_.log_path) < 100000; ++i)
     ::usleep(2000);
   std::filesystem::rename(config_.log_path, config_.log_path + ".1");
-  ASSERT_EQ(Control("reopen-log"), "ok");
+  ASSERT_TRUE(client_->ReopenLog(config_.state_dir).ok());
   ASSERT_TRUE(WaitExit().ok());
   std::vector<LogEntry> first = ParseLog(*ReadFileToString(config_.log_path + ".1"));
   std::vector<LogEntry> second = ParseLog(*ReadFileToString(config_.log_path));
@@ -197,7 +185,7 @@ TEST_F(MonitorTest, ReopenDuringHeavyWritingLosesNothing) {
 TEST_F(MonitorTest, ExitFileIsWrittenAfterTheSpawnerIsGone) {
   nlohmann::json config = Config({"sh", "-c", "sleep 0.3; exit 3"});
   ASSERT_GT(SpawnMonitor(config), 0);  // the spawning shell has already exited
-  ASSERT_EQ(Control("start"), "ok");
+  ASSERT_TRUE(Start().ok());
   EXPECT_EQ(ReadExitFile(config_.exit_file()).status().code(), absl::StatusCode::kNotFound)
       << "still running";
   absl::StatusOr<ExitRecord> exit = WaitExit();
@@ -216,7 +204,7 @@ TEST_F(MonitorTest, SignalledContainerAndOomKill) {
   config["linux"]["resources"]["memory"] = {{"limit", 16 * 1024 * 1024},
                                             {"swap", 16 * 1024 * 1024}};
   ASSERT_GT(SpawnMonitor(config), 0);
-  ASSERT_EQ(Control("start"), "ok");
+  ASSERT_TRUE(Start().ok());
   absl::StatusOr<ExitRecord> exit = WaitExit();
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_TRUE(exit->oom_killed);
@@ -228,19 +216,24 @@ TEST_F(MonitorTest, TwoAttachersShareOutputAndStdin) {
   nlohmann::json config =
       Config({"sh", "-c", "read line; echo \"got $line\"; read more; echo \"and $more\""});
   ASSERT_GT(SpawnMonitor(config, /*stdin=*/true), 0);
-  UniqueFd first = Attach();
-  UniqueFd second = Attach();
-  ASSERT_EQ(Control("start"), "ok");
-  ASSERT_EQ(::send(first.get(), "hello\n", 6, 0), 6);
-  EXPECT_EQ(ReadAttached(first.get(), "got hello\n"), "got hello\n");
-  EXPECT_EQ(ReadAttached(second.get(), "got hello\n"), "got hello\n");
+  std::unique_ptr<StreamSession> first = Attach();
+  std::unique_ptr<StreamSession> second = Attach();
+  ASSERT_TRUE(first && second);
+  ASSERT_TRUE(Start().ok());
+  ASSERT_TRUE(first->WriteStdin("hello\n").ok());
+  EXPECT_EQ(ReadStdout(*first, "got hello\n"), "got hello\n");
+  EXPECT_EQ(ReadStdout(*second, "got hello\n"), "got hello\n");
   // Detaching one attacher leaves the container and the other one alone.
-  first.Reset();
-  ASSERT_EQ(::send(second.get(), "world\n", 6, 0), 6);
-  EXPECT_EQ(ReadAttached(second.get(), "and world\n"), "and world\n");
+  first.reset();
+  ASSERT_TRUE(second->WriteStdin("world\n").ok());
+  EXPECT_EQ(ReadStdout(*second, "and world\n"), "and world\n");
   absl::StatusOr<ExitRecord> exit = WaitExit();
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_EQ(exit->exit_code, 0);
+  // The container's end ends the attach stream.
+  absl::StatusOr<StreamSession::Event> end = second->Next(absl::Seconds(10));
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_EQ(end->kind, StreamSession::Event::kEnd);
   std::vector<LogEntry> entries = ParseLog(*ReadFileToString(config_.log_path));
   ASSERT_EQ(entries.size(), 2u);
   EXPECT_EQ(entries[1].content, "and world");
@@ -249,13 +242,28 @@ TEST_F(MonitorTest, TwoAttachersShareOutputAndStdin) {
 TEST_F(MonitorTest, StdinOnceClosesStdinWhenTheAttacherLeaves) {
   nlohmann::json config = Config({"cat"});
   ASSERT_GT(SpawnMonitor(config, /*stdin=*/true, /*stdin_once=*/true), 0);
-  UniqueFd attacher = Attach();
-  ASSERT_EQ(Control("start"), "ok");
-  ASSERT_EQ(::send(attacher.get(), "echoed\n", 7, 0), 7);
-  EXPECT_EQ(ReadAttached(attacher.get(), "echoed\n"), "echoed\n");
-  attacher.Reset();  // cat sees end-of-file and exits
+  std::unique_ptr<StreamSession> attacher = Attach();
+  ASSERT_TRUE(attacher);
+  ASSERT_TRUE(Start().ok());
+  ASSERT_TRUE(attacher->WriteStdin("echoed\n").ok());
+  EXPECT_EQ(ReadStdout(*attacher, "echoed\n"), "echoed\n");
+  attacher.reset();  // cat sees end-of-file and exits
   absl::StatusOr<ExitRecord> exit = WaitExit(absl::Seconds(20));
   ASSERT_TRUE(exit.ok()) << "cat never saw end-of-file: " << exit.status();
+  EXPECT_EQ(exit->exit_code, 0);
+}
+
+TEST_F(MonitorTest, AttacherCanCloseStdin) {
+  nlohmann::json config = Config({"sh", "-c", "cat; echo after-eof"});
+  ASSERT_GT(SpawnMonitor(config, /*stdin=*/true), 0);
+  std::unique_ptr<StreamSession> attacher = Attach();
+  ASSERT_TRUE(attacher);
+  ASSERT_TRUE(Start().ok());
+  ASSERT_TRUE(attacher->WriteStdin("one\n").ok());
+  ASSERT_TRUE(attacher->CloseStdin().ok());
+  EXPECT_EQ(ReadStdout(*attacher, "after-eof\n"), "one\nafter-eof\n");
+  absl::StatusOr<ExitRecord> exit = WaitExit(absl::Seconds(20));
+  ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_EQ(exit->exit_code, 0);
 }
 
@@ -263,8 +271,8 @@ TEST_F(MonitorTest, TerminalOutputIsLoggedAsStdoutAndCanBeResized) {
   nlohmann::json config = Config({"sh", "-c", "sleep 0.3; stty size; tty; echo done >&2"});
   config["process"]["terminal"] = true;
   ASSERT_GT(SpawnMonitor(config, false, false, /*tty=*/true), 0);
-  EXPECT_EQ(Control("resize 30 100"), "ok");
-  ASSERT_EQ(Control("start"), "ok");
+  EXPECT_TRUE(client_->Resize(config_.state_dir, {.rows = 30, .columns = 100}).ok());
+  ASSERT_TRUE(Start().ok());
   absl::StatusOr<ExitRecord> exit = WaitExit();
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_EQ(exit->exit_code, 0);
@@ -278,27 +286,197 @@ TEST_F(MonitorTest, TerminalOutputIsLoggedAsStdoutAndCanBeResized) {
   EXPECT_EQ(entries[2].content, "done\r");
 }
 
+TEST_F(MonitorTest, ResizeWithoutATerminalIsRefused) {
+  ASSERT_GT(SpawnMonitor(Config({"sleep", "10"})), 0);
+  absl::Status resize = client_->Resize(config_.state_dir, {.rows = 10, .columns = 10});
+  EXPECT_EQ(resize.code(), absl::StatusCode::kFailedPrecondition) << resize;
+  EXPECT_THAT(resize.message(), HasSubstr("no terminal"));
+}
+
 TEST_F(MonitorTest, CreateErrorsAreReportedToTheSpawner) {
-  nlohmann::json config = Config({"no-such-program"});
-  config_.id = NewId();
-  config_.bundle = Bundle(config);
-  config_.runtime_root = root();
-  config_.state_dir = dir().Join("monitor-err");
-  config_.log_path = dir().Join("err.log");
-  std::filesystem::create_directories(config_.state_dir);
-  ASSERT_TRUE(
-      WriteFileAtomically(config_.state_dir + "/config.json", MonitorConfigToJson(config_)).ok());
-  int sync[2];
-  ASSERT_EQ(::pipe(sync), 0);
-  absl::StatusOr<ChildProcess> monitor =
-      ChildProcess::Spawn({BERTH_MONITOR_PATH, "--config", config_.state_dir + "/config.json",
-                           "--sync-fd", std::to_string(sync[1])});
-  ::close(sync[1]);
-  ASSERT_TRUE(monitor.ok());
-  std::string report = ReadReport(sync[0]);
-  ::close(sync[0]);
-  EXPECT_THAT(report, HasSubstr("executable file not found in $PATH"));
-  EXPECT_EQ(monitor->Wait()->exit_code, 1);
+  Prepare(Config({"no-such-program"}));
+  absl::StatusOr<pid_t> pid = client_->Create(config_);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_THAT(pid.status().message(), HasSubstr("executable file not found in $PATH"));
+  // Nothing is left: no container, and the monitor has gone.
+  EXPECT_NE(Runtime({"state", config_.id}).exit_code, 0);
+  absl::StatusOr<ExitRecord> exit = WaitExit(absl::Seconds(10));
+  EXPECT_EQ(exit.status().code(), absl::StatusCode::kInternal) << exit.status();
+}
+
+TEST_F(MonitorTest, StartOfAnExitedContainerFailsClearly) {
+  ASSERT_GT(SpawnMonitor(Config({"true"})), 0);
+  ASSERT_TRUE(Start().ok());
+  ASSERT_TRUE(WaitExit().ok());
+  // Once the monitor has exited, requests fail without hanging.
+  for (int i = 0; i < 100 && ::access(config_.control_socket().c_str(), F_OK) == 0; ++i) {
+    absl::Status again = Start();
+    if (again.code() == absl::StatusCode::kFailedPrecondition &&
+        absl::StrContains(again.message(), "not running"))
+      return;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_THAT(Start().message(), HasSubstr("not running"));
+}
+
+// berthd dies (SIGKILL) while the container runs; the berthd that comes
+// back learns how the container ended from a new client.
+TEST_F(MonitorTest, ClientKilledWhileTheContainerRunsThenANewClientReadsTheExit) {
+  Prepare(Config({"sh", "-c", "sleep 1; exit 7"}));
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t old_client = ::fork();
+  ASSERT_GE(old_client, 0);
+  if (old_client == 0) {
+    std::unique_ptr<MonitorClient> client = NewMonitorClient(BERTH_MONITOR_PATH);
+    absl::StatusOr<pid_t> pid = client->Create(config_);
+    absl::Status started = pid.ok() ? client->Start(config_.state_dir) : pid.status();
+    if (!started.ok()) std::fprintf(stderr, "old client: %s\n", started.ToString().c_str());
+    bool ok = started.ok();
+    (void)::write(ready[1], ok ? "y" : "n", 1);
+    // Blocks waiting for the exit, as berthd would, until it is killed.
+    (void)client->WaitForExit(config_.state_dir, absl::Minutes(1));
+    _exit(0);
+  }
+  ::close(ready[1]);
+  char answer = 0;
+  ASSERT_EQ(::read(ready[0], &answer, 1), 1);
+  ::close(ready[0]);
+  ASSERT_EQ(answer, 'y');
+  ASSERT_EQ(::kill(old_client, SIGKILL), 0);
+  int status;
+  ASSERT_EQ(::waitpid(old_client, &status, 0), old_client);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(client_->WaitForExit(config_.state_dir, absl::ZeroDuration()).status().code(),
+            absl::StatusCode::kDeadlineExceeded)
+      << "the container should still be running";
+
+  std::unique_ptr<MonitorClient> new_client = NewMonitorClient(BERTH_MONITOR_PATH);
+  absl::StatusOr<ExitRecord> exit = new_client->WaitForExit(config_.state_dir, absl::Seconds(30));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->exit_code, 7);
+  EXPECT_EQ(exit->reason, "Error");
+}
+
+TEST_F(MonitorTest, ExecSyncCollectsOutputAndTheExitCode) {
+  ASSERT_GT(SpawnMonitor(Config({"sleep", "30"})), 0);
+  ASSERT_TRUE(Start().ok());
+  absl::StatusOr<ExecSyncResult> result =
+      client_->ExecSync(Exec({"sh", "-c", "echo out; echo err >&2; cat /proc/1/cmdline; exit 3"}));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->exit.exit_code, 3);
+  EXPECT_FALSE(result->exit.timed_out);
+  // pid 1 is the container's own init: the exec ran in its pid namespace.
+  EXPECT_EQ(result->stdout_data, std::string("out\nsleep\0"
+                                             "30\0",
+                                             13));
+  EXPECT_EQ(result->stderr_data, "err\n");
+}
+
+TEST_F(MonitorTest, ExecTimeoutKillsTheProcess) {
+  ASSERT_GT(SpawnMonitor(Config({"sleep", "30"})), 0);
+  ASSERT_TRUE(Start().ok());
+  ExecConfig exec = Exec({"sh", "-c", "echo started; sleep 30"});
+  exec.timeout = absl::Milliseconds(500);
+  absl::Time begin = absl::Now();
+  absl::StatusOr<ExecSyncResult> result = client_->ExecSync(exec);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->exit.timed_out);
+  EXPECT_EQ(result->exit.signal, SIGKILL);
+  EXPECT_EQ(result->exit.exit_code, 137);
+  EXPECT_EQ(result->stdout_data, "started\n");
+  EXPECT_LT(absl::Now() - begin, absl::Seconds(10));
+  // The container itself is untouched.
+  EXPECT_EQ(WaitExit(absl::ZeroDuration()).status().code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(MonitorTest, ExecSyncOutputIsCapped) {
+  ASSERT_GT(SpawnMonitor(Config({"sleep", "30"})), 0);
+  ASSERT_TRUE(Start().ok());
+  // 20 MiB of stdout and a little stderr after it: the process is not
+  // stopped by the cap, and the rest of its output still arrives.
+  absl::StatusOr<ExecSyncResult> result =
+      client_->ExecSync(Exec({"sh", "-c", "head -c 20971520 /dev/zero; echo done >&2"}));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->exit.exit_code, 0);
+  EXPECT_EQ(result->stdout_data.size(), MonitorClient::kExecSyncOutputCap);
+  EXPECT_EQ(result->stdout_data.find_first_not_of('\0'), std::string::npos);
+  EXPECT_EQ(result->stderr_data, "done\n");
+}
+
+TEST_F(MonitorTest, ExecWithStdinWithoutATerminal) {
+  ASSERT_GT(SpawnMonitor(Config({"sleep", "30"})), 0);
+  ASSERT_TRUE(Start().ok());
+  ExecConfig exec = Exec({"sh", "-c", "tr a-z A-Z; echo end >&2"});
+  exec.stdin = true;
+  absl::StatusOr<std::unique_ptr<StreamSession>> session = client_->Exec(exec);
+  ASSERT_TRUE(session.ok()) << session.status();
+  ASSERT_TRUE((*session)->WriteStdin("hello\n").ok());
+  EXPECT_EQ(ReadStdout(**session, "HELLO\n"), "HELLO\n");
+  ASSERT_TRUE((*session)->CloseStdin().ok());
+  std::string err;
+  std::optional<ExecExit> exit;
+  while (!exit) {
+    absl::StatusOr<StreamSession::Event> event = (*session)->Next(absl::Seconds(10));
+    ASSERT_TRUE(event.ok()) << event.status();
+    ASSERT_NE(event->kind, StreamSession::Event::kEnd);
+    if (event->kind == StreamSession::Event::kStderr) err += event->data;
+    if (event->kind == StreamSession::Event::kExit) exit = event->exit;
+  }
+  EXPECT_EQ(err, "end\n");
+  EXPECT_EQ(exit->exit_code, 0);
+}
+
+TEST_F(MonitorTest, ExecWithATerminal) {
+  ASSERT_GT(SpawnMonitor(Config({"sleep", "30"})), 0);
+  ASSERT_TRUE(Start().ok());
+  ExecConfig exec = Exec({"sh", "-c", "read go; stty size; tty; cat"}, /*terminal=*/true);
+  exec.stdin = true;
+  absl::StatusOr<std::unique_ptr<StreamSession>> session = client_->Exec(exec);
+  ASSERT_TRUE(session.ok()) << session.status();
+  ASSERT_TRUE((*session)->Resize({.rows = 40, .columns = 120}).ok());
+  ASSERT_TRUE((*session)->WriteStdin("go\n").ok());
+  std::string out = ReadStdout(**session, "/dev/pts/");
+  EXPECT_THAT(out, HasSubstr("40 120\r\n"));
+  // End of input on a terminal: cat sees its end-of-file character.
+  ASSERT_TRUE((*session)->CloseStdin().ok());
+  std::optional<ExecExit> exit;
+  while (!exit) {
+    absl::StatusOr<StreamSession::Event> event = (*session)->Next(absl::Seconds(10));
+    ASSERT_TRUE(event.ok()) << "cat did not end: " << event.status();
+    ASSERT_NE(event->kind, StreamSession::Event::kEnd);
+    if (event->kind == StreamSession::Event::kStderr) ADD_FAILURE() << "a terminal has one stream";
+    if (event->kind == StreamSession::Event::kExit) exit = event->exit;
+  }
+  EXPECT_EQ(exit->exit_code, 0);
+}
+
+TEST_F(MonitorTest, ClosingAnExecSessionKillsItsProcess) {
+  ASSERT_GT(SpawnMonitor(Config({"sleep", "30"})), 0);
+  ASSERT_TRUE(Start().ok());
+  absl::StatusOr<std::unique_ptr<StreamSession>> session =
+      client_->Exec(Exec({"sh", "-c", "echo $$; exec sleep 31"}));
+  ASSERT_TRUE(session.ok()) << session.status();
+  std::string pid(absl::StripTrailingAsciiWhitespace(ReadStdout(**session, "\n")));
+  ASSERT_FALSE(pid.empty());
+  // Its pid as the container sees it, through another exec.
+  auto alive = [&] {
+    absl::StatusOr<ExecSyncResult> probe =
+        client_->ExecSync(Exec({"sh", "-c", "test -e /proc/" + pid + " && echo yes || echo no"}));
+    return probe.ok() ? probe->stdout_data : probe.status().ToString();
+  };
+  EXPECT_EQ(alive(), "yes\n");
+  session->reset();  // the client hangs up
+  EXPECT_EQ(alive(), "no\n");
+}
+
+TEST_F(MonitorTest, ExecInAStoppedContainerFails) {
+  ASSERT_GT(SpawnMonitor(Config({"true"})), 0);
+  ASSERT_TRUE(Start().ok());
+  ASSERT_TRUE(WaitExit().ok());
+  absl::StatusOr<ExecSyncResult> result = client_->ExecSync(Exec({"true"}));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition) << result.status();
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "runtime/base/file_lock.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/base/unique_fd.h"
+#include "runtime/base/unix_socket.h"
 #include "tests/unit/temp_dir.h"
 
 namespace berth {
@@ -171,6 +173,25 @@ TEST(ChildProcessTest, MissingBinaryFailsWithItsName) {
   ASSERT_FALSE(child.ok());
   EXPECT_EQ(child.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(child.status().message()), HasSubstr("/nonexistent/binary"));
+}
+
+TEST(UnixSocketTest, PathsLongerThanSunPathWork) {
+  TempDir dir;
+  std::string deep = dir.Join(std::string(60, 'd') + "/" + std::string(60, 'e'));
+  ASSERT_TRUE(MakeDirectories(deep, 0755).ok());
+  std::string path = deep + "/control.sock";
+  ASSERT_GT(path.size(), 108u);
+  absl::StatusOr<UniqueFd> listener = ListenUnix(path, SOCK_SEQPACKET, 1, 0600);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0) << "the socket lives at its own path";
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  absl::StatusOr<UniqueFd> client = ConnectUnix(path, SOCK_SEQPACKET);
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_EQ(ConnectUnix(deep + "/missing.sock", SOCK_SEQPACKET).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(ConnectUnix("", SOCK_STREAM).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

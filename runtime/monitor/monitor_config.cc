@@ -1,0 +1,42 @@
+#include "runtime/monitor/monitor_config.h"
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace berth {
+
+absl::StatusOr<MonitorConfig> ParseMonitorConfig(const std::string& json_text) {
+  nlohmann::json doc = nlohmann::json::parse(json_text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return absl::InvalidArgumentError("monitor config is not a JSON object");
+  try {
+    MonitorConfig config;
+    config.id = doc.at("id").get<std::string>();
+    config.bundle = doc.at("bundle").get<std::string>();
+    config.runtime_root = doc.value("runtime_root", config.runtime_root);
+    config.systemd_cgroup = doc.value("systemd_cgroup", false);
+    config.state_dir = doc.at("state_dir").get<std::string>();
+    config.log_path = doc.at("log_path").get<std::string>();
+    config.stdin = doc.value("stdin", false);
+    config.stdin_once = doc.value("stdin_once", false);
+    config.tty = doc.value("tty", false);
+    return config;
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("monitor config: ", e.what()));
+  }
+}
+
+std::string MonitorConfigToJson(const MonitorConfig& config) {
+  return nlohmann::json{{"id", config.id},
+                        {"bundle", config.bundle},
+                        {"runtime_root", config.runtime_root},
+                        {"systemd_cgroup", config.systemd_cgroup},
+                        {"state_dir", config.state_dir},
+                        {"log_path", config.log_path},
+                        {"stdin", config.stdin},
+                        {"stdin_once", config.stdin_once},
+                        {"tty", config.tty}}
+      .dump();
+}
+
+}  // namespace berth

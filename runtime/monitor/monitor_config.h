@@ -1,0 +1,42 @@
+#pragma once
+
+// What berthd tells a container's monitor, and where the monitor keeps its
+// sockets and exit file. Shared by the monitor and its berthd-side client.
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace berth {
+
+struct MonitorConfig {
+  std::string id;
+  std::string bundle;
+  std::string runtime_root = "/run/berth-runtime";
+  bool systemd_cgroup = false;
+  // The monitor's own directory: config.json, its sockets and exit.json.
+  std::string state_dir;
+  std::string log_path;  // the CRI log file
+  // Keep the container's stdin open for attachers; with stdin_once it is
+  // closed when the first attacher detaches (kubectl run -i --rm).
+  bool stdin = false;
+  bool stdin_once = false;
+  // The container has a terminal (process.terminal): its output is logged
+  // as stdout, attachers' input goes to it, "resize H W" sizes it.
+  bool tty = false;
+
+  std::string config_file() const { return state_dir + "/config.json"; }
+  // SOCK_SEQPACKET requests: "start", "reopen-log", "resize ROWS COLS";
+  // replies "ok" or a failure as StatusToJson (exec_config.h) writes it. It stays connectable until
+  // the monitor exits, which is how a waiter learns of the exit.
+  std::string control_socket() const { return state_dir + "/control.sock"; }
+  // SOCK_SEQPACKET, messages as in stream_protocol.h.
+  std::string attach_socket() const { return state_dir + "/attach.sock"; }
+  std::string console_socket() const { return state_dir + "/console.sock"; }
+  std::string exit_file() const { return state_dir + "/exit.json"; }
+};
+
+absl::StatusOr<MonitorConfig> ParseMonitorConfig(const std::string& json_text);
+std::string MonitorConfigToJson(const MonitorConfig& config);
+
+}  // namespace berth
