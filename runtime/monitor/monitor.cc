@@ -30,6 +30,7 @@
 #include "runtime/monitor/cri_log_writer.h"
 #include "runtime/monitor/exec_config.h"
 #include "runtime/monitor/exit_file.h"
+#include "runtime/monitor/startup_pages.h"
 #include "runtime/monitor/stdio.h"
 #include "runtime/monitor/stream_protocol.h"
 #include "runtime/monitor/terminal_io.h"
@@ -313,7 +314,11 @@ class Monitor {
   }
 
   absl::Status Handle(absl::string_view request) {
-    if (request == "start") return StartContainer(runtime_, config_.id);
+    if (request == "start") {
+      absl::Status started = StartContainer(runtime_, config_.id);
+      DropStartupPages();  // the last executor code this monitor runs
+      return started;
+    }
     if (request == "reopen-log") return log_.Reopen();
     if (absl::ConsumePrefix(&request, "resize ")) {
       std::optional<TerminalSize> size = ParseResizePayload(request);
@@ -370,6 +375,7 @@ absl::Status RunMonitor(const MonitorConfig& config, int sync_fd) {
   }
   Report(sync_fd, absl::StrCat("{\"pid\":", monitor.init_pid(), "}"));
   if (sync_fd >= 0) ::close(sync_fd);
+  DropStartupPages();
   return monitor.Serve();
 }
 

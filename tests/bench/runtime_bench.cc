@@ -27,57 +27,12 @@
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "runtime/base/child_process.h"
+#include "tests/bench/bench_bundle.h"
 #include "tests/unit/temp_dir.h"
 
 namespace {
 
 using berth::ChildProcess;
-
-nlohmann::json BundleConfig(const std::string& rootfs, const std::vector<std::string>& args) {
-  std::vector<std::string> caps = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
-  return {{"ociVersion", "1.0.2"},
-          {"process",
-           {{"terminal", false},
-            {"user", {{"uid", 0}, {"gid", 0}}},
-            {"args", args},
-            {"env", {"PATH=/bin"}},
-            {"cwd", "/"},
-            {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
-            {"noNewPrivileges", true}}},
-          {"root", {{"path", rootfs}, {"readonly", true}}},
-          {"hostname", "bench"},
-          {"mounts",
-           {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
-            {{"destination", "/dev"},
-             {"type", "tmpfs"},
-             {"source", "tmpfs"},
-             {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
-            {{"destination", "/dev/pts"},
-             {"type", "devpts"},
-             {"source", "devpts"},
-             {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}}},
-            {{"destination", "/sys"},
-             {"type", "sysfs"},
-             {"source", "sysfs"},
-             {"options", {"nosuid", "noexec", "nodev", "ro"}}}}},
-          {"linux",
-           {{"namespaces",
-             {{{"type", "pid"}},
-              {{"type", "network"}},
-              {{"type", "ipc"}},
-              {{"type", "uts"}},
-              {{"type", "mount"}}}},
-            {"maskedPaths", {"/proc/kcore", "/proc/keys", "/sys/firmware"}},
-            {"readonlyPaths", {"/proc/sys", "/proc/sysrq-trigger"}}}}};
-}
-
-std::string MakeBundle(const berth::testing::TempDir& dir, const std::string& name,
-                       const std::string& rootfs, const std::vector<std::string>& args) {
-  std::string bundle = dir.Join(name);
-  std::filesystem::create_directories(bundle);
-  std::ofstream(bundle + "/config.json") << BundleConfig(rootfs, args).dump();
-  return bundle;
-}
 
 bool RunQuiet(const std::vector<std::string>& argv) {
   absl::StatusOr<ChildProcess> child =
@@ -96,23 +51,6 @@ Stats Summarize(std::vector<double> v) {
   return {v.front(), v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 95 / 100)]};
 }
 
-// crun refuses hybrid hosts whose cgroup2 mount holds controllers. Give
-// every runtime the same pure-v1 view: a private mount namespace without
-// the unified mount.
-void HideHybridCgroup2() {
-  struct statfs root, unified;
-  if (::statfs("/sys/fs/cgroup", &root) != 0 || root.f_type == CGROUP2_SUPER_MAGIC) return;
-  if (::statfs("/sys/fs/cgroup/unified", &unified) != 0 || unified.f_type != CGROUP2_SUPER_MAGIC)
-    return;
-  if (::unshare(CLONE_NEWNS) != 0 ||
-      ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-      ::umount2("/sys/fs/cgroup/unified", MNT_DETACH) != 0) {
-    std::perror("hide /sys/fs/cgroup/unified");
-    return;
-  }
-  std::printf("note: hybrid cgroup host; all runtimes run with /sys/fs/cgroup/unified hidden\n");
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -121,7 +59,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int runs = std::atoi(argv[1]);
-  HideHybridCgroup2();
+  berth::bench::HideHybridCgroup2();
   // Detached inits are orphaned when their runtime exits; adopt and reap them.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   std::vector<std::pair<std::string, std::string>> runtimes;
@@ -132,15 +70,9 @@ int main(int argc, char** argv) {
     runtimes.emplace_back(arg.substr(0, eq), arg.substr(eq + 1));
   }
   berth::testing::TempDir dir;
-  std::string rootfs = dir.Join("rootfs");
-  std::filesystem::create_directories(rootfs + "/bin");
-  std::filesystem::copy_file("/bin/busybox", rootfs + "/bin/busybox");
-  for (const char* applet : {"true", "sleep", "sh"})
-    std::filesystem::create_symlink("busybox", rootfs + "/bin/" + applet);
-  for (const char* d : {"proc", "dev", "sys"})
-    std::filesystem::create_directories(rootfs + "/" + d);
-  std::string true_bundle = MakeBundle(dir, "true", rootfs, {"/bin/true"});
-  std::string sleep_bundle = MakeBundle(dir, "sleep", rootfs, {"/bin/sleep", "1000"});
+  std::string rootfs = berth::bench::MakeBusyboxRootfs(dir);
+  std::string true_bundle = berth::bench::MakeBundle(dir, "true", rootfs, {"/bin/true"});
+  std::string sleep_bundle = berth::bench::MakeBundle(dir, "sleep", rootfs, {"/bin/sleep", "1000"});
 
   std::map<std::string, std::vector<double>> run_true, to_running;
   for (int i = 0; i < runs; ++i) {
