@@ -27,18 +27,24 @@ TEST(DigestTest, KnownValues) {
   hasher.Update("c");
   EXPECT_EQ(hasher.Finish().hex(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_FALSE(Digest::Parse("sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD").ok());
+  EXPECT_FALSE(
+      Digest::Parse("sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD")
+          .ok());
   EXPECT_FALSE(Digest::Parse("sha512:ab").ok());
-  EXPECT_TRUE(Digest::Parse("sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad").ok());
+  EXPECT_TRUE(
+      Digest::Parse("sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+          .ok());
 }
 
 TEST(ManifestTest, ParsesOciManifestAndRejectsUnknownLayers) {
   std::string digest = DigestOf("x").ToString();
-  std::string manifest = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
-    "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" + digest +
-                         R"(","size":10},
-    "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" + digest +
-                         R"(","size":20}]})";
+  std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+    "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+      digest +
+      R"(","size":10},
+    "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" +
+      digest + R"(","size":20}]})";
   absl::StatusOr<Manifest> m = ParseManifest(manifest);
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->config.size, 10);
@@ -94,7 +100,8 @@ TEST(ImageConfigTest, DiffIdsUserAndChainIds) {
   std::string a = DigestOf("a").ToString(), b = DigestOf("b").ToString();
   absl::StatusOr<ImageConfigSummary> config = ParseImageConfig(
       R"({"architecture":"amd64","os":"linux","config":{"User":"1000:1000"},
-          "rootfs":{"type":"layers","diff_ids":[")" + a + R"(",")" + b + R"("]}})");
+          "rootfs":{"type":"layers","diff_ids":[")" +
+      a + R"(",")" + b + R"("]}})");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->user, "1000:1000");
   std::vector<Digest> chain = ChainIds(config->diff_ids);
@@ -133,7 +140,8 @@ TEST(AuthTest, TokenResponses) {
 
 TEST(AuthTest, CredentialsFile) {
   std::string json = R"({"auths":{
-      "https://index.docker.io/v1/":{"auth":")" + absl::Base64Escape("alice:s3cret:x") + R"("},
+      "https://index.docker.io/v1/":{"auth":")" +
+                     absl::Base64Escape("alice:s3cret:x") + R"("},
       "127.0.0.1:5000":{"username":"bob","password":"pw"},
       "https://ghcr.io":{"identitytoken":"refresh"}}})";
   auto creds = ParseCredentialsFile(json);
@@ -216,14 +224,14 @@ TEST(DecompressorTest, GzipZstdAndPlainGiveTheSameBytesAndDiffId) {
 
 TEST(DecompressorTest, TruncatedOrCorruptStreamsFail) {
   std::string data = Payload();
-  for (auto [name, encoded] :
-       {std::pair{"truncated gzip", Gzip(data).substr(0, 500)},
-        std::pair{"truncated zstd", Zstd(data).substr(0, 500)},
-        std::pair{"corrupt gzip", [&] {
-                    std::string g = Gzip(data);
-                    for (size_t i = 20; i < 60; ++i) g[i] = static_cast<char>(~g[i]);
-                    return g;
-                  }()}}) {
+  for (auto [name, encoded] : {std::pair{"truncated gzip", Gzip(data).substr(0, 500)},
+                               std::pair{"truncated zstd", Zstd(data).substr(0, 500)},
+                               std::pair{"corrupt gzip", [&] {
+                                           std::string g = Gzip(data);
+                                           for (size_t i = 20; i < 60; ++i)
+                                             g[i] = static_cast<char>(~g[i]);
+                                           return g;
+                                         }()}}) {
     SCOPED_TRACE(name);
     DecompressingReader reader(ChunkedSource(encoded));
     absl::StatusOr<std::string> out = ReadAll(reader);
