@@ -20,7 +20,7 @@
 #include "absl/time/clock.h"
 #include "cri/config/config.h"
 #include "cri/server/cri_server.h"
-#include "cri/server/image_service.h"
+#include "cri/images/image_stack.h"
 #include "cri/server/runtime_service.h"
 #include "cri/store/metadata_store.h"
 #include "cri/version.h"
@@ -103,10 +103,15 @@ int Run(absl::Time started) {
     return 1;
   }
 
+  absl::StatusOr<std::unique_ptr<ImageStack>> images = OpenImageStack(*config, **store);
+  if (!images.ok()) {
+    spdlog::critical("cannot open the image store: {}", images.status().message());
+    return 1;
+  }
+
   CriRuntimeService runtime_service(*config);
-  CriImageService image_service;
   absl::StatusOr<std::unique_ptr<CriServer>> server =
-      CriServer::Start(config->socket, &runtime_service, &image_service);
+      CriServer::Start(config->socket, &runtime_service, (*images)->service.get());
   if (!server.ok()) {
     spdlog::critical("cannot serve the CRI: {}", server.status().message());
     return 1;

@@ -3,6 +3,7 @@
 #include <array>
 #include <functional>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
@@ -41,6 +42,26 @@ absl::Status SetOneOf(absl::string_view value, const std::array<absl::string_vie
   }
   return absl::InvalidArgumentError(
       absl::StrCat("must be one of ", absl::StrJoin(allowed, ", "), ", got \"", value, "\""));
+}
+
+absl::Status SetDuration(absl::string_view v, absl::Duration& field) {
+  absl::Duration d;
+  if (!absl::ParseDuration(v, &d) || d < absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("must be a duration such as 10s or 1m30s, got \"", v, "\""));
+  }
+  field = d;
+  return absl::OkStatus();
+}
+
+absl::Status SetIntInRange(absl::string_view v, int low, int high, int& field) {
+  int value;
+  if (!absl::SimpleAtoi(v, &value) || value < low || value > high) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("must be a whole number from ", low, " to ", high, ", got \"", v, "\""));
+  }
+  field = value;
+  return absl::OkStatus();
 }
 
 constexpr std::array<absl::string_view, 7> kLogLevels = {"trace", "debug",    "info", "warn",
@@ -83,6 +104,16 @@ const std::vector<Key>& Keys() {
        [](const auto& c) { return absl::FormatDuration(c.shutdown_timeout); }},
       {"cni.conf_dir", [](auto v, auto& c) { return SetAbsolutePath(v, c.cni.conf_dir); },
        [](const auto& c) { return c.cni.conf_dir; }},
+      {"image.registries_file",
+       [](auto v, auto& c) { return SetAbsolutePath(v, c.image.registries_file); },
+       [](const auto& c) { return c.image.registries_file; }},
+      {"image.auth_file", [](auto v, auto& c) { return SetAbsolutePath(v, c.image.auth_file); },
+       [](const auto& c) { return c.image.auth_file; }},
+      {"image.max_concurrent_downloads",
+       [](auto v, auto& c) { return SetIntInRange(v, 1, 32, c.image.max_concurrent_downloads); },
+       [](const auto& c) { return c.image.max_concurrent_downloads; }},
+      {"image.stall_timeout", [](auto v, auto& c) { return SetDuration(v, c.image.stall_timeout); },
+       [](const auto& c) { return absl::FormatDuration(c.image.stall_timeout); }},
   };
   return keys;
 }

@@ -16,6 +16,19 @@ struct CniConfig {
   std::string conf_dir = "/etc/cni/net.d";
 };
 
+struct ImageConfig {
+  // Per-registry mirrors and TLS / plain-HTTP settings (cri/config/registries_file.h).
+  // A missing file means no special settings.
+  std::string registries_file = "/etc/berth/registries.yaml";
+  // Credentials per registry in docker's config.json format, used when a
+  // pull brings none. A missing file means none.
+  std::string auth_file = "/etc/berth/auth.json";
+  // Layers of one image downloaded (and unpacked) at once.
+  int max_concurrent_downloads = 3;
+  // A download that receives nothing for this long fails instead of hanging.
+  absl::Duration stall_timeout = absl::Minutes(1);
+};
+
 // berthd's effective configuration. Every field has an embedded default, so
 // berthd runs without any config file.
 struct BerthConfig {
@@ -31,6 +44,7 @@ struct BerthConfig {
   // How long SIGTERM waits for in-flight RPCs before cancelling them.
   absl::Duration shutdown_timeout = absl::Seconds(10);
   CniConfig cni;
+  ImageConfig image;
 };
 
 inline constexpr char kDefaultConfigPath[] = "/etc/berth/berth.yaml";

@@ -179,12 +179,14 @@ absl::Status MetadataTables::DeleteContainer(const std::string& id) {
 // --- images ---
 
 absl::Status MetadataTables::PutImage(const ImageRecord& image) {
-  ASSIGN_OR_RETURN(SqliteStatement upsert,
-                   db_.Prepare("INSERT INTO images (id, size, pinned, created_at_ns, config) "
-                               "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET "
-                               "size = ?2, pinned = ?3, created_at_ns = ?4, config = ?5"));
+  ASSIGN_OR_RETURN(
+      SqliteStatement upsert,
+      db_.Prepare("INSERT INTO images (id, size, pinned, created_at_ns, config, extra) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(id) DO UPDATE SET "
+                  "size = ?2, pinned = ?3, created_at_ns = ?4, config = ?5, "
+                  "extra = ?6"));
   upsert.Bind(1, image.id).Bind(2, image.size).Bind(3, image.pinned ? 1 : 0);
-  upsert.Bind(4, image.created_at_ns).BindBlob(5, image.config);
+  upsert.Bind(4, image.created_at_ns).BindBlob(5, image.config).Bind(6, image.extra);
   RETURN_IF_ERROR(upsert.Run());
 
   ASSIGN_OR_RETURN(SqliteStatement clear,
@@ -220,7 +222,8 @@ absl::StatusOr<std::vector<ImageRecord>> MetadataTables::QueryImages(absl::strin
                                         .size = s.ColumnInt(1),
                                         .pinned = s.ColumnInt(2) != 0,
                                         .created_at_ns = s.ColumnInt(3),
-                                        .config = s.ColumnBlob(4)};
+                                        .config = s.ColumnBlob(4),
+                                        .extra = s.ColumnText(5)};
                    }));
   for (ImageRecord& image : images) {
     ASSIGN_OR_RETURN(image.names, ImageNames(image.id));
@@ -231,7 +234,8 @@ absl::StatusOr<std::vector<ImageRecord>> MetadataTables::QueryImages(absl::strin
 absl::StatusOr<ImageRecord> MetadataTables::GetImage(const std::string& id) const {
   ASSIGN_OR_RETURN(
       std::vector<ImageRecord> images,
-      QueryImages("SELECT id, size, pinned, created_at_ns, config FROM images WHERE id = ?1", id));
+      QueryImages("SELECT id, size, pinned, created_at_ns, config, extra FROM images WHERE id = ?1",
+                  id));
   if (images.empty()) return absl::NotFoundError(absl::StrCat("image ", id, " not found"));
   return std::move(images.front());
 }
@@ -239,7 +243,7 @@ absl::StatusOr<ImageRecord> MetadataTables::GetImage(const std::string& id) cons
 absl::StatusOr<ImageRecord> MetadataTables::FindImageByName(const std::string& name) const {
   ASSIGN_OR_RETURN(
       std::vector<ImageRecord> images,
-      QueryImages("SELECT i.id, i.size, i.pinned, i.created_at_ns, i.config FROM images i "
+      QueryImages("SELECT i.id, i.size, i.pinned, i.created_at_ns, i.config, i.extra FROM images i "
                   "JOIN image_names n ON n.image_id = i.id WHERE n.name = ?1",
                   name));
   if (images.empty()) return absl::NotFoundError(absl::StrCat("image ", name, " not found"));
@@ -247,7 +251,8 @@ absl::StatusOr<ImageRecord> MetadataTables::FindImageByName(const std::string& n
 }
 
 absl::StatusOr<std::vector<ImageRecord>> MetadataTables::ListImages() const {
-  return QueryImages("SELECT id, size, pinned, created_at_ns, config FROM images ORDER BY id", "");
+  return QueryImages(
+      "SELECT id, size, pinned, created_at_ns, config, extra FROM images ORDER BY id", "");
 }
 
 absl::Status MetadataTables::RemoveImageName(const std::string& name) {
@@ -299,6 +304,18 @@ absl::StatusOr<std::vector<SnapshotRecord>> MetadataTables::ListSnapshots() cons
   ASSIGN_OR_RETURN(SqliteStatement stmt, db_.Prepare(absl::StrCat("SELECT ", kSnapshotColumns,
                                                                   " FROM snapshots ORDER BY id")));
   return Collect<SnapshotRecord>(stmt, ReadSnapshot);
+}
+
+absl::Status MetadataTables::CommitSnapshot(const std::string& key, const std::string& name) {
+  ASSIGN_OR_RETURN(SqliteStatement taken, db_.Prepare("SELECT 1 FROM snapshots WHERE key = ?1"));
+  taken.Bind(1, name);
+  ASSIGN_OR_RETURN(bool exists, taken.Step());
+  if (exists) return absl::AlreadyExistsError(absl::StrCat("snapshot ", name, " already exists"));
+  ASSIGN_OR_RETURN(SqliteStatement stmt,
+                   db_.Prepare("UPDATE snapshots SET key = ?2, kind = ?3 WHERE key = ?1"));
+  stmt.Bind(1, key).Bind(2, name).Bind(3, static_cast<int64_t>(SnapshotKind::kCommitted));
+  RETURN_IF_ERROR(stmt.Run());
+  return RequireOneChange("snapshot", key);
 }
 
 absl::Status MetadataTables::DeleteSnapshot(const std::string& key) {

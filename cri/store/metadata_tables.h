@@ -49,6 +49,8 @@ class MetadataTables {
   absl::Status UpdateSnapshot(const SnapshotRecord& snapshot);
   absl::StatusOr<SnapshotRecord> GetSnapshot(const std::string& key) const;
   absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots() const;
+  // Renames `key` to `name` and marks it committed; AlreadyExists if `name` is taken.
+  absl::Status CommitSnapshot(const std::string& key, const std::string& name);
   absl::Status DeleteSnapshot(const std::string& key);
 
  private:

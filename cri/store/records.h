@@ -52,6 +52,7 @@ struct ImageRecord {
   bool pinned = false;
   int64_t created_at_ns = 0;
   std::string config;  // the OCI image config JSON
+  std::string extra;   // JSON: manifest, layers and chain IDs (cri/images/image_content_json)
 
   bool operator==(const ImageRecord&) const = default;
 };

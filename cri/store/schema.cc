@@ -52,6 +52,11 @@ const std::vector<absl::string_view>& SchemaMigrations() {
         CREATE INDEX image_names_by_image ON image_names(image_id);
         CREATE INDEX snapshots_by_parent ON snapshots(parent);
       )sql",
+      // 3: images remember what they are made of (manifest, layers, chain
+      // IDs) so removal can collect blobs and snapshots nothing else uses.
+      R"sql(
+        ALTER TABLE images ADD COLUMN extra TEXT NOT NULL DEFAULT '';
+      )sql",
   };
   return migrations;
 }

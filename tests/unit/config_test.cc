@@ -63,9 +63,17 @@ TEST(ConfigTest, EveryKeyCanBeOverridden) {
   // Flags go through SetConfigValue: each key path must accept a valid value
   // and leave the others alone.
   const std::pair<std::string, std::string> overrides[] = {
-      {"root", "/x/root"},         {"state_dir", "/x/state"},    {"socket", "/x/s.sock"},
-      {"log_level", "warn"},       {"cgroup_driver", "systemd"}, {"shutdown_timeout", "3s"},
-      {"cni.conf_dir", "/x/net.d"}};
+      {"root", "/x/root"},
+      {"state_dir", "/x/state"},
+      {"socket", "/x/s.sock"},
+      {"log_level", "warn"},
+      {"cgroup_driver", "systemd"},
+      {"shutdown_timeout", "3s"},
+      {"cni.conf_dir", "/x/net.d"},
+      {"image.registries_file", "/x/registries.yaml"},
+      {"image.auth_file", "/x/auth.json"},
+      {"image.max_concurrent_downloads", "7"},
+      {"image.stall_timeout", "2m30s"}};
   ASSERT_EQ(std::size(overrides), ConfigKeyPaths().size()) << "a key has no override test";
   for (const auto& [key, value] : overrides) {
     BerthConfig config;
@@ -76,7 +84,8 @@ TEST(ConfigTest, EveryKeyCanBeOverridden) {
     pointer_text += key;
     std::replace(pointer_text.begin(), pointer_text.end(), '.', '/');
     nlohmann::json::json_pointer pointer(pointer_text);
-    EXPECT_EQ(json[pointer], value) << key;
+    const nlohmann::json& got = json[pointer];
+    EXPECT_EQ(got.is_string() ? got.get<std::string>() : got.dump(), value) << key;
     json[pointer] = defaults[pointer];
     EXPECT_EQ(json, defaults) << "overriding " << key << " changed another key";
   }

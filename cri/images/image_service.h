@@ -1,0 +1,68 @@
+#pragma once
+
+// The CRI ImageService over the snapshotter module: pulls into the content
+// store and layer snapshots, image records in the metadata store, removal
+// with garbage collection of what no image or container uses any more.
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "cri/store/metadata_store.h"
+#include "runtime/v1/api.grpc.pb.h"
+#include "snapshotter/content_store.h"
+#include "snapshotter/image_puller.h"
+#include "snapshotter/single_flight.h"
+#include "snapshotter/snapshotter.h"
+
+namespace berth::cri {
+
+struct ImageServiceDeps {
+  MetadataStore* store = nullptr;
+  snapshotter::ContentStore* content = nullptr;
+  snapshotter::Snapshotter* snapshots = nullptr;
+  snapshotter::ImagePuller* puller = nullptr;
+  std::string content_root;    // measured for ImageFsInfo
+  std::string snapshots_root;  // the image (and container) filesystem's mount point
+};
+
+class CriImageService final : public runtime::v1::ImageService::Service {
+ public:
+  explicit CriImageService(ImageServiceDeps deps) : deps_(std::move(deps)) {}
+
+  grpc::Status ListImages(grpc::ServerContext* context,
+                          const runtime::v1::ListImagesRequest* request,
+                          runtime::v1::ListImagesResponse* response) override;
+  grpc::Status ImageStatus(grpc::ServerContext* context,
+                           const runtime::v1::ImageStatusRequest* request,
+                           runtime::v1::ImageStatusResponse* response) override;
+  grpc::Status PullImage(grpc::ServerContext* context, const runtime::v1::PullImageRequest* request,
+                         runtime::v1::PullImageResponse* response) override;
+  grpc::Status RemoveImage(grpc::ServerContext* context,
+                           const runtime::v1::RemoveImageRequest* request,
+                           runtime::v1::RemoveImageResponse* response) override;
+  grpc::Status ImageFsInfo(grpc::ServerContext* context,
+                           const runtime::v1::ImageFsInfoRequest* request,
+                           runtime::v1::ImageFsInfoResponse* response) override;
+
+  // The image an ImageSpec names: an id ("sha256:<hex>" or the bare hex),
+  // a tag or a digest reference. NotFound when there is none.
+  absl::StatusOr<ImageRecord> ResolveImage(const std::string& spec) const;
+
+  // Deletes blobs and layer snapshots no image or container uses.
+  absl::Status CollectGarbage();
+
+ private:
+  absl::StatusOr<std::string> Pull(const runtime::v1::PullImageRequest& request);
+  absl::Status Remove(const std::string& spec);
+
+  ImageServiceDeps deps_;
+  snapshotter::SingleFlight<std::string> pulls_;
+  // Pulls hold it shared, garbage collection exclusively: a blob or layer a
+  // pull has just fetched, before its image record exists, looks unused.
+  absl::Mutex gc_mutex_;
+};
+
+}  // namespace berth::cri

@@ -1,0 +1,45 @@
+#include "cri/images/image_stack.h"
+
+#include "absl/strings/str_cat.h"
+#include "cri/config/registries_file.h"
+#include "runtime/base/atomic_file.h"
+#include "runtime/base/status_macros.h"
+
+namespace berth::cri {
+
+absl::StatusOr<std::unique_ptr<ImageStack>> OpenImageStack(const BerthConfig& config,
+                                                           MetadataStore& store) {
+  auto stack = std::make_unique<ImageStack>();
+  snapshotter::RegistryOptions registry;
+  ASSIGN_OR_RETURN(registry.hosts, LoadRegistriesFile(config.image.registries_file));
+  absl::StatusOr<std::string> auth = ReadFileToString(config.image.auth_file);
+  if (auth.ok()) {
+    absl::StatusOr<absl::flat_hash_map<std::string, snapshotter::RegistryCredentials>> parsed =
+        snapshotter::ParseCredentialsFile(*auth);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config.image.auth_file, ": ", parsed.status().message()));
+    }
+    registry.credentials = *std::move(parsed);
+  } else if (!absl::IsNotFound(auth.status())) {
+    return auth.status();
+  }
+  registry.stall_timeout = config.image.stall_timeout;
+
+  stack->catalog = std::make_unique<MetadataSnapshotCatalog>(store);
+  std::string content_root = config.root + "/content";
+  std::string snapshots_root = config.root + "/snapshots";
+  ASSIGN_OR_RETURN(stack->content, snapshotter::LocalContentStore::Open(content_root));
+  ASSIGN_OR_RETURN(stack->snapshots,
+                   snapshotter::OverlaySnapshotter::Open(snapshots_root, *stack->catalog));
+  stack->registry = std::make_unique<snapshotter::DistributionClient>(std::move(registry));
+  stack->puller = std::make_unique<snapshotter::ImagePuller>(
+      *stack->content, *stack->snapshots, *stack->registry,
+      snapshotter::ImagePullerOptions{config.image.max_concurrent_downloads});
+  stack->service = std::make_unique<CriImageService>(
+      ImageServiceDeps{&store, stack->content.get(), stack->snapshots.get(), stack->puller.get(),
+                       content_root, snapshots_root});
+  return stack;
+}
+
+}  // namespace berth::cri
