@@ -316,10 +316,9 @@ absl::Status ImagePuller::DownloadAndUnpack(const PullRequest& request, const La
     absl::Status downloaded = registry_.FetchBlob(
         request.ref, layer.blob.digest, request.credentials, [&](absl::string_view chunk) {
           RETURN_IF_ERROR(writer->Write(chunk));
-          if (!SendAll(sender.get(), chunk).ok()) {
-            unpacker_stopped = true;
-            return absl::AbortedError("the unpacker stopped");
-          }
+          // Once the unpack has failed, the rest is still downloaded (not
+          // unpacked): corrupt bytes explain a broken tar better than the tar error.
+          if (!unpacker_stopped && !SendAll(sender.get(), chunk).ok()) unpacker_stopped = true;
           progress.done = writer->written();
           if (request.progress) request.progress(progress);
           return absl::OkStatus();
@@ -328,18 +327,13 @@ absl::Status ImagePuller::DownloadAndUnpack(const PullRequest& request, const La
     if (!downloaded.ok()) shutdown(sender.get(), SHUT_RDWR);
     unpacker.join();
 
-    if (!applied.ok() && (downloaded.ok() || unpacker_stopped)) {
-      // The unpack failed first, and its error is the real one, unless the
-      // bytes were corrupt, which explains a broken tar better.
-      if (downloaded.ok()) {
-        absl::Status verified = writer->Commit();
-        if (!verified.ok()) return verified;
-        // The blob is what the manifest promised, but the pull failed: keep nothing.
-        content_.Delete(layer.blob.digest).IgnoreError();
-      }
+    RETURN_IF_ERROR(downloaded);
+    if (!applied.ok()) {
+      RETURN_IF_ERROR(writer->Commit());
+      // The blob is what the manifest promised, but the pull failed: keep nothing.
+      content_.Delete(layer.blob.digest).IgnoreError();
       return applied.status();
     }
-    RETURN_IF_ERROR(downloaded);
     // Verify the blob before the layer becomes visible.
     RETURN_IF_ERROR(writer->Commit());
     absl::Status consistent = CheckDiffId(layer, *applied);

@@ -54,7 +54,10 @@ absl::StatusOr<ImageRecord> CriImageService::ResolveImage(const std::string& spe
     std::string id = absl::StartsWith(spec, "sha256:") ? spec : "sha256:" + spec;
     absl::StatusOr<ImageRecord> by_id =
         deps_.store->Read([&](const MetadataTables& t) { return t.GetImage(id); });
-    if (by_id.ok() || !absl::IsNotFound(by_id.status())) return by_id;
+    // A bare 64-hex string could also be a repository name; "sha256:..." cannot.
+    if (by_id.ok() || !absl::IsNotFound(by_id.status()) || absl::StartsWith(spec, "sha256:")) {
+      return by_id;
+    }
   }
   ASSIGN_OR_RETURN(snapshotter::ImageReference ref, snapshotter::ParseImageReference(spec));
   std::string name = ref.digest ? ref.DigestName() : ref.TagName();

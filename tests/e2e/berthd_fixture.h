@@ -1,0 +1,70 @@
+#pragma once
+
+// berthd as a process on its own socket and root under a temporary directory.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cri/client/cri_client.h"
+#include "runtime/base/atomic_file.h"
+#include "runtime/base/child_process.h"
+#include "tests/unit/temp_dir.h"
+
+namespace berth::cri {
+
+using testing::TempDir;
+
+// One berthd process with everything it owns under a temporary directory.
+class BerthdUnderTest {
+ public:
+  explicit BerthdUnderTest(const TempDir& dir, const std::string& name = "berthd")
+      : root_(dir.Join(name + "-root")),
+        state_dir_(dir.Join(name + "-run")),
+        socket_(dir.Join(name + "-run/berth.sock")),
+        conf_dir_(dir.Join(name + "-net.d")),
+        log_(dir.Join(name + ".log")),
+        config_(dir.Join(name + ".yaml")) {}
+
+  // Starts berthd with `config_yaml` as its config file and returns the
+  // process; the caller decides whether it should serve or fail.
+  absl::StatusOr<ChildProcess> Spawn(const std::string& config_yaml = "",
+                                     std::vector<std::string> extra_flags = {}) {
+    absl::Status written = WriteFileAtomically(
+        config_, absl::StrCat("cni:\n  conf_dir: ", conf_dir_, "\n", config_yaml));
+    if (!written.ok()) return written;
+    std::vector<std::string> argv = {BERTHD_PATH, "--config",    config_,    "--root",
+                                     root_,       "--state-dir", state_dir_, "--socket",
+                                     socket_,     "--log-level", "debug"};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    return ChildProcess::Spawn(argv, {.stdout_path = log_, .stderr_path = log_});
+  }
+
+  // Starts berthd and connects to it.
+  absl::Status Start(const std::string& config_yaml = "") {
+    absl::StatusOr<ChildProcess> process = Spawn(config_yaml);
+    if (!process.ok()) return process.status();
+    process_ = std::make_unique<ChildProcess>(*std::move(process));
+    absl::StatusOr<CriClient> client = CriClient::Connect(socket_, absl::Seconds(10));
+    if (!client.ok())
+      return absl::UnavailableError(absl::StrCat(client.status().message(), "\n", Log()));
+    client_ = std::make_unique<CriClient>(*std::move(client));
+    return absl::OkStatus();
+  }
+
+  std::string Log() const { return ReadFileToString(log_).value_or(""); }
+
+  ChildProcess& process() { return *process_; }
+  CriClient& client() { return *client_; }
+  const std::string& root() const { return root_; }
+  const std::string& socket() const { return socket_; }
+  const std::string& conf_dir() const { return conf_dir_; }
+
+ private:
+  std::string root_, state_dir_, socket_, conf_dir_, log_, config_;
+  std::unique_ptr<ChildProcess> process_;  // killed by its destructor if a test fails early
+  std::unique_ptr<CriClient> client_;
+};
+
+}  // namespace berth::cri
