@@ -19,8 +19,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "cri/config/config.h"
-#include "cri/server/cri_server.h"
 #include "cri/images/image_stack.h"
+#include "cri/server/cri_server.h"
 #include "cri/server/runtime_service.h"
 #include "cri/store/metadata_store.h"
 #include "cri/version.h"
@@ -110,8 +110,8 @@ int Run(absl::Time started) {
   }
 
   CriRuntimeService runtime_service(*config);
-  absl::StatusOr<std::unique_ptr<CriServer>> server =
-      CriServer::Start(config->socket, &runtime_service, (*images)->service.get());
+  absl::StatusOr<std::unique_ptr<CriServer>> server = CriServer::Start(
+      config->socket, {&runtime_service, (*images)->service.get(), (*images)->berth_service.get()});
   if (!server.ok()) {
     spdlog::critical("cannot serve the CRI: {}", server.status().message());
     return 1;

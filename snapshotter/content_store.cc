@@ -28,11 +28,11 @@ absl::Status SyncDirectory(const std::string& path) {
 
 class LocalBlobWriter final : public BlobWriter {
  public:
-  LocalBlobWriter(UniqueFd fd, std::string ingest_path, std::string blob_path, Digest expected,
+  LocalBlobWriter(UniqueFd fd, std::string ingest_path, std::string blobs_dir, Digest expected,
                   int64_t expected_size)
       : fd_(std::move(fd)),
         ingest_path_(std::move(ingest_path)),
-        blob_path_(std::move(blob_path)),
+        blobs_dir_(std::move(blobs_dir)),
         expected_(std::move(expected)),
         expected_size_(expected_size) {
     buffer_.reserve(kWriteBuffer);
@@ -62,20 +62,23 @@ class LocalBlobWriter final : public BlobWriter {
                                               " bytes, expected ", expected_size_));
     }
     Digest actual = hasher_.Finish();
+    if (expected_.empty()) expected_ = actual;
     if (actual != expected_) {
       return absl::DataLossError(
           absl::StrCat("blob ", expected_.ToString(), ": content has digest ", actual.ToString()));
     }
     if (fsync(fd_.get()) != 0) return berth::ErrnoStatus("fsync " + ingest_path_);
     fd_.Reset();
-    if (rename(ingest_path_.c_str(), blob_path_.c_str()) != 0) {
-      return berth::ErrnoStatus("rename " + ingest_path_ + " to " + blob_path_);
+    std::string blob_path = absl::StrCat(blobs_dir_, "/", actual.hex());
+    if (rename(ingest_path_.c_str(), blob_path.c_str()) != 0) {
+      return berth::ErrnoStatus("rename " + ingest_path_ + " to " + blob_path);
     }
     committed_ = true;
-    return SyncDirectory(std::filesystem::path(blob_path_).parent_path());
+    return SyncDirectory(blobs_dir_);
   }
 
   int64_t written() const override { return written_; }
+  Digest digest() const override { return expected_; }
 
  private:
   absl::Status Flush() {
@@ -96,7 +99,7 @@ class LocalBlobWriter final : public BlobWriter {
 
   UniqueFd fd_;
   std::string ingest_path_;
-  std::string blob_path_;
+  std::string blobs_dir_;
   Digest expected_;
   int64_t expected_size_;
   int64_t written_ = 0;
@@ -168,11 +171,12 @@ absl::StatusOr<std::unique_ptr<BlobWriter>> LocalContentStore::Writer(const Dige
                                                                       int64_t expected_size) {
   static std::atomic<uint64_t> counter{0};
   std::string ingest_path =
-      absl::StrCat(root_, "/ingest/", expected.hex(), ".", getpid(), ".", counter.fetch_add(1));
+      absl::StrCat(root_, "/ingest/", expected.empty() ? "unknown" : expected.hex(), ".", getpid(),
+                   ".", counter.fetch_add(1));
   UniqueFd fd(open(ingest_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd) return berth::ErrnoStatus("create " + ingest_path);
   return std::unique_ptr<BlobWriter>(std::make_unique<LocalBlobWriter>(
-      std::move(fd), std::move(ingest_path), BlobPath(expected), expected, expected_size));
+      std::move(fd), std::move(ingest_path), root_ + "/blobs/sha256", expected, expected_size));
 }
 
 absl::Status LocalContentStore::Delete(const Digest& digest) {

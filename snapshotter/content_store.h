@@ -27,6 +27,8 @@ class BlobWriter {
   // mismatch (and nothing is kept).
   virtual absl::Status Commit() = 0;
   virtual int64_t written() const = 0;
+  // The blob's digest; for a writer made without an expected digest, valid after Commit.
+  virtual Digest digest() const = 0;
 };
 
 class ContentStore {
@@ -39,7 +41,8 @@ class ContentStore {
   virtual absl::StatusOr<UniqueFd> Open(const Digest& digest) const = 0;
   // Reads a small blob (manifest, config) whole; OutOfRange past `max_size`.
   virtual absl::StatusOr<std::string> Read(const Digest& digest, int64_t max_size) const = 0;
-  // `expected_size` < 0 when unknown.
+  // `expected_size` < 0 when unknown. An empty `expected` digest stores the
+  // blob under whatever digest its content has (archive entries named by path).
   virtual absl::StatusOr<std::unique_ptr<BlobWriter>> Writer(const Digest& expected,
                                                              int64_t expected_size) = 0;
   // Writes a blob held in memory (verified like any other).

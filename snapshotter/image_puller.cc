@@ -65,6 +65,7 @@ std::vector<Digest> ImageContent::Blobs() const {
   std::vector<Digest> blobs = {manifest_digest, config_digest};
   if (index_digest) blobs.push_back(*index_digest);
   for (const LayerContent& layer : layers) blobs.push_back(layer.blob.digest);
+  blobs.insert(blobs.end(), retained.begin(), retained.end());
   return blobs;
 }
 

@@ -39,6 +39,9 @@ struct ImageContent {
   std::vector<LayerContent> layers;
   int64_t size = 0;  // manifest + config + compressed layers, as containerd counts
   std::string user;  // the config's User
+  // Blobs kept with the image though it does not run them: the other
+  // platforms of an imported multi-platform image.
+  std::vector<Digest> retained;
 
   // The key of the topmost layer snapshot, the parent of a container's upper.
   std::string TopChainId() const;

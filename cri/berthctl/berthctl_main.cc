@@ -2,6 +2,8 @@
 //
 //   berthctl [--socket PATH] version
 //   berthctl [--socket PATH] info
+//   berthctl [--socket PATH] images [import|export|tag ...]
+//   berthctl [--socket PATH] pull IMAGE
 
 #include <google/protobuf/util/json_util.h>
 
@@ -10,6 +12,7 @@
 #include <iostream>
 #include <string>
 
+#include "cri/berthctl/image_commands.h"
 #include "cri/client/cri_client.h"
 #include "nlohmann/json.hpp"
 
@@ -22,6 +25,8 @@ constexpr char kUsage[] =
     "commands:\n"
     "  version   runtime name and versions\n"
     "  info      runtime conditions and the daemon's effective config, as JSON\n"
+    "  images    list images; images import|export|tag (berthctl images --help)\n"
+    "  pull      pull an image with per-layer progress\n"
     "\n"
     "The socket defaults to $CONTAINER_RUNTIME_ENDPOINT, then /run/berth/berth.sock.\n";
 
@@ -75,17 +80,27 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
-  if (arg + 1 != argc) {
+  if (arg >= argc) {
     std::cerr << kUsage;
     return 2;
   }
   std::string command = argv[arg];
-  if (command != "version" && command != "info") {
+  std::vector<std::string> args(argv + arg + 1, argv + argc);
+  bool simple = command == "version" || command == "info";
+  if (!simple && command != "images" && command != "pull") {
     std::cerr << "berthctl: unknown command " << command << "\n" << kUsage;
+    return 2;
+  }
+  if (simple && !args.empty()) {
+    std::cerr << kUsage;
     return 2;
   }
   absl::StatusOr<CriClient> client = CriClient::Connect(endpoint);
   if (!client.ok()) return Fail(client.status());
+  // Pulls and archives of big images take longer than the usual deadline.
+  client->set_call_timeout(absl::Hours(2));
+  if (command == "images") return ImagesCommand(*client, args);
+  if (command == "pull") return PullCommand(*client, args);
   return command == "version" ? Version(*client) : Info(*client);
 }
 

@@ -32,6 +32,7 @@ absl::StatusOr<CriClient> CriClient::Connect(const std::string& endpoint, absl::
   CriClient client;
   client.runtime_ = runtime::v1::RuntimeService::NewStub(channel);
   client.images_ = runtime::v1::ImageService::NewStub(channel);
+  client.berth_images_ = berth::v1::Images::NewStub(channel);
   return client;
 }
 

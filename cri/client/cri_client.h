@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "berth/v1/images.grpc.pb.h"
 #include "runtime/v1/api.grpc.pb.h"
 
 namespace berth::cri {
@@ -31,6 +32,8 @@ class CriClient {
 
   runtime::v1::RuntimeService::Stub& runtime() { return *runtime_; }
   runtime::v1::ImageService::Stub& images() { return *images_; }
+  // berth's own image operations (import, export, tag, pull with progress).
+  berth::v1::Images::Stub& berth_images() { return *berth_images_; }
   // Deadline applied to each call made through this client.
   void set_call_timeout(absl::Duration timeout) { call_timeout_ = timeout; }
 
@@ -43,6 +46,7 @@ class CriClient {
 
   std::unique_ptr<runtime::v1::RuntimeService::Stub> runtime_;
   std::unique_ptr<runtime::v1::ImageService::Stub> images_;
+  std::unique_ptr<berth::v1::Images::Stub> berth_images_;
   absl::Duration call_timeout_ = absl::Minutes(2);
 };
 

@@ -17,6 +17,10 @@ std::string ImageContentToJson(const snapshotter::ImageContent& image) {
               {"size", image.size},
               {"layers", json::array()}};
   if (image.index_digest) doc["index"] = image.index_digest->ToString();
+  if (!image.retained.empty()) {
+    doc["retained"] = json::array();
+    for (const Digest& blob : image.retained) doc["retained"].push_back(blob.ToString());
+  }
   for (const snapshotter::LayerContent& layer : image.layers) {
     doc["layers"].push_back({{"digest", layer.blob.digest.ToString()},
                              {"size", layer.blob.size},
@@ -51,6 +55,12 @@ absl::StatusOr<snapshotter::ImageContent> ImageContentFromJson(const std::string
     image.user = doc.value("user", "");
     image.size = doc.value("size", int64_t{0});
     image.config = config;
+    if (doc.contains("retained")) {
+      for (const json& blob : doc["retained"]) {
+        if (d = digest(blob); !d.ok()) return d.status();
+        image.retained.push_back(*d);
+      }
+    }
     for (const json& layer : doc.at("layers")) {
       snapshotter::LayerContent l;
       if (d = digest(layer.at("digest")); !d.ok()) return d.status();

@@ -33,7 +33,45 @@ absl::StatusOr<snapshotter::RegistryCredentials> CredentialsFrom(
 
 }  // namespace
 
-absl::StatusOr<std::string> CriImageService::Pull(const runtime::v1::PullImageRequest& request) {
+absl::StatusOr<ImageRecord> CriImageService::Record(const snapshotter::ImageContent& content,
+                                                    const std::vector<std::string>& names,
+                                                    bool pin) {
+  ImageRecord record;
+  record.id = content.config_digest.ToString();
+  record.size = content.size;
+  record.config = content.config;
+  record.extra = ImageContentToJson(content);
+  record.created_at_ns = absl::ToUnixNanos(absl::Now());
+  record.pinned = pin;
+  RETURN_IF_ERROR(deps_.store->Update([&](MetadataTables& t) -> absl::Status {
+    absl::StatusOr<ImageRecord> existing = t.GetImage(record.id);
+    if (existing.ok()) {
+      record.names = existing->names;
+      record.pinned = existing->pinned || pin;
+      record.created_at_ns = existing->created_at_ns;
+      // Blobs kept for other platforms stay kept.
+      absl::StatusOr<snapshotter::ImageContent> old =
+          ImageContentFromJson(existing->extra, existing->config);
+      if (old.ok() && old->retained.size() > content.retained.size()) {
+        record.extra = existing->extra;
+      }
+    } else if (!absl::IsNotFound(existing.status())) {
+      return existing.status();
+    }
+    for (const std::string& name : names) {
+      if (!name.empty() &&
+          std::find(record.names.begin(), record.names.end(), name) == record.names.end()) {
+        record.names.push_back(name);
+      }
+    }
+    return t.PutImage(record);
+  }));
+  return record;
+}
+
+absl::StatusOr<std::string> CriImageService::Pull(
+    const runtime::v1::PullImageRequest& request,
+    std::function<void(const snapshotter::LayerProgress&)> progress) {
   ASSIGN_OR_RETURN(snapshotter::ImageReference ref,
                    snapshotter::ParseImageReference(request.image().image()));
   ASSIGN_OR_RETURN(snapshotter::RegistryCredentials credentials, CredentialsFrom(request.auth()));
@@ -51,36 +89,15 @@ absl::StatusOr<std::string> CriImageService::Pull(const runtime::v1::PullImageRe
     snapshotter::PullRequest pull;
     pull.ref = ref;
     pull.credentials = credentials;
+    pull.progress = progress;
     ASSIGN_OR_RETURN(snapshotter::ImageContent content, deps_.puller->Pull(pull));
-
-    ImageRecord record;
-    record.id = content.config_digest.ToString();
-    record.size = content.size;
-    record.config = content.config;
-    record.extra = ImageContentToJson(content);
-    record.created_at_ns = absl::ToUnixNanos(absl::Now());
     // The repo digest names what the reference resolved to: the index for
     // a multi-platform image, as `docker pull` prints it.
     snapshotter::ImageReference resolved = ref;
     resolved.digest = content.index_digest ? *content.index_digest : content.manifest_digest;
-    RETURN_IF_ERROR(deps_.store->Update([&](MetadataTables& t) -> absl::Status {
-      absl::StatusOr<ImageRecord> existing = t.GetImage(record.id);
-      if (existing.ok()) {
-        record.names = existing->names;
-        record.pinned = existing->pinned;
-        record.created_at_ns = existing->created_at_ns;
-      } else if (!absl::IsNotFound(existing.status())) {
-        return existing.status();
-      }
-      for (const std::string& name :
-           {ref.tag.empty() ? "" : ref.TagName(), resolved.DigestName()}) {
-        if (!name.empty() &&
-            std::find(record.names.begin(), record.names.end(), name) == record.names.end()) {
-          record.names.push_back(name);
-        }
-      }
-      return t.PutImage(record);
-    }));
+    ASSIGN_OR_RETURN(
+        ImageRecord record,
+        Record(content, {ref.tag.empty() ? "" : ref.TagName(), resolved.DigestName()}, false));
     spdlog::info("pulled {} as {} ({} layers, {} bytes) in {}", ref.ToString(), record.id,
                  content.layers.size(), content.size, absl::FormatDuration(absl::Now() - started));
     return record.id;

@@ -4,8 +4,10 @@
 // store and layer snapshots, image records in the metadata store, removal
 // with garbage collection of what no image or container uses any more.
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -13,6 +15,7 @@
 #include "cri/store/metadata_store.h"
 #include "runtime/v1/api.grpc.pb.h"
 #include "snapshotter/content_store.h"
+#include "snapshotter/image_archive.h"
 #include "snapshotter/image_puller.h"
 #include "snapshotter/single_flight.h"
 #include "snapshotter/snapshotter.h"
@@ -54,8 +57,34 @@ class CriImageService final : public runtime::v1::ImageService::Service {
   // Deletes blobs and layer snapshots no image or container uses.
   absl::Status CollectGarbage();
 
+  // PullImage's work; `progress` (optional) hears about each layer.
+  absl::StatusOr<std::string> Pull(
+      const runtime::v1::PullImageRequest& request,
+      std::function<void(const snapshotter::LayerProgress&)> progress = {});
+
+  struct ImportOptions {
+    bool unpack = true;
+    bool pin = false;
+  };
+  struct Imported {
+    std::string id;
+    std::vector<std::string> names;
+  };
+  // Loads a docker-save or OCI archive: every image in it, all its names.
+  absl::StatusOr<std::vector<Imported>> Import(const snapshotter::ByteSource& archive,
+                                               const ImportOptions& options);
+  // Writes the images `specs` name as one OCI archive (docker-loadable).
+  absl::Status Export(const std::vector<std::string>& specs, const snapshotter::ArchiveSink& sink);
+  // Adds the tag `target` to the image `source` names; returns its id.
+  absl::StatusOr<std::string> Tag(const std::string& source, const std::string& target);
+
+  // Unpacks an image imported without unpacking, before a container uses it.
+  absl::Status EnsureUnpacked(const ImageRecord& image);
+
  private:
-  absl::StatusOr<std::string> Pull(const runtime::v1::PullImageRequest& request);
+  // Creates or updates the record of `content`, adding `names` to its names.
+  absl::StatusOr<ImageRecord> Record(const snapshotter::ImageContent& content,
+                                     const std::vector<std::string>& names, bool pin);
   absl::Status Remove(const std::string& spec);
 
   ImageServiceDeps deps_;

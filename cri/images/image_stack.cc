@@ -39,6 +39,7 @@ absl::StatusOr<std::unique_ptr<ImageStack>> OpenImageStack(const BerthConfig& co
   stack->service = std::make_unique<CriImageService>(
       ImageServiceDeps{&store, stack->content.get(), stack->snapshots.get(), stack->puller.get(),
                        content_root, snapshots_root});
+  stack->berth_service = std::make_unique<BerthImagesService>(*stack->service);
   return stack;
 }
 

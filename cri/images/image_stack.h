@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cri/config/config.h"
+#include "cri/images/berth_images_service.h"
 #include "cri/images/image_service.h"
 #include "cri/images/metadata_snapshot_catalog.h"
 #include "snapshotter/content_store.h"
@@ -21,6 +22,7 @@ struct ImageStack {
   std::unique_ptr<snapshotter::DistributionClient> registry;
   std::unique_ptr<snapshotter::ImagePuller> puller;
   std::unique_ptr<CriImageService> service;
+  std::unique_ptr<BerthImagesService> berth_service;  // berth.v1.Images
 };
 
 // Also finishes what a crash left: partial downloads and unpacks are removed.

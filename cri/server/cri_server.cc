@@ -65,15 +65,13 @@ CriServer::~CriServer() {
   if (server_ != nullptr) Shutdown(absl::ZeroDuration());
 }
 
-absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(const std::string& socket_path,
-                                                            grpc::Service* runtime_service,
-                                                            grpc::Service* image_service) {
+absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(
+    const std::string& socket_path, const std::vector<grpc::Service*>& services) {
   RETURN_IF_ERROR(PrepareSocketPath(socket_path));
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat("unix:", socket_path), grpc::InsecureServerCredentials());
-  builder.RegisterService(runtime_service);
-  builder.RegisterService(image_service);
+  for (grpc::Service* service : services) builder.RegisterService(service);
   // Image pulls and list responses for big nodes exceed gRPC's 4 MiB default.
   builder.SetMaxReceiveMessageSize(16 * 1024 * 1024);
   builder.SetMaxSendMessageSize(16 * 1024 * 1024);

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -18,13 +19,12 @@ class InflightRpcs;
 // The gRPC server on berthd's unix socket.
 class CriServer {
  public:
-  // Serves `runtime_service` and `image_service` (not owned; they must
-  // outlive the server) on `socket_path`. The parent directory is created;
-  // a stale socket left by a crashed berthd is replaced, but a live one, or a
-  // file that is not a socket, makes Start fail. The socket is mode 0660.
-  static absl::StatusOr<std::unique_ptr<CriServer>> Start(const std::string& socket_path,
-                                                          grpc::Service* runtime_service,
-                                                          grpc::Service* image_service);
+  // Serves `services` (the CRI's runtime and image services and berth's
+  // own; not owned, they must outlive the server) on `socket_path`. The parent directory is
+  // created; a stale socket left by a crashed berthd is replaced, but a live one, or a file that is
+  // not a socket, makes Start fail. The socket is mode 0660.
+  static absl::StatusOr<std::unique_ptr<CriServer>> Start(
+      const std::string& socket_path, const std::vector<grpc::Service*>& services);
   ~CriServer();
 
   // Stops accepting new RPCs, lets in-flight ones finish for up to `grace`,

@@ -489,5 +489,128 @@ TEST_F(ImageTest, StalledRegistryFailsInsteadOfHanging) {
   EXPECT_LT(absl::Now() - started, absl::Seconds(30));
 }
 
+// berthctl as a user runs it; returns its exit code, output in `output`.
+int Berthctl(const std::string& socket, const std::vector<std::string>& args,
+             const std::string& log, std::string* output = nullptr) {
+  std::vector<std::string> argv = {BERTHCTL_PATH, "--socket", socket};
+  argv.insert(argv.end(), args.begin(), args.end());
+  absl::StatusOr<ChildProcess> child =
+      ChildProcess::Spawn(argv, {.stdout_path = log, .stderr_path = log});
+  if (!child.ok()) return -1;
+  absl::StatusOr<ExitStatus> exit = child->Wait();
+  if (output != nullptr) *output = ReadFileToString(log).value_or("");
+  unlink(log.c_str());
+  return exit.ok() ? exit->ShellCode() : -1;
+}
+
+TEST_F(ImageTest, ImportOfADockerSaveTarball) {
+  ASSERT_TRUE(StartBerthd().ok());
+  std::string out;
+  ASSERT_EQ(Berthctl(berthd_->socket(),
+                     {"images", "import", images_->dir() + "/archives/docker-save.tar"},
+                     dir_.Join("ctl.log"), &out),
+            0)
+      << out;
+  const nlohmann::json& archive = images_->doc()["archives"]["docker-save"]["images"][0];
+  std::string id = archive["config_digest"];
+  EXPECT_THAT(out, HasSubstr(id));
+  runtime::v1::Image image = Status("berth-test/busybox:1.0").image();
+  EXPECT_EQ(image.id(), id);
+  EXPECT_THAT(image.repo_tags(), UnorderedElementsAre("docker.io/berth-test/busybox:latest",
+                                                      "docker.io/berth-test/busybox:1.0"));
+  EXPECT_FALSE(image.pinned());
+  nlohmann::json info = nlohmann::json::parse(Status(id, true).info().at("info"));
+  EXPECT_EQ(info["unpacked"], true);
+  // The same layer as the registry's image: unpacked from the archive's plain tar.
+  EXPECT_EQ(SnapshotDirs(), 1u);
+
+  // Something that is no archive fails and changes nothing.
+  ASSERT_TRUE(WriteFileAtomically(dir_.Join("junk.tar"), std::string(4096, 'x')).ok());
+  EXPECT_NE(Berthctl(berthd_->socket(), {"images", "import", dir_.Join("junk.tar")},
+                     dir_.Join("ctl.log"), &out),
+            0);
+  EXPECT_THAT(out, HasSubstr("archive"));
+  EXPECT_EQ(List().size(), 1u);
+}
+
+TEST_F(ImageTest, ImportOfAnOciArchivePackedAndPinnedKeepsEveryPlatform) {
+  ASSERT_TRUE(StartBerthd().ok());
+  std::string out;
+  ASSERT_EQ(Berthctl(berthd_->socket(),
+                     {"images", "import", "--no-unpack", "--pin",
+                      images_->dir() + "/archives/oci-archive.tar"},
+                     dir_.Join("ctl.log"), &out),
+            0)
+      << out;
+  std::vector<runtime::v1::Image> images = List();
+  ASSERT_EQ(images.size(), 2u);
+  for (const auto& image : images) EXPECT_TRUE(image.pinned()) << image.id();
+  runtime::v1::ImageStatusResponse multiarch =
+      Status("docker.io/berth-test/multiarch:latest", true);
+  ASSERT_TRUE(multiarch.has_image());
+  EXPECT_EQ(nlohmann::json::parse(multiarch.info().at("info"))["unpacked"], false);
+  EXPECT_EQ(SnapshotDirs(), 0u) << "packed images unpack on first use";
+
+  // Removing another image collects nothing the multi-arch image keeps,
+  // its arm64 variant included.
+  ASSERT_TRUE(Remove("docker.io/berth-test/busybox:latest").ok());
+  std::set<std::string> blobs = Blobs();
+  for (const auto& m : images_->Image("berth-test/multiarch", "latest")["manifests"]) {
+    for (const std::string& blob : BlobsOf(m)) EXPECT_TRUE(blobs.contains(blob)) << blob;
+  }
+}
+
+TEST_F(ImageTest, TagExportAndImportIntoAnotherNode) {
+  auto registry = StartRegistry("registry");
+  ASSERT_TRUE(StartBerthd().ok());
+  std::string repo = registry->host() + "/berth-test/layers";
+  ASSERT_TRUE(Pull(repo).ok());
+  std::string out;
+  ASSERT_EQ(Berthctl(berthd_->socket(), {"images", "tag", repo, "example.com/mine:v1"},
+                     dir_.Join("ctl.log"), &out),
+            0)
+      << out;
+  std::string id = ConfigDigest("berth-test/layers", "latest");
+  EXPECT_EQ(Status("example.com/mine:v1").image().id(), id);
+  EXPECT_NE(Berthctl(berthd_->socket(), {"images", "tag", "example.com/none:v1", "x:y"},
+                     dir_.Join("ctl.log"), &out),
+            0);
+  EXPECT_THAT(out, HasSubstr("not found"));
+
+  std::string archive = dir_.Join("export.tar");
+  ASSERT_EQ(Berthctl(berthd_->socket(), {"images", "export", "-o", archive, "example.com/mine:v1"},
+                     dir_.Join("ctl.log"), &out),
+            0)
+      << out;
+  berthd_.reset();
+
+  BerthdUnderTest other(dir_, "other");
+  ASSERT_TRUE(other.Start().ok()) << other.Log();
+  ASSERT_EQ(Berthctl(other.socket(), {"images", "import", archive}, dir_.Join("ctl.log"), &out), 0)
+      << out;
+  absl::StatusOr<runtime::v1::ImageStatusResponse> imported =
+      other.client().Call(&runtime::v1::ImageService::Stub::ImageStatus, [] {
+        runtime::v1::ImageStatusRequest r;
+        r.mutable_image()->set_image("example.com/mine:v1");
+        return r;
+      }());
+  ASSERT_TRUE(imported.ok());
+  EXPECT_EQ(imported->image().id(), id);
+}
+
+TEST_F(ImageTest, BerthctlPullShowsEachLayer) {
+  auto registry = StartRegistry("registry");
+  ASSERT_TRUE(StartBerthd().ok());
+  std::string out;
+  ASSERT_EQ(Berthctl(berthd_->socket(), {"pull", registry->host() + "/berth-test/layers"},
+                     dir_.Join("ctl.log"), &out),
+            0)
+      << out;
+  for (const auto& layer : images_->Image("berth-test/layers", "latest")["layers"]) {
+    EXPECT_THAT(out, HasSubstr(layer["digest"].get<std::string>().substr(7, 12)));
+  }
+  EXPECT_THAT(out, HasSubstr(ConfigDigest("berth-test/layers", "latest")));
+}
+
 }  // namespace
 }  // namespace berth::cri

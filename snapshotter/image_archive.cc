@@ -1,0 +1,446 @@
+#include "snapshotter/image_archive.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "runtime/base/errno_status.h"
+#include "runtime/base/status_macros.h"
+
+namespace berth::snapshotter {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kMaxMetadataFile = 4 << 20;
+constexpr char kRefNameAnnotation[] = "org.opencontainers.image.ref.name";
+constexpr char kImageNameAnnotation[] = "io.containerd.image.name";
+
+struct ReaderDeleter {
+  void operator()(archive* a) const { archive_read_free(a); }
+};
+struct WriterDeleter {
+  void operator()(archive* a) const { archive_write_free(a); }
+};
+
+std::string CleanPath(absl::string_view path) {
+  std::vector<std::string> parts;
+  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    if (part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.emplace_back(part);
+  }
+  return absl::StrJoin(parts, "/");
+}
+
+// What an archive holds: each stored file's digest by path, and the small
+// metadata files by path.
+struct ArchiveFiles {
+  std::map<std::string, Digest> digests;
+  std::map<std::string, std::string> metadata;
+  std::map<std::string, std::string> symlinks;
+
+  absl::StatusOr<Digest> DigestOf(const std::string& path, int depth = 0) const {
+    std::string clean = CleanPath(path);
+    if (auto it = digests.find(clean); it != digests.end()) return it->second;
+    if (auto it = symlinks.find(clean); it != symlinks.end() && depth < 8) {
+      return DigestOf(it->second, depth + 1);
+    }
+    return absl::InvalidArgumentError(absl::StrCat("archive has no file \"", path, "\""));
+  }
+};
+
+bool IsMetadataFile(const std::string& path) {
+  return path == "manifest.json" || path == "index.json" || path == "oci-layout" ||
+         path == "repositories";
+}
+
+class ArchiveReader {
+ public:
+  ArchiveReader(const ByteSource& source, ContentStore& content)
+      : reader_(source), content_(content), buffer_(256 * 1024, '\0') {}
+
+  absl::StatusOr<ArchiveFiles> Read() {
+    std::unique_ptr<archive, ReaderDeleter> a(archive_read_new());
+    archive_read_support_format_tar(a.get());
+    archive_read_support_format_gnutar(a.get());
+    if (archive_read_open(a.get(), this, nullptr, &ArchiveReader::Callback, nullptr) !=
+        ARCHIVE_OK) {
+      return Error(a.get());
+    }
+    ArchiveFiles files;
+    while (true) {
+      archive_entry* entry;
+      int rc = archive_read_next_header(a.get(), &entry);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc < ARCHIVE_WARN) return Error(a.get());
+      std::string path = CleanPath(archive_entry_pathname(entry));
+      if (archive_entry_filetype(entry) == AE_IFLNK) {
+        std::string dir = std::filesystem::path(path).parent_path().string();
+        files.symlinks[path] = CleanPath(absl::StrCat(dir, "/", archive_entry_symlink(entry)));
+        continue;
+      }
+      if (archive_entry_filetype(entry) != AE_IFREG) continue;
+      int64_t size = archive_entry_size(entry);
+      if (IsMetadataFile(path)) {
+        if (size > kMaxMetadataFile) {
+          return absl::InvalidArgumentError(absl::StrCat("archive file ", path, " is too large"));
+        }
+        ASSIGN_OR_RETURN(files.metadata[path], ReadSmall(a.get(), size));
+        continue;
+      }
+      // Files under blobs/sha256/ are named by their digest, which is verified.
+      Digest expected;
+      if (absl::StartsWith(path, "blobs/sha256/")) {
+        absl::StatusOr<Digest> named = Digest::Parse("sha256:" + path.substr(13));
+        if (named.ok()) expected = *named;
+      }
+      ASSIGN_OR_RETURN(files.digests[path], Store(a.get(), expected, size, path));
+    }
+    RETURN_IF_ERROR(reader_.Drain());
+    return files;
+  }
+
+ private:
+  static la_ssize_t Callback(archive* a, void* client, const void** buffer) {
+    auto* self = static_cast<ArchiveReader*>(client);
+    absl::StatusOr<size_t> n = self->reader_.Read(self->buffer_.data(), self->buffer_.size());
+    if (!n.ok()) {
+      self->read_error_ = n.status();
+      archive_set_error(a, EIO, "%s", std::string(n.status().message()).c_str());
+      return -1;
+    }
+    *buffer = self->buffer_.data();
+    return static_cast<la_ssize_t>(*n);
+  }
+
+  absl::Status Error(archive* a) {
+    if (!read_error_.ok()) return read_error_;
+    const char* message = archive_error_string(a);
+    return absl::InvalidArgumentError(absl::StrCat("not a readable image archive: ",
+                                                   message != nullptr ? message : "malformed tar"));
+  }
+
+  absl::StatusOr<std::string> ReadSmall(archive* a, int64_t size) {
+    std::string data(static_cast<size_t>(size), '\0');
+    la_ssize_t n = archive_read_data(a, data.data(), data.size());
+    if (n < 0 || n != size) return Error(a);
+    return data;
+  }
+
+  absl::StatusOr<Digest> Store(archive* a, const Digest& expected, int64_t size,
+                               const std::string& path) {
+    if (!expected.empty() && content_.Has(expected)) return expected;  // skipped, not re-read
+    ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> writer, content_.Writer(expected, size));
+    while (true) {
+      const void* block;
+      size_t length;
+      la_int64_t offset;
+      int rc = archive_read_data_block(a, &block, &length, &offset);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc < ARCHIVE_WARN) return Error(a);
+      RETURN_IF_ERROR(writer->Write(absl::string_view(static_cast<const char*>(block), length)));
+    }
+    absl::Status committed = writer->Commit();
+    if (!committed.ok()) {
+      return absl::Status(committed.code(),
+                          absl::StrCat("archive file ", path, ": ", committed.message()));
+    }
+    return writer->digest();
+  }
+
+  DecompressingReader reader_;
+  ContentStore& content_;
+  std::string buffer_;
+  absl::Status read_error_;
+};
+
+std::string LayerMediaType(const ContentStore& content, const Digest& digest) {
+  absl::StatusOr<UniqueFd> fd = content.Open(digest);
+  unsigned char magic[4] = {};
+  if (fd.ok() && pread(fd->get(), magic, sizeof(magic), 0) == sizeof(magic)) {
+    if (magic[0] == 0x1f && magic[1] == 0x8b) return media_type::kOciLayerGzip;
+    if (magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd) {
+      return media_type::kOciLayerZstd;
+    }
+  }
+  return media_type::kOciLayer;
+}
+
+// docker save: manifest.json lists each image's config and layer files.
+absl::StatusOr<std::vector<ArchiveImage>> DockerArchiveImages(const ArchiveFiles& files,
+                                                              ContentStore& content,
+                                                              ImagePuller& describer) {
+  json doc = json::parse(files.metadata.at("manifest.json"), nullptr, false);
+  if (!doc.is_array()) return absl::InvalidArgumentError("manifest.json is not a JSON array");
+  std::vector<ArchiveImage> images;
+  for (const json& entry : doc) {
+    if (!entry.is_object() || !entry.contains("Config") || !entry["Config"].is_string() ||
+        !entry.contains("Layers") || !entry["Layers"].is_array()) {
+      return absl::InvalidArgumentError("manifest.json entry lacks Config or Layers");
+    }
+    ASSIGN_OR_RETURN(Digest config, files.DigestOf(entry["Config"].get<std::string>()));
+    ASSIGN_OR_RETURN(int64_t config_size, content.Size(config));
+    json manifest = {{"schemaVersion", 2},
+                     {"mediaType", media_type::kOciManifest},
+                     {"config",
+                      {{"mediaType", media_type::kOciConfig},
+                       {"digest", config.ToString()},
+                       {"size", config_size}}},
+                     {"layers", json::array()}};
+    for (const json& layer : entry["Layers"]) {
+      if (!layer.is_string()) return absl::InvalidArgumentError("manifest.json: bad layer path");
+      ASSIGN_OR_RETURN(Digest digest, files.DigestOf(layer.get<std::string>()));
+      ASSIGN_OR_RETURN(int64_t size, content.Size(digest));
+      manifest["layers"].push_back({{"mediaType", LayerMediaType(content, digest)},
+                                    {"digest", digest.ToString()},
+                                    {"size", size}});
+    }
+    std::string manifest_json = manifest.dump();
+    Digest manifest_digest = DigestOf(manifest_json);
+    RETURN_IF_ERROR(content.Put(manifest_digest, manifest_json));
+    ArchiveImage image;
+    ASSIGN_OR_RETURN(image.content,
+                     describer.DescribeFromManifest(manifest_digest, manifest_json, std::nullopt));
+    if (entry.contains("RepoTags") && entry["RepoTags"].is_array()) {
+      for (const json& tag : entry["RepoTags"]) {
+        if (tag.is_string()) image.names.push_back(tag.get<std::string>());
+      }
+    }
+    images.push_back(std::move(image));
+  }
+  return images;
+}
+
+// Adds what an index's other platforms use, as far as the archive has it.
+void RetainOtherPlatforms(const Index& index, const Digest& chosen, const ContentStore& content,
+                          std::vector<Digest>& retained) {
+  for (const Descriptor& d : index.manifests) {
+    if (d.digest == chosen || !content.Has(d.digest)) continue;
+    retained.push_back(d.digest);
+    absl::StatusOr<std::string> text = content.Read(d.digest, kMaxMetadataFile);
+    if (!text.ok()) continue;
+    absl::StatusOr<Manifest> manifest = ParseManifest(*text);
+    if (!manifest.ok()) continue;
+    if (content.Has(manifest->config.digest)) retained.push_back(manifest->config.digest);
+    for (const Descriptor& layer : manifest->layers) {
+      if (content.Has(layer.digest)) retained.push_back(layer.digest);
+    }
+  }
+}
+
+absl::StatusOr<std::vector<ArchiveImage>> OciArchiveImages(const ArchiveFiles& files,
+                                                           ContentStore& content,
+                                                           ImagePuller& describer,
+                                                           const Platform& platform) {
+  absl::StatusOr<Index> top = ParseIndex(files.metadata.at("index.json"));
+  if (!top.ok())
+    return absl::InvalidArgumentError("index.json: " + std::string(top.status().message()));
+  std::vector<ArchiveImage> images;
+  for (const Descriptor& d : top->manifests) {
+    ArchiveImage image;
+    if (auto it = d.annotations.find(kImageNameAnnotation); it != d.annotations.end()) {
+      image.names.push_back(it->second);
+    } else if (auto ref = d.annotations.find(kRefNameAnnotation); ref != d.annotations.end()) {
+      // A bare tag ("latest") names no repository; a full reference does.
+      if (absl::StrContains(ref->second, '/') || absl::StrContains(ref->second, ':')) {
+        image.names.push_back(ref->second);
+      }
+    }
+    ASSIGN_OR_RETURN(std::string text, content.Read(d.digest, kMaxMetadataFile));
+    std::string type = d.media_type.empty() ? DetectManifestMediaType(text) : d.media_type;
+    std::optional<Digest> index_digest;
+    Digest manifest_digest = d.digest;
+    std::vector<Digest> retained;
+    if (IsIndexMediaType(type)) {
+      absl::StatusOr<Index> index = ParseIndex(text);
+      if (!index.ok()) return index.status();
+      ASSIGN_OR_RETURN(Descriptor chosen, SelectPlatform(*index, platform));
+      index_digest = d.digest;
+      manifest_digest = chosen.digest;
+      ASSIGN_OR_RETURN(text, content.Read(chosen.digest, kMaxMetadataFile));
+      RetainOtherPlatforms(*index, chosen.digest, content, retained);
+    }
+    ASSIGN_OR_RETURN(image.content,
+                     describer.DescribeFromManifest(manifest_digest, text, index_digest));
+    image.content.retained = std::move(retained);
+    images.push_back(std::move(image));
+  }
+  return images;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ArchiveImage>> ReadImageArchive(const ByteSource& source,
+                                                           ContentStore& content,
+                                                           ImagePuller& describer,
+                                                           const Platform& platform) {
+  ArchiveReader reader(source, content);
+  ASSIGN_OR_RETURN(ArchiveFiles files, reader.Read());
+  std::vector<ArchiveImage> images;
+  if (files.metadata.contains("index.json")) {
+    ASSIGN_OR_RETURN(images, OciArchiveImages(files, content, describer, platform));
+  } else if (files.metadata.contains("manifest.json")) {
+    ASSIGN_OR_RETURN(images, DockerArchiveImages(files, content, describer));
+  } else {
+    return absl::InvalidArgumentError(
+        "not an image archive: it has neither index.json (OCI) nor manifest.json (docker save)");
+  }
+  for (const ArchiveImage& image : images) {
+    for (const LayerContent& layer : image.content.layers) {
+      if (!content.Has(layer.blob.digest)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("archive lacks layer ", layer.blob.digest.ToString()));
+      }
+    }
+  }
+  return images;
+}
+
+namespace {
+
+la_ssize_t WriteCallback(archive* a, void* client, const void* buffer, size_t length) {
+  auto* sink = static_cast<std::pair<const ArchiveSink*, absl::Status>*>(client);
+  sink->second = (*sink->first)(absl::string_view(static_cast<const char*>(buffer), length));
+  if (!sink->second.ok()) {
+    archive_set_error(a, EIO, "%s", std::string(sink->second.message()).c_str());
+    return -1;
+  }
+  return static_cast<la_ssize_t>(length);
+}
+
+class ArchiveWriter {
+ public:
+  explicit ArchiveWriter(const ArchiveSink& sink) : sink_(&sink, absl::OkStatus()) {
+    archive_.reset(archive_write_new());
+    archive_write_set_format_pax_restricted(archive_.get());
+    archive_write_set_bytes_in_last_block(archive_.get(), 1);
+  }
+
+  absl::Status Open() {
+    if (archive_write_open(archive_.get(), &sink_, nullptr, &WriteCallback, nullptr) !=
+        ARCHIVE_OK) {
+      return Error();
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status AddFile(const std::string& name, int64_t size,
+                       const std::function<absl::Status()>& write_data) {
+    std::unique_ptr<archive_entry, void (*)(archive_entry*)> entry(archive_entry_new(),
+                                                                   archive_entry_free);
+    archive_entry_set_pathname(entry.get(), name.c_str());
+    archive_entry_set_filetype(entry.get(), AE_IFREG);
+    archive_entry_set_perm(entry.get(), 0644);
+    archive_entry_set_size(entry.get(), size);
+    if (archive_write_header(archive_.get(), entry.get()) != ARCHIVE_OK) return Error();
+    return write_data();
+  }
+
+  absl::Status AddText(const std::string& name, const std::string& text) {
+    return AddFile(name, static_cast<int64_t>(text.size()), [&] { return Data(text); });
+  }
+
+  absl::Status Data(absl::string_view data) {
+    if (archive_write_data(archive_.get(), data.data(), data.size()) < 0) return Error();
+    return absl::OkStatus();
+  }
+
+  absl::Status Close() {
+    if (archive_write_close(archive_.get()) != ARCHIVE_OK) return Error();
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Error() {
+    if (!sink_.second.ok()) return sink_.second;
+    const char* message = archive_error_string(archive_.get());
+    return absl::InternalError(absl::StrCat("write archive: ", message ? message : "failed"));
+  }
+
+  std::pair<const ArchiveSink*, absl::Status> sink_;
+  std::unique_ptr<archive, WriterDeleter> archive_;
+};
+
+}  // namespace
+
+absl::Status WriteImageArchive(const std::vector<ArchiveImage>& images, const ContentStore& content,
+                               const ArchiveSink& sink) {
+  ArchiveWriter writer(sink);
+  RETURN_IF_ERROR(writer.Open());
+  RETURN_IF_ERROR(writer.AddText("oci-layout", R"({"imageLayoutVersion":"1.0.0"})"));
+  std::set<Digest> written;
+  json index = {
+      {"schemaVersion", 2}, {"mediaType", media_type::kOciIndex}, {"manifests", json::array()}};
+  json docker_manifest = json::array();
+  for (const ArchiveImage& image : images) {
+    for (const Digest& blob : image.content.Blobs()) {
+      if (!written.insert(blob).second) continue;
+      ASSIGN_OR_RETURN(int64_t size, content.Size(blob));
+      ASSIGN_OR_RETURN(UniqueFd fd, content.Open(blob));
+      RETURN_IF_ERROR(writer.AddFile("blobs/sha256/" + blob.hex(), size, [&]() -> absl::Status {
+        std::string buffer(1 << 20, '\0');
+        while (true) {
+          ssize_t n = read(fd.get(), buffer.data(), buffer.size());
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) return berth::ErrnoStatus("read blob " + blob.ToString());
+          if (n == 0) return absl::OkStatus();
+          RETURN_IF_ERROR(writer.Data(absl::string_view(buffer.data(), static_cast<size_t>(n))));
+        }
+      }));
+    }
+    // The index entry is what the names resolved to: the index of a
+    // multi-platform image, else the manifest.
+    const Digest& top =
+        image.content.index_digest ? *image.content.index_digest : image.content.manifest_digest;
+    ASSIGN_OR_RETURN(int64_t top_size, content.Size(top));
+    std::string top_type =
+        image.content.index_digest ? media_type::kOciIndex : image.content.manifest_media_type;
+    if (image.content.index_digest) {
+      absl::StatusOr<std::string> text = content.Read(top, kMaxMetadataFile);
+      if (text.ok()) top_type = DetectManifestMediaType(*text);
+    }
+    std::vector<std::string> names = image.names;
+    if (names.empty()) names.push_back("");
+    json tags = json::array();
+    for (const std::string& name : names) {
+      json descriptor = {{"mediaType", top_type}, {"digest", top.ToString()}, {"size", top_size}};
+      if (!name.empty()) {
+        descriptor["annotations"] = {{kImageNameAnnotation, name}};
+        size_t colon = name.rfind(':');
+        if (colon != std::string::npos && name.find('/', colon) == std::string::npos &&
+            !absl::StrContains(name, '@')) {
+          descriptor["annotations"][kRefNameAnnotation] = name.substr(colon + 1);
+          tags.push_back(name);
+        }
+      }
+      index["manifests"].push_back(descriptor);
+    }
+    json layers = json::array();
+    for (const LayerContent& layer : image.content.layers) {
+      layers.push_back("blobs/sha256/" + layer.blob.digest.hex());
+    }
+    docker_manifest.push_back({{"Config", "blobs/sha256/" + image.content.config_digest.hex()},
+                               {"RepoTags", tags},
+                               {"Layers", layers}});
+  }
+  RETURN_IF_ERROR(writer.AddText("index.json", index.dump()));
+  RETURN_IF_ERROR(writer.AddText("manifest.json", docker_manifest.dump()));
+  return writer.Close();
+}
+
+}  // namespace berth::snapshotter

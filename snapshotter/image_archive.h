@@ -1,0 +1,41 @@
+#pragma once
+
+// Image archives: reading `docker save` tarballs and OCI image layouts in a
+// tarball (optionally gzip or zstd compressed) into the content store, and
+// writing images back out as an OCI archive that `docker load` also reads.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "snapshotter/content_store.h"
+#include "snapshotter/decompressor.h"
+#include "snapshotter/image_puller.h"
+#include "snapshotter/manifest.h"
+
+namespace berth::snapshotter {
+
+struct ArchiveImage {
+  // Names as the archive gives them ("busybox:latest",
+  // "docker.io/library/busybox:latest"); empty for an unnamed image.
+  std::vector<std::string> names;
+  ImageContent content;
+};
+
+// Streams every blob of the archive into `content` (each verified against
+// its digest when the archive names one) and describes the images in it.
+// An index keeps all its platforms; `platform` picks the one that runs.
+absl::StatusOr<std::vector<ArchiveImage>> ReadImageArchive(const ByteSource& source,
+                                                           ContentStore& content,
+                                                           ImagePuller& describer,
+                                                           const Platform& platform);
+
+// Receives the archive's bytes as they are produced.
+using ArchiveSink = std::function<absl::Status(absl::string_view chunk)>;
+
+// Writes `images` (each with the names to record for it) as one archive.
+absl::Status WriteImageArchive(const std::vector<ArchiveImage>& images, const ContentStore& content,
+                               const ArchiveSink& sink);
+
+}  // namespace berth::snapshotter
