@@ -40,6 +40,9 @@ absl::StatusOr<std::unique_ptr<ImageStack>> OpenImageStack(const BerthConfig& co
       ImageServiceDeps{&store, stack->content.get(), stack->snapshots.get(), stack->puller.get(),
                        content_root, snapshots_root});
   stack->berth_service = std::make_unique<BerthImagesService>(*stack->service);
+  // A crash between storing blobs or layers and recording their image
+  // leaves them unreferenced; nothing is in flight yet, so collect them now.
+  RETURN_IF_ERROR(stack->service->CollectGarbage());
   return stack;
 }
 

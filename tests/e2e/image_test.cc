@@ -19,6 +19,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/base/unique_fd.h"
+#include "snapshotter/digest.h"
+#include "snapshotter/http_client.h"
 #include "tests/e2e/berthd_fixture.h"
 #include "tests/e2e/local_registry.h"
 
@@ -329,6 +331,47 @@ TEST_F(ImageTest, BearerTokenAuthThroughTheTokenEndpoint) {
   // The token the pull used carries the repository scope.
   std::string token_log = ReadFileToString(dir_.Join("registry/token.log")).value_or("");
   EXPECT_THAT(token_log, HasSubstr("repository%3Aberth-test%2Fbusybox%3Apull"));
+
+  // A registry token from the AuthConfig goes to the registry as it is.
+  snapshotter::HttpClient http;
+  snapshotter::HttpRequest token_request;
+  token_request.url = registry->Env("TOKEN_URL") +
+                      "?service=berth-registry&scope=repository:berth-test/user-uid:pull";
+  token_request.headers.push_back("Authorization: Basic " + absl::Base64Escape("bob:builder"));
+  absl::StatusOr<snapshotter::HttpResponse> token = http.Send(token_request);
+  ASSERT_TRUE(token.ok() && token->status == 200) << token.status();
+  runtime::v1::AuthConfig bearer;
+  bearer.set_registry_token(nlohmann::json::parse(token->body)["token"]);
+  EXPECT_TRUE(Pull(registry->host() + "/berth-test/user-uid", bearer).ok());
+}
+
+TEST_F(ImageTest, RestartCleansUpWhatACrashLeft) {
+  auto registry = StartRegistry("registry");
+  ASSERT_TRUE(StartBerthd().ok());
+  ASSERT_TRUE(Pull(registry->host() + "/berth-test/busybox:1.0").ok());
+  std::set<std::string> blobs = Blobs();
+  size_t snapshots = SnapshotDirs();
+  ASSERT_TRUE(berthd_->process().Signal(SIGKILL).ok());
+  ASSERT_TRUE(berthd_->process().Wait().ok());
+
+  // What a crash mid-pull leaves: a partial download, a verified blob no
+  // image records yet, a layer directory without a record.
+  std::string root = berthd_->root();
+  ASSERT_TRUE(WriteFileAtomically(root + "/content/ingest/partial", "half").ok());
+  std::string orphan = snapshotter::DigestOf("orphan").hex();
+  ASSERT_TRUE(WriteFileAtomically(root + "/content/blobs/sha256/" + orphan, "orphan").ok());
+  fs::create_directories(root + "/snapshots/999/fs/etc");
+
+  berthd_.reset();
+  ASSERT_TRUE(StartBerthd().ok()) << berthd_->Log();
+  EXPECT_EQ(Blobs(), blobs);
+  EXPECT_EQ(SnapshotDirs(), snapshots);
+  EXPECT_TRUE(fs::is_empty(root + "/content/ingest"));
+  EXPECT_EQ(List().size(), 1u);
+  EXPECT_EQ(
+      nlohmann::json::parse(
+          Status(ConfigDigest("berth-test/busybox", "1.0"), true).info().at("info"))["unpacked"],
+      true);
 }
 
 TEST_F(ImageTest, CredentialsFileAndTlsWithACustomCa) {
