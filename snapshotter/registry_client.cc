@@ -28,9 +28,9 @@ std::string PercentEncode(absl::string_view text) {
     if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
       out.push_back(static_cast<char>(c));
     } else {
-      absl::StrAppend(
-          &out, "%",
-          absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(&c), 1)));
+      absl::StrAppend(&out, "%",
+                      absl::AsciiStrToUpper(absl::BytesToHexString(
+                          absl::string_view(reinterpret_cast<const char*>(&c), 1))));
     }
   }
   return out;

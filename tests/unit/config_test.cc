@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "cri/config/registries_file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -170,6 +171,48 @@ TEST(ConfigTest, PrintedConfigIsAValidConfigFile) {
   absl::StatusOr<BerthConfig> reparsed = ParseConfigYaml(ConfigToJson(original), "printed");
   ASSERT_TRUE(reparsed.ok()) << reparsed.status();
   EXPECT_EQ(ConfigToJson(*reparsed), ConfigToJson(original));
+}
+
+}  // namespace
+}  // namespace berth::cri
+
+namespace berth::cri {
+namespace {
+
+TEST(RegistriesFileTest, ParsesMirrorsTlsAndPlainHttp) {
+  absl::StatusOr<RegistryHosts> hosts = ParseRegistriesYaml(R"(
+docker.io:
+  mirrors: ["https://mirror.example.com", "http://127.0.0.1:5001"]
+"registry.internal:5000":
+  ca_file: /etc/berth/ca.pem
+"10.0.0.5:5000":
+  plain_http: true
+"test.example":
+  skip_verify: yes
+)",
+                                                            "registries.yaml");
+  ASSERT_TRUE(hosts.ok()) << hosts.status();
+  EXPECT_EQ((*hosts)["docker.io"].mirrors,
+            (std::vector<std::string>{"https://mirror.example.com", "http://127.0.0.1:5001"}));
+  EXPECT_EQ((*hosts)["registry.internal:5000"].ca_file, "/etc/berth/ca.pem");
+  EXPECT_TRUE((*hosts)["10.0.0.5:5000"].plain_http);
+  EXPECT_TRUE((*hosts)["test.example"].skip_verify);
+  EXPECT_TRUE(ParseRegistriesYaml("", "r.yaml")->empty());
+}
+
+TEST(RegistriesFileTest, ErrorsNameTheFileHostAndKey) {
+  for (auto [yaml, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"docker.io:\n  mirror: [x]\n", "r.yaml: docker.io.mirror: unknown key"},
+           {"docker.io:\n  mirrors: [ftp://x]\n", "r.yaml: docker.io.mirrors: \"ftp://x\" is not"},
+           {"h:\n  plain_http: maybe\n", "r.yaml: h.plain_http: must be true or false"},
+           {"h:\n  ca_file: relative.pem\n", "r.yaml: h.ca_file: must be an absolute path"},
+           {"- a\n- b\n", "r.yaml: top level"},
+           {"a/b:\n  plain_http: true\n", "r.yaml: a/b: must be a registry host"}}) {
+    absl::StatusOr<RegistryHosts> hosts = ParseRegistriesYaml(yaml, "r.yaml");
+    ASSERT_FALSE(hosts.ok()) << yaml;
+    EXPECT_EQ(hosts.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(hosts.status().message()), ::testing::HasSubstr(expected)) << yaml;
+  }
 }
 
 }  // namespace
