@@ -17,6 +17,7 @@
 #include "absl/strings/strip.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
+#include "snapshotter/tar_stream.h"
 
 namespace berth::snapshotter {
 namespace {
@@ -27,9 +28,6 @@ constexpr int64_t kMaxMetadataFile = 4 << 20;
 constexpr char kRefNameAnnotation[] = "org.opencontainers.image.ref.name";
 constexpr char kImageNameAnnotation[] = "io.containerd.image.name";
 
-struct ReaderDeleter {
-  void operator()(archive* a) const { archive_read_free(a); }
-};
 struct WriterDeleter {
   void operator()(archive* a) const { archive_write_free(a); }
 };
@@ -72,22 +70,13 @@ bool IsMetadataFile(const std::string& path) {
 class ArchiveReader {
  public:
   ArchiveReader(const ByteSource& source, ContentStore& content)
-      : reader_(source), content_(content), buffer_(256 * 1024, '\0') {}
+      : tar_(source, absl::StatusCode::kInvalidArgument), content_(content) {}
 
   absl::StatusOr<ArchiveFiles> Read() {
-    std::unique_ptr<archive, ReaderDeleter> a(archive_read_new());
-    archive_read_support_format_tar(a.get());
-    archive_read_support_format_gnutar(a.get());
-    if (archive_read_open(a.get(), this, nullptr, &ArchiveReader::Callback, nullptr) !=
-        ARCHIVE_OK) {
-      return Error(a.get());
-    }
     ArchiveFiles files;
     while (true) {
-      archive_entry* entry;
-      int rc = archive_read_next_header(a.get(), &entry);
-      if (rc == ARCHIVE_EOF) break;
-      if (rc < ARCHIVE_WARN) return Error(a.get());
+      ASSIGN_OR_RETURN(archive_entry * entry, tar_.Next());
+      if (entry == nullptr) break;
       std::string path = CleanPath(archive_entry_pathname(entry));
       if (archive_entry_filetype(entry) == AE_IFLNK) {
         std::string dir = std::filesystem::path(path).parent_path().string();
@@ -100,7 +89,11 @@ class ArchiveReader {
         if (size > kMaxMetadataFile) {
           return absl::InvalidArgumentError(absl::StrCat("archive file ", path, " is too large"));
         }
-        ASSIGN_OR_RETURN(files.metadata[path], ReadSmall(a.get(), size));
+        std::string& data = files.metadata[path];
+        RETURN_IF_ERROR(tar_.ReadData([&](absl::string_view block, int64_t) {
+          data.append(block.data(), block.size());
+          return absl::OkStatus();
+        }));
         continue;
       }
       // Files under blobs/sha256/ are named by their digest, which is verified.
@@ -109,52 +102,18 @@ class ArchiveReader {
         absl::StatusOr<Digest> named = Digest::Parse("sha256:" + path.substr(13));
         if (named.ok()) expected = *named;
       }
-      ASSIGN_OR_RETURN(files.digests[path], Store(a.get(), expected, size, path));
+      ASSIGN_OR_RETURN(files.digests[path], Store(expected, size, path));
     }
-    RETURN_IF_ERROR(reader_.Drain());
+    RETURN_IF_ERROR(tar_.Drain());
     return files;
   }
 
  private:
-  static la_ssize_t Callback(archive* a, void* client, const void** buffer) {
-    auto* self = static_cast<ArchiveReader*>(client);
-    absl::StatusOr<size_t> n = self->reader_.Read(self->buffer_.data(), self->buffer_.size());
-    if (!n.ok()) {
-      self->read_error_ = n.status();
-      archive_set_error(a, EIO, "%s", std::string(n.status().message()).c_str());
-      return -1;
-    }
-    *buffer = self->buffer_.data();
-    return static_cast<la_ssize_t>(*n);
-  }
-
-  absl::Status Error(archive* a) {
-    if (!read_error_.ok()) return read_error_;
-    const char* message = archive_error_string(a);
-    return absl::InvalidArgumentError(absl::StrCat("not a readable image archive: ",
-                                                   message != nullptr ? message : "malformed tar"));
-  }
-
-  absl::StatusOr<std::string> ReadSmall(archive* a, int64_t size) {
-    std::string data(static_cast<size_t>(size), '\0');
-    la_ssize_t n = archive_read_data(a, data.data(), data.size());
-    if (n < 0 || n != size) return Error(a);
-    return data;
-  }
-
-  absl::StatusOr<Digest> Store(archive* a, const Digest& expected, int64_t size,
-                               const std::string& path) {
+  absl::StatusOr<Digest> Store(const Digest& expected, int64_t size, const std::string& path) {
     if (!expected.empty() && content_.Has(expected)) return expected;  // skipped, not re-read
     ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> writer, content_.Writer(expected, size));
-    while (true) {
-      const void* block;
-      size_t length;
-      la_int64_t offset;
-      int rc = archive_read_data_block(a, &block, &length, &offset);
-      if (rc == ARCHIVE_EOF) break;
-      if (rc < ARCHIVE_WARN) return Error(a);
-      RETURN_IF_ERROR(writer->Write(absl::string_view(static_cast<const char*>(block), length)));
-    }
+    RETURN_IF_ERROR(
+        tar_.ReadData([&](absl::string_view block, int64_t) { return writer->Write(block); }));
     absl::Status committed = writer->Commit();
     if (!committed.ok()) {
       return absl::Status(committed.code(),
@@ -163,10 +122,8 @@ class ArchiveReader {
     return writer->digest();
   }
 
-  DecompressingReader reader_;
+  TarStream tar_;
   ContentStore& content_;
-  std::string buffer_;
-  absl::Status read_error_;
 };
 
 std::string LayerMediaType(const ContentStore& content, const Digest& digest) {

@@ -20,18 +20,14 @@
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/base/unique_fd.h"
+#include "snapshotter/tar_stream.h"
 #include "snapshotter/tree_removal.h"
 
 namespace berth::snapshotter {
 namespace {
 
-constexpr size_t kReadBuffer = 256 * 1024;
 constexpr absl::string_view kWhiteoutPrefix = ".wh.";
 constexpr absl::string_view kOpaqueMarker = ".wh..wh..opq";
-
-struct ArchiveDeleter {
-  void operator()(archive* a) const { archive_read_free(a); }
-};
 
 // An entry's path split into components, or an error for one that could
 // leave the layer.
@@ -69,25 +65,14 @@ struct DeferredDirectoryTimes {
 
 class LayerApplier {
  public:
-  LayerApplier(UniqueFd root, DecompressingReader& reader)
-      : root_(std::move(root)), reader_(reader), buffer_(kReadBuffer, '\0') {}
+  LayerApplier(UniqueFd root, TarStream& tar) : root_(std::move(root)), tar_(tar) {}
 
   absl::StatusOr<int64_t> Run() {
-    std::unique_ptr<archive, ArchiveDeleter> a(archive_read_new());
-    if (!a) return absl::ResourceExhaustedError("archive_read_new failed");
-    archive_read_support_format_tar(a.get());
-    archive_read_support_format_gnutar(a.get());
-    if (archive_read_open(a.get(), this, nullptr, &LayerApplier::ReadCallback, nullptr) !=
-        ARCHIVE_OK) {
-      return ArchiveError(a.get(), "open layer tar");
-    }
     int64_t entries = 0;
     while (true) {
-      archive_entry* entry = nullptr;
-      int rc = archive_read_next_header(a.get(), &entry);
-      if (rc == ARCHIVE_EOF) break;
-      if (rc < ARCHIVE_WARN) return ArchiveError(a.get(), "read layer tar");
-      absl::Status status = ApplyEntry(a.get(), entry);
+      ASSIGN_OR_RETURN(archive_entry * entry, tar_.Next());
+      if (entry == nullptr) break;
+      absl::Status status = ApplyEntry(entry);
       if (!status.ok()) {
         return absl::Status(status.code(),
                             absl::StrCat("layer entry \"", archive_entry_pathname(entry),
@@ -100,25 +85,6 @@ class LayerApplier {
   }
 
  private:
-  static la_ssize_t ReadCallback(archive* a, void* client, const void** buffer) {
-    auto* self = static_cast<LayerApplier*>(client);
-    absl::StatusOr<size_t> n = self->reader_.Read(self->buffer_.data(), self->buffer_.size());
-    if (!n.ok()) {
-      self->read_error_ = n.status();
-      archive_set_error(a, EIO, "%s", std::string(n.status().message()).c_str());
-      return -1;
-    }
-    *buffer = self->buffer_.data();
-    return static_cast<la_ssize_t>(*n);
-  }
-
-  absl::Status ArchiveError(archive* a, absl::string_view what) {
-    if (!read_error_.ok()) return read_error_;
-    const char* message = archive_error_string(a);
-    return absl::DataLossError(
-        absl::StrCat(what, ": ", message != nullptr ? message : "malformed tar"));
-  }
-
   // The directory holding `parts[0..n-1]`, created (0755, root-owned) when
   // missing. Never follows a symlink.
   absl::StatusOr<int> ParentDirectory(const std::vector<std::string>& parts, size_t n) {
@@ -179,7 +145,7 @@ class LayerApplier {
     parent_path_.clear();
   }
 
-  absl::Status ApplyEntry(archive* a, archive_entry* entry) {
+  absl::Status ApplyEntry(archive_entry* entry) {
     retired_parent_.Reset();
     ASSIGN_OR_RETURN(std::vector<std::string> parts, SplitEntryPath(archive_entry_pathname(entry)));
     if (parts.empty()) {  // "./": the layer root's own metadata
@@ -200,7 +166,7 @@ class LayerApplier {
     }
     switch (archive_entry_filetype(entry)) {
       case AE_IFREG:
-        return ApplyRegularFile(a, dir, name, entry);
+        return ApplyRegularFile(dir, name, entry);
       case AE_IFDIR:
         return ApplyDirectory(dir, parts, entry);
       case AE_IFLNK:
@@ -258,31 +224,23 @@ class LayerApplier {
     return absl::OkStatus();
   }
 
-  absl::Status ApplyRegularFile(archive* a, int dir, const std::string& name,
-                                archive_entry* entry) {
+  absl::Status ApplyRegularFile(int dir, const std::string& name, archive_entry* entry) {
     RETURN_IF_ERROR(ClearName(dir, name, /*keep_directory=*/false));
     UniqueFd fd(
         openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd) return berth::ErrnoStatus("create " + name);
     int64_t end = 0;
-    while (true) {
-      const void* block;
-      size_t size;
-      la_int64_t offset;
-      int rc = archive_read_data_block(a, &block, &size, &offset);
-      if (rc == ARCHIVE_EOF) break;
-      if (rc < ARCHIVE_WARN) return ArchiveError(a, "read file data");
-      const char* data = static_cast<const char*>(block);
-      while (size > 0) {
-        ssize_t n = pwrite(fd.get(), data, size, offset);
+    RETURN_IF_ERROR(tar_.ReadData([&](absl::string_view data, int64_t offset) -> absl::Status {
+      while (!data.empty()) {
+        ssize_t n = pwrite(fd.get(), data.data(), data.size(), offset);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return berth::ErrnoStatus("write " + name);
-        data += n;
-        size -= static_cast<size_t>(n);
+        data.remove_prefix(static_cast<size_t>(n));
         offset += n;
       }
       end = std::max<int64_t>(end, offset);
-    }
+      return absl::OkStatus();
+    }));
     // Sparse files may end in a hole.
     if (int64_t size = archive_entry_size(entry); size > end) {
       if (ftruncate(fd.get(), size) != 0) return berth::ErrnoStatus("truncate " + name);
@@ -416,9 +374,7 @@ class LayerApplier {
   }
 
   UniqueFd root_;
-  DecompressingReader& reader_;
-  std::string buffer_;
-  absl::Status read_error_;
+  TarStream& tar_;
   UniqueFd parent_;
   std::string parent_path_;
   UniqueFd retired_parent_;
@@ -430,14 +386,14 @@ class LayerApplier {
 absl::StatusOr<LayerApplyResult> ApplyLayer(const ByteSource& source, const std::string& target) {
   UniqueFd root(open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
   if (!root) return berth::ErrnoStatus("open " + target);
-  DecompressingReader reader(source);
-  LayerApplier applier(std::move(root), reader);
+  TarStream tar(source, absl::StatusCode::kDataLoss);
+  LayerApplier applier(std::move(root), tar);
   ASSIGN_OR_RETURN(int64_t entries, applier.Run());
-  RETURN_IF_ERROR(reader.Drain());
+  RETURN_IF_ERROR(tar.Drain());
   LayerApplyResult result;
-  result.diff_id = reader.diff_id();
-  result.uncompressed_size = reader.uncompressed_size();
-  result.compression = reader.compression();
+  result.diff_id = tar.reader().diff_id();
+  result.uncompressed_size = tar.reader().uncompressed_size();
+  result.compression = tar.reader().compression();
   result.entries = entries;
   return result;
 }

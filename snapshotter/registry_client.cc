@@ -71,6 +71,14 @@ absl::Status StatusForResponse(const HttpResponse& response, absl::string_view w
   }
 }
 
+// The registry's own error, with what the mirrors said before it.
+absl::Status WithMirrorFailures(const absl::Status& error,
+                                const std::vector<std::string>& mirror_failures) {
+  if (mirror_failures.empty()) return error;
+  return absl::Status(error.code(), absl::StrCat(error.message(), " (mirrors failed: ",
+                                                 absl::StrJoin(mirror_failures, "; "), ")"));
+}
+
 }  // namespace
 
 std::string DescribeRegistryError(const HttpResponse& response) {
@@ -322,10 +330,7 @@ absl::StatusOr<FetchedManifest> DistributionClient::FetchManifest(
     if (endpoint.mirror) failures.push_back(absl::StrCat(endpoint.base_url, ": ", error.message()));
     last_error = error;
   }
-  if (failures.empty()) return last_error;
-  return absl::Status(
-      last_error.code(),
-      absl::StrCat(last_error.message(), " (mirrors failed: ", absl::StrJoin(failures, "; "), ")"));
+  return WithMirrorFailures(last_error, failures);
 }
 
 absl::Status DistributionClient::FetchBlob(const ImageReference& ref, const Digest& digest,
@@ -358,10 +363,7 @@ absl::Status DistributionClient::FetchBlob(const ImageReference& ref, const Dige
     if (endpoint.mirror) failures.push_back(absl::StrCat(endpoint.base_url, ": ", error.message()));
     last_error = error;
   }
-  if (failures.empty()) return last_error;
-  return absl::Status(
-      last_error.code(),
-      absl::StrCat(last_error.message(), " (mirrors failed: ", absl::StrJoin(failures, "; "), ")"));
+  return WithMirrorFailures(last_error, failures);
 }
 
 }  // namespace berth::snapshotter
