@@ -17,6 +17,12 @@
 #include "snapshotter/tree_removal.h"
 
 namespace berth::snapshotter {
+namespace {
+
+// One page, less room for options the mounter adds (index=off, ...).
+constexpr size_t kMaxMountOptions = 4096 - 256;
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<OverlaySnapshotter>> OverlaySnapshotter::Open(
     const std::string& root, SnapshotCatalog& catalog) {
@@ -139,13 +145,27 @@ absl::StatusOr<std::vector<Mount>> OverlaySnapshotter::Mounts(const std::string&
     std::string source = lowers.empty() ? FsPath(info.id) : lowers.front();
     return std::vector<Mount>{{"bind", source, {"rbind", "ro"}}};
   }
-  std::vector<std::string> options;
-  if (writable) {
-    options.push_back("workdir=" + SnapshotDir(info.id) + "/work");
-    options.push_back("upperdir=" + FsPath(info.id));
+  auto overlay = [&](bool relative) {
+    // Relative names are "<id>/fs", from the snapshots root.
+    auto name = [&](const std::string& path) {
+      return relative ? path.substr(root_.size() + 1) : path;
+    };
+    Mount mount{"overlay", "overlay", {}, relative ? root_ : ""};
+    if (writable) {
+      mount.options.push_back("workdir=" + name(SnapshotDir(info.id) + "/work"));
+      mount.options.push_back("upperdir=" + name(FsPath(info.id)));
+    }
+    std::vector<std::string> lower_names;
+    for (const std::string& lower : lowers) lower_names.push_back(name(lower));
+    mount.options.push_back("lowerdir=" + absl::StrJoin(lower_names, ":"));
+    return mount;
+  };
+  Mount absolute = overlay(false);
+  // mount(2) takes at most a page of options.
+  if (absl::StrJoin(absolute.options, ",").size() < kMaxMountOptions) {
+    return std::vector<Mount>{std::move(absolute)};
   }
-  options.push_back("lowerdir=" + absl::StrJoin(lowers, ":"));
-  return std::vector<Mount>{{"overlay", "overlay", std::move(options)}};
+  return std::vector<Mount>{overlay(true)};
 }
 
 absl::Status OverlaySnapshotter::Commit(const std::string& name, const std::string& key) {

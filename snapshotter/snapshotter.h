@@ -18,6 +18,10 @@ struct Mount {
   std::string type;    // "overlay" or "bind"
   std::string source;  // "overlay" or the bound directory
   std::vector<std::string> options;
+  // When set, the options name directories relative to it, and the mount
+  // must be made from there (chdir first): an image with a hundred layers
+  // has a lowerdir too long for the one page mount(2) accepts otherwise.
+  std::string working_dir;
 
   bool operator==(const Mount&) const = default;
 };

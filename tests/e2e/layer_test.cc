@@ -318,6 +318,34 @@ TEST_F(SnapshotTest, ViewsAreReadOnlyAndReopenRemovesUnfinishedUnpacks) {
   EXPECT_TRUE((*reopened)->Stat("view").ok());
 }
 
+TEST_F(SnapshotTest, AHundredAndTwentySevenLayersStillMount) {
+  // Docker's layer limit: the absolute lowerdir list would exceed a page.
+  std::string parent;
+  for (int i = 0; i < 127; ++i) {
+    std::string key = absl::StrCat("layer-", i);
+    Unpack(key, parent, TarBuilder().File(absl::StrCat("f", i), absl::StrCat(i)));
+    parent = key;
+  }
+  absl::StatusOr<std::vector<Mount>> mounts = snapshots_->Prepare("container", parent);
+  ASSERT_TRUE(mounts.ok()) << mounts.status();
+  const Mount& m = (*mounts)[0];
+  EXPECT_EQ(m.working_dir, tmp_.Join("snapshots"));
+  std::string options = absl::StrJoin(m.options, ",");
+  EXPECT_LT(options.size(), 4096u);
+  std::string target = tmp_.Join("rootfs");
+  fs::create_directories(target);
+  // The mount is made from the working directory its relative paths need.
+  std::string cwd = fs::current_path();
+  ASSERT_EQ(chdir(m.working_dir.c_str()), 0);
+  int rc = mount("overlay", target.c_str(), "overlay", 0, options.c_str());
+  int error = errno;
+  ASSERT_EQ(chdir(cwd.c_str()), 0);
+  ASSERT_EQ(rc, 0) << strerror(error);
+  mounted_ = target;
+  EXPECT_EQ(ReadFile(target + "/f0"), "0");
+  EXPECT_EQ(ReadFile(target + "/f126"), "126");
+}
+
 // The puller against an in-memory registry.
 class PullerTest : public ::testing::Test {
  protected:
