@@ -169,7 +169,7 @@ absl::Status ImagePuller::FetchSmallBlob(const PullRequest& request, const Descr
     return absl::DataLossError(
         absl::StrCat("config ", blob.digest.ToString(), " claims ", blob.size, " bytes"));
   }
-  return DownloadBlob(request, blob);
+  return DownloadBlob(request, blob, /*report=*/false);
 }
 
 absl::Status ImagePuller::FetchLayers(const PullRequest* request, const ImageContent& image,
@@ -242,7 +242,8 @@ absl::Status ImagePuller::FetchLayer(const PullRequest* request, const LayerCont
   return done.status();
 }
 
-absl::Status ImagePuller::DownloadBlob(const PullRequest& request, const Descriptor& blob) {
+absl::Status ImagePuller::DownloadBlob(const PullRequest& request, const Descriptor& blob,
+                                       bool report) {
   return blob_flights_
       .Do(blob.digest.ToString(),
           [&]() -> absl::StatusOr<bool> {
@@ -254,12 +255,14 @@ absl::Status ImagePuller::DownloadBlob(const PullRequest& request, const Descrip
                                                 [&](absl::string_view chunk) {
                                                   RETURN_IF_ERROR(writer->Write(chunk));
                                                   progress.done = writer->written();
-                                                  if (request.progress) request.progress(progress);
+                                                  if (report && request.progress) {
+                                                    request.progress(progress);
+                                                  }
                                                   return absl::OkStatus();
                                                 }));
             RETURN_IF_ERROR(writer->Commit());
             progress.finished = true;
-            if (request.progress) request.progress(progress);
+            if (report && request.progress) request.progress(progress);
             return true;
           })
       .status();

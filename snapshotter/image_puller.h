@@ -97,7 +97,8 @@ class ImagePuller {
   absl::Status FetchLayers(const PullRequest* request, const ImageContent& image, bool unpack);
   absl::Status FetchLayer(const PullRequest* request, const LayerContent& layer,
                           const std::string& parent_chain_id, bool unpack);
-  absl::Status DownloadBlob(const PullRequest& request, const Descriptor& blob);
+  // `report` sends progress for it (layers; not the config).
+  absl::Status DownloadBlob(const PullRequest& request, const Descriptor& blob, bool report = true);
   absl::Status DownloadAndUnpack(const PullRequest& request, const LayerContent& layer,
                                  const std::string& parent_chain_id);
   absl::Status UnpackStoredBlob(const LayerContent& layer, const std::string& parent_chain_id);

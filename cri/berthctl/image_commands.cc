@@ -206,8 +206,8 @@ void DrawProgress(const berth::v1::PullProgress& progress, size_t& lines_drawn, 
                         : layer.finished()
                             ? "done"
                             : absl::StrCat(HumanSize(layer.done()), "/", HumanSize(layer.total()));
-    std::cout << "\033[2K" << layer.digest().substr(7, 12) << "  [" << bar << "]  " << state
-              << "\n";
+    if (tty) std::cout << "\033[2K";
+    std::cout << layer.digest().substr(7, 12) << "  [" << bar << "]  " << state << "\n";
   }
   lines_drawn = static_cast<size_t>(progress.layers_size());
   std::cout.flush();
