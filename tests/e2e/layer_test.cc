@@ -8,6 +8,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -485,6 +486,40 @@ TEST_F(PullerTest, ConcurrentPullsOfImagesSharingLayersFetchEachBlobOnce) {
   EXPECT_EQ(registry_.blob_fetches(one->layers[0].blob.digest), 1);
   EXPECT_EQ(registry_.blob_fetches(one->layers[1].blob.digest), 1);
   EXPECT_EQ(Snapshots().size(), 3u);
+}
+
+TEST_F(PullerTest, LayersUnpackWhileTheyDownload) {
+  // A small file first, then 4 MiB that compress badly: the layer's blob
+  // is large, and the small file is early in it.
+  std::string noise(4 << 20, '\0');
+  uint32_t x = 12345;
+  for (char& c : noise) c = static_cast<char>((x = x * 1103515245 + 12345) >> 24);
+  Publish("example.com/big:1", {TarBuilder().File("first", "early").File("noise", noise)});
+  // Midway through the download, the first file must already be on disk.
+  std::atomic<bool> seen_midway{false};
+  registry_.OnChunk([&](const Digest&, size_t offset) {
+    if (offset != 16384 * 8) return;
+    for (int i = 0; i < 500 && !seen_midway; ++i) {
+      for (const auto& e : fs::directory_iterator(tmp_.Join("snapshots"))) {
+        if (fs::exists(e.path() / "fs/first")) seen_midway = true;
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  });
+  absl::StatusOr<ImageContent> image = puller_->Pull(Request("example.com/big:1"));
+  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_GT(image->layers[0].blob.size, 16384 * 16);
+  EXPECT_TRUE(seen_midway) << "the layer was not unpacking while it downloaded";
+}
+
+TEST_F(PullerTest, LayersDownloadInParallelUpToTheLimit) {
+  std::vector<TarBuilder> layers;
+  for (int i = 0; i < 6; ++i) layers.push_back(TarBuilder().File(absl::StrCat("f", i), "x"));
+  Publish("example.com/many:1", layers);
+  registry_.SetBlobDelay(absl::Milliseconds(100));
+  ImagePuller puller(*content_, *snapshots_, registry_, {.max_concurrent_layers = 2});
+  ASSERT_TRUE(puller.Pull(Request("example.com/many:1")).ok());
+  EXPECT_EQ(registry_.max_parallel_fetches(), 2);
 }
 
 TEST_F(PullerTest, ImportedBlobsUnpackLater) {

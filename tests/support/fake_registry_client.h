@@ -3,11 +3,13 @@
 // A RegistryClient serving manifests and blobs from memory, so the puller
 // can be tested (including with hostile content) without a registry.
 
+#include <functional>
 #include <map>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "snapshotter/manifest.h"
 #include "snapshotter/registry_client.h"
 
@@ -36,6 +38,12 @@ class FakeRegistryClient final : public snapshotter::RegistryClient {
     manifests_[absl::StrCat(repository_and_tag.substr(0, repository_and_tag.rfind(':')), "@",
                             snapshotter::DigestOf(content).ToString())] = {media_type, content};
   }
+  // Called after each chunk a blob download hands on (offset after it).
+  void OnChunk(std::function<void(const Digest&, size_t)> hook) { on_chunk_ = std::move(hook); }
+  // Each blob download takes at least this long (to observe parallelism).
+  void SetBlobDelay(absl::Duration delay) { blob_delay_ = delay; }
+  int max_parallel_fetches() const { return max_parallel_; }
+
   int blob_fetches(const Digest& digest) const {
     absl::MutexLock lock(&mutex_);
     auto it = fetches_.find(digest.ToString());
@@ -66,12 +74,17 @@ class FakeRegistryClient final : public snapshotter::RegistryClient {
       if (it == blobs_.end()) return absl::NotFoundError("blob " + digest.ToString());
       content = it->second;
       ++fetches_[digest.ToString()];
+      max_parallel_ = std::max(max_parallel_, ++parallel_);
     }
-    for (size_t offset = 0; offset < content.size(); offset += 16384) {
-      absl::Status status = sink(absl::string_view(content).substr(offset, 16384));
-      if (!status.ok()) return status;
+    absl::SleepFor(blob_delay_);
+    absl::Status status;
+    for (size_t offset = 0; offset < content.size() && status.ok(); offset += 16384) {
+      status = sink(absl::string_view(content).substr(offset, 16384));
+      if (on_chunk_) on_chunk_(digest, std::min(offset + 16384, content.size()));
     }
-    return absl::OkStatus();
+    absl::MutexLock lock(&mutex_);
+    --parallel_;
+    return status;
   }
 
  private:
@@ -79,6 +92,10 @@ class FakeRegistryClient final : public snapshotter::RegistryClient {
   std::map<std::string, std::string> blobs_;
   std::map<std::string, std::pair<std::string, std::string>> manifests_;
   std::map<std::string, int> fetches_;
+  std::function<void(const Digest&, size_t)> on_chunk_;
+  absl::Duration blob_delay_;
+  int parallel_ = 0;
+  int max_parallel_ = 0;
 };
 
 }  // namespace berth::testing
