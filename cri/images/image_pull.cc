@@ -83,7 +83,7 @@ absl::StatusOr<std::string> CriImageService::Pull(
                        absl::StrCat(credentials.username, ":", credentials.password, ":",
                                     credentials.identity_token, ":", credentials.registry_token))
                        .hex());
-  return pulls_.Do(key, [&]() -> absl::StatusOr<std::string> {
+  absl::StatusOr<std::string> id = pulls_.Do(key, [&]() -> absl::StatusOr<std::string> {
     absl::ReaderMutexLock gc_lock(&gc_mutex_);
     absl::Time started = absl::Now();
     snapshotter::PullRequest pull;
@@ -102,6 +102,8 @@ absl::StatusOr<std::string> CriImageService::Pull(
                  content.layers.size(), content.size, absl::FormatDuration(absl::Now() - started));
     return record.id;
   });
+  if (!id.ok()) CollectGarbageIfIdle();
+  return id;
 }
 
 grpc::Status CriImageService::PullImage(grpc::ServerContext*,

@@ -40,6 +40,17 @@ absl::Status CriImageService::Remove(const std::string& spec) {
 
 absl::Status CriImageService::CollectGarbage() {
   absl::WriterMutexLock gc_lock(&gc_mutex_);
+  return CollectGarbageLocked();
+}
+
+void CriImageService::CollectGarbageIfIdle() {
+  if (!gc_mutex_.WriterTryLock()) return;  // other pulls are running; a later collection will do
+  absl::Status status = CollectGarbageLocked();
+  gc_mutex_.WriterUnlock();
+  if (!status.ok()) spdlog::warn("garbage collection after a failure: {}", status.ToString());
+}
+
+absl::Status CriImageService::CollectGarbageLocked() {
   ASSIGN_OR_RETURN(std::vector<ImageRecord> images,
                    deps_.store->Read([](const MetadataTables& t) { return t.ListImages(); }));
   absl::flat_hash_set<snapshotter::Digest> live_blobs;

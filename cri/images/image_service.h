@@ -86,6 +86,13 @@ class CriImageService final : public runtime::v1::ImageService::Service {
   absl::StatusOr<ImageRecord> Record(const snapshotter::ImageContent& content,
                                      const std::vector<std::string>& names, bool pin);
   absl::Status Remove(const std::string& spec);
+  absl::Status CollectGarbageLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(gc_mutex_);
+  absl::StatusOr<std::vector<Imported>> ImportLocked(const snapshotter::ByteSource& archive,
+                                                     const ImportOptions& options);
+  // After a failed pull or import, removes what it stored (a config, an
+  // index) unless other pulls are running, in which case a later
+  // collection (the next removal, or berthd's next start) does.
+  void CollectGarbageIfIdle();
 
   ImageServiceDeps deps_;
   snapshotter::SingleFlight<std::string> pulls_;

@@ -14,6 +14,13 @@ namespace berth::cri {
 
 absl::StatusOr<std::vector<CriImageService::Imported>> CriImageService::Import(
     const snapshotter::ByteSource& archive, const ImportOptions& options) {
+  absl::StatusOr<std::vector<Imported>> imported = ImportLocked(archive, options);
+  if (!imported.ok()) CollectGarbageIfIdle();
+  return imported;
+}
+
+absl::StatusOr<std::vector<CriImageService::Imported>> CriImageService::ImportLocked(
+    const snapshotter::ByteSource& archive, const ImportOptions& options) {
   absl::ReaderMutexLock gc_lock(&gc_mutex_);
   ASSIGN_OR_RETURN(std::vector<snapshotter::ArchiveImage> images,
                    snapshotter::ReadImageArchive(archive, *deps_.content, *deps_.puller,
