@@ -235,7 +235,8 @@ absl::Status ImagePuller::FetchLayer(const PullRequest* request, const LayerCont
         RETURN_IF_ERROR(DownloadAndUnpack(*request, layer, parent_chain_id));
         return true;
       });
-  // Another pull may have unpacked the layer from a blob it then kept.
+  // The snapshot can exist without this image's blob (another image with
+  // the same layer compressed differently): the image still needs its own blob.
   if (done.ok() && request != nullptr && !content_.Has(layer.blob.digest)) {
     return DownloadBlob(*request, layer.blob);
   }
