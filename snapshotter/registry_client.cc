@@ -71,6 +71,13 @@ absl::Status StatusForResponse(const HttpResponse& response, absl::string_view w
   }
 }
 
+// OK for a 200 answer; otherwise the transport error or the HTTP status as a Status.
+absl::Status ResponseError(const absl::StatusOr<HttpResponse>& response, absl::string_view what) {
+  if (!response.ok()) return response.status();
+  if (response->status != 200) return StatusForResponse(*response, what);
+  return absl::OkStatus();
+}
+
 // The registry's own error, with what the mirrors said before it.
 absl::Status WithMirrorFailures(const absl::Status& error,
                                 const std::vector<std::string>& mirror_failures) {
@@ -291,12 +298,8 @@ absl::StatusOr<FetchedManifest> DistributionClient::FetchManifest(
     std::string what = absl::StrCat("manifest ", ref.ToString(), " from ", endpoint.base_url);
     absl::StatusOr<HttpResponse> response =
         SendWithRetries(endpoint, request, scope, credentials, nullptr, nullptr);
-    absl::Status error;
-    if (!response.ok()) {
-      error = response.status();
-    } else if (response->status != 200) {
-      error = StatusForResponse(*response, what);
-    } else {
+    absl::Status error = ResponseError(response, what);
+    if (error.ok()) {
       FetchedManifest manifest;
       manifest.content = std::move(response->body);
       manifest.digest = DigestOf(manifest.content);
@@ -350,14 +353,8 @@ absl::Status DistributionClient::FetchBlob(const ImageReference& ref, const Dige
     std::string what = absl::StrCat("blob ", digest.ToString(), " from ", endpoint.base_url);
     absl::StatusOr<HttpResponse> response =
         SendWithRetries(endpoint, request, scope, credentials, &counting, &started);
-    absl::Status error;
-    if (!response.ok()) {
-      error = response.status();
-    } else if (response->status != 200) {
-      error = StatusForResponse(*response, what);
-    } else {
-      return absl::OkStatus();
-    }
+    absl::Status error = ResponseError(response, what);
+    if (error.ok()) return absl::OkStatus();
     // Bytes already handed on cannot be taken back: no fallback after that.
     if (started) return error;
     if (endpoint.mirror) failures.push_back(absl::StrCat(endpoint.base_url, ": ", error.message()));

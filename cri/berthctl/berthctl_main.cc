@@ -12,6 +12,7 @@
 #include <iostream>
 #include <string>
 
+#include "cri/berthctl/fail.h"
 #include "cri/berthctl/image_commands.h"
 #include "cri/client/cri_client.h"
 #include "nlohmann/json.hpp"
@@ -29,11 +30,6 @@ constexpr char kUsage[] =
     "  pull      pull an image with per-layer progress\n"
     "\n"
     "The socket defaults to $CONTAINER_RUNTIME_ENDPOINT, then /run/berth/berth.sock.\n";
-
-int Fail(const absl::Status& status) {
-  std::cerr << "berthctl: " << status.message() << "\n";
-  return 1;
-}
 
 int Version(CriClient& client) {
   absl::StatusOr<runtime::v1::VersionResponse> version = client.Version();

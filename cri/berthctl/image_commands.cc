@@ -10,6 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "cri/berthctl/fail.h"
+#include "cri/grpc_status.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/unique_fd.h"
 
@@ -24,11 +26,6 @@ constexpr char kImagesUsage[] =
     "  berthctl images export -o FILE|- IMAGE...          write images as an OCI archive\n"
     "  berthctl images tag SOURCE TARGET                  give an image another name\n"
     "  berthctl pull [--user USER:PASSWORD] IMAGE         pull, showing each layer's progress\n";
-
-int Fail(const absl::Status& status) {
-  std::cerr << "berthctl: " << status.message() << "\n";
-  return 1;
-}
 
 int Usage() {
   std::cerr << kImagesUsage;
@@ -112,9 +109,7 @@ int Import(CriClient& client, const std::vector<std::string>& args) {
   }
   writer->WritesDone();
   grpc::Status status = writer->Finish();
-  if (!status.ok())
-    return Fail(
-        absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message()));
+  if (!status.ok()) return Fail(FromGrpcStatus(status));
   for (const berth::v1::ImportedImage& image : response.images()) {
     std::cout << "imported " << image.id();
     for (const std::string& name : image.names()) std::cout << " " << name;
@@ -160,8 +155,7 @@ int Export(CriClient& client, const std::vector<std::string>& args) {
   grpc::Status status = reader->Finish();
   if (!status.ok()) {
     if (!temporary.empty()) unlink(temporary.c_str());
-    return Fail(
-        absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message()));
+    return Fail(FromGrpcStatus(status));
   }
   if (!temporary.empty()) {
     if (fsync(fd) != 0 || rename(temporary.c_str(), output.c_str()) != 0) {
@@ -182,8 +176,7 @@ int Tag(CriClient& client, const std::vector<std::string>& args) {
     berth::v1::TagResponse out;
     grpc::Status status = client.berth_images().Tag(&context, request, &out);
     if (!status.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          status.error_message());
+      return FromGrpcStatus(status);
     }
     return out;
   }();
@@ -255,8 +248,7 @@ int PullCommand(CriClient& client, const std::vector<std::string>& args) {
   }
   grpc::Status status = reader->Finish();
   if (!status.ok()) {
-    return Fail(
-        absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message()));
+    return Fail(FromGrpcStatus(status));
   }
   if (!tty) DrawProgress(last, lines, tty);
   std::cout << "Image is up to date for " << id << "\n";
