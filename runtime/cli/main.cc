@@ -14,6 +14,7 @@
 #include "runtime/base/unique_fd.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
+#include "runtime/sealed_binary.h"
 
 namespace berth::cli {
 namespace {
@@ -100,6 +101,14 @@ int Main(int argc, char** argv) {
   if (command == Commands().end()) {
     ReportError(log_path, log_format, absl::StrCat("unknown command \"", args[i], "\""));
     return 2;
+  }
+  // These run our code inside the container until its program is exec'd.
+  if (args[i] == "create" || args[i] == "run" || args[i] == "exec") {
+    absl::Status sealed = ReexecFromSealedBinary(argv);  // returns only when sealed or failed
+    if (!sealed.ok()) {
+      ReportError(log_path, log_format, std::string(sealed.message()));
+      return 1;
+    }
   }
   std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
   absl::StatusOr<int> result = command->second(runtime, rest);

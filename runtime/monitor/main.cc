@@ -20,6 +20,7 @@
 #include "runtime/base/atomic_file.h"
 #include "runtime/monitor/exec_session.h"
 #include "runtime/monitor/monitor.h"
+#include "runtime/sealed_binary.h"
 
 namespace {
 
@@ -46,6 +47,8 @@ int RunContainerMonitor(const std::string& config_path, int sync_fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Both modes run our code inside the container; returns only when sealed or failed.
+  if (absl::Status sealed = berth::ReexecFromSealedBinary(argv); !sealed.ok()) return Fail(sealed, 1);
   std::string config_path;
   bool exec = false;
   int sync_fd = -1, channel_fd = -1;

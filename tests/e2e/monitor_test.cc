@@ -479,5 +479,39 @@ TEST_F(MonitorTest, ExecInAStoppedContainerFails) {
   EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition) << result.status();
 }
 
+// CVE-2019-5736 against the monitor (see exe_overwrite_attack.cc): the
+// container's init is a fork of berth-monitor until its program runs.
+TEST_F(MonitorTest, ProcSelfExeEntrypointCannotOverwriteTheMonitor) {
+  std::string binary = CopyOf(BERTH_MONITOR_PATH);
+  std::string original = *ReadFileToString(binary);
+  client_ = NewMonitorClient(binary);
+  std::string rootfs = ExeAttackRootfs();
+  nlohmann::json config = Config({"/proc/self/exe"});
+  config["root"] = {{"path", rootfs}, {"readonly", false}};
+  ASSERT_GT(SpawnMonitor(config), 0);
+  ASSERT_TRUE(Start().ok());
+  absl::StatusOr<ExitRecord> exit = WaitExit();
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  std::string result = ReadFileToString(rootfs + "/record/result").value_or("no result");
+  EXPECT_THAT(result, ::testing::StartsWith("denied")) << "the monitor's binary was writable";
+  EXPECT_TRUE(*ReadFileToString(binary) == original) << "berth-monitor was overwritten";
+}
+
+// The same through an exec session, whose helper joins the container.
+TEST_F(MonitorTest, ExecSessionCannotOverwriteTheMonitor) {
+  std::string rootfs = ExeAttackRootfs();
+  nlohmann::json config = Config({"sleep", "60"});
+  config["root"] = {{"path", rootfs}, {"readonly", false}};
+  ASSERT_GT(SpawnMonitor(config), 0);
+  ASSERT_TRUE(Start().ok());
+  std::string binary = CopyOf(BERTH_MONITOR_PATH);
+  std::string original = *ReadFileToString(binary);
+  absl::StatusOr<ExecSyncResult> result = NewMonitorClient(binary)->ExecSync(Exec({"/proc/self/exe"}));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_THAT(result->stdout_data, ::testing::StartsWith("denied"))
+      << "the exec helper's binary was writable";
+  EXPECT_TRUE(*ReadFileToString(binary) == original) << "berth-monitor was overwritten";
+}
+
 }  // namespace
 }  // namespace berth::testing

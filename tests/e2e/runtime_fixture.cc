@@ -82,7 +82,7 @@ std::string RuntimeTest::Bundle(const nlohmann::json& config) {
 }
 
 RunResult RuntimeTest::Runtime(const std::vector<std::string>& args, const SpawnOptions& extra) {
-  std::vector<std::string> argv = {BERTH_RUNTIME_PATH, "--root", state_root_};
+  std::vector<std::string> argv = {runtime_binary_, "--root", state_root_};
   argv.insert(argv.end(), args.begin(), args.end());
   std::string out = dir_.Join(absl::StrCat("out-", counter_)),
               err = dir_.Join(absl::StrCat("err-", counter_));
@@ -98,6 +98,26 @@ RunResult RuntimeTest::Runtime(const std::vector<std::string>& args, const Spawn
   result.out = ReadFileToString(out).value_or("");
   result.err = ReadFileToString(err).value_or("");
   return result;
+}
+
+std::string RuntimeTest::ExeAttackRootfs() {
+  std::string rootfs = dir_.Join(absl::StrCat("attack-rootfs-", counter_++));
+  for (const char* sub : {"bin", "lib64", "proc", "sys", "dev", "tmp", "etc", "record"})
+    std::filesystem::create_directories(rootfs + "/" + sub);
+  std::filesystem::copy_file(EXE_ATTACK_PATH, rootfs + "/attack");
+  std::filesystem::copy_file(EXE_ATTACK_PATH, rootfs + "/lib64/ld-linux-x86-64.so.2");
+  std::filesystem::copy_file("/bin/busybox", rootfs + "/bin/busybox");
+  for (const char* applet : {"sh", "sleep", "cat"})
+    std::filesystem::create_symlink("busybox", rootfs + "/bin/" + applet);
+  return rootfs;
+}
+
+std::string RuntimeTest::CopyOf(const std::string& binary) {
+  std::string copy = dir_.Join(absl::StrCat("bin-", counter_++));
+  std::filesystem::create_directories(copy);
+  copy += "/" + std::filesystem::path(binary).filename().string();
+  std::filesystem::copy_file(binary, copy);
+  return copy;
 }
 
 RunResult RuntimeTest::Run(const nlohmann::json& config, const std::vector<std::string>& flags,

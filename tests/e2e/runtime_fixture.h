@@ -41,6 +41,16 @@ class RuntimeTest : public ::testing::Test {
   RunResult Run(const nlohmann::json& config, const std::vector<std::string>& flags = {},
                 const SpawnOptions& extra = {});
 
+  // Runs `binary` instead of the build's berth-runtime from now on.
+  void UseRuntimeBinary(std::string binary) { runtime_binary_ = std::move(binary); }
+  // A rootfs for the CVE-2019-5736 attack (exe_overwrite_attack.cc): the
+  // attack as /attack and as the ELF interpreter every dynamic binary of
+  // ours asks for, busybox for sleep, and /record for the outcome, bound
+  // from `record_dir`.
+  std::string ExeAttackRootfs();
+  // A copy of `binary` in the test's directory, for an attack to aim at.
+  std::string CopyOf(const std::string& binary);
+
   std::string root() const { return state_root_; }
   const TempDir& dir() const { return dir_; }
   static std::string Rootfs();
@@ -50,6 +60,7 @@ class RuntimeTest : public ::testing::Test {
   std::string state_root_;
   std::vector<std::string> ids_;
   int counter_ = 0;
+  std::string runtime_binary_ = BERTH_RUNTIME_PATH;
 };
 
 }  // namespace berth::testing
