@@ -7,15 +7,16 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "runtime/base/atomic_file.h"
+#include "tests/support/status_matchers.h"
 #include "tests/unit/temp_dir.h"
 
 namespace berth::cri {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::IsOk;
+using testing::StatusIs;
 using testing::TempDir;
-
-std::string Message(const absl::Status& status) { return std::string(status.message()); }
 
 TEST(ConfigTest, DefaultsNeedNoFile) {
   BerthConfig config;
@@ -30,10 +31,10 @@ TEST(ConfigTest, DefaultsNeedNoFile) {
 
 TEST(ConfigTest, EmptyFileAndNullValuesKeepDefaults) {
   absl::StatusOr<BerthConfig> config = ParseConfigYaml("", "berth.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->root, "/var/lib/berth");
   config = ParseConfigYaml("root:\ncni:\n", "berth.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->root, "/var/lib/berth");
   EXPECT_EQ(config->cni.conf_dir, "/etc/cni/net.d");
 }
@@ -50,7 +51,7 @@ cni:
   conf_dir: /etc/berth/net.d
 )",
                                                        "berth.yaml");
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->root, "/data/berth");  // trailing slash dropped
   EXPECT_EQ(config->state_dir, "/run/b");
   EXPECT_EQ(config->socket, "/run/b/cri.sock");
@@ -78,7 +79,7 @@ TEST(ConfigTest, EveryKeyCanBeOverridden) {
   ASSERT_EQ(std::size(overrides), ConfigKeyPaths().size()) << "a key has no override test";
   for (const auto& [key, value] : overrides) {
     BerthConfig config;
-    ASSERT_TRUE(SetConfigValue(key, value, config).ok()) << key;
+    ASSERT_THAT(SetConfigValue(key, value, config), IsOk()) << key;
     nlohmann::json json = nlohmann::json::parse(ConfigToJson(config));
     nlohmann::json defaults = nlohmann::json::parse(ConfigToJson(BerthConfig{}));
     std::string pointer_text = "/";
@@ -94,18 +95,17 @@ TEST(ConfigTest, EveryKeyCanBeOverridden) {
 
 TEST(ConfigTest, OverrideOfUnknownKeyIsNotFound) {
   BerthConfig config;
-  absl::Status status = SetConfigValue("roots", "/x", config);
-  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Message(status), "roots: unknown key");
+  EXPECT_THAT(SetConfigValue("roots", "/x", config),
+              StatusIs(absl::StatusCode::kNotFound, "roots: unknown key"));
 }
 
 TEST(ConfigTest, UnknownKeysNameTheirPath) {
-  absl::StatusOr<BerthConfig> config = ParseConfigYaml("sockett: /x\n", "/etc/berth/berth.yaml");
-  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Message(config.status()), "/etc/berth/berth.yaml: sockett: unknown key");
-
-  config = ParseConfigYaml("cni:\n  conf_dri: /x\n", "berth.yaml");
-  EXPECT_EQ(Message(config.status()), "berth.yaml: cni.conf_dri: unknown key");
+  EXPECT_THAT(
+      ParseConfigYaml("sockett: /x\n", "/etc/berth/berth.yaml"),
+      StatusIs(absl::StatusCode::kInvalidArgument, "/etc/berth/berth.yaml: sockett: unknown key"));
+  EXPECT_THAT(
+      ParseConfigYaml("cni:\n  conf_dri: /x\n", "berth.yaml"),
+      StatusIs(absl::StatusCode::kInvalidArgument, "berth.yaml: cni.conf_dri: unknown key"));
 }
 
 TEST(ConfigTest, BadValuesNameTheKeyAndWhy) {
@@ -126,40 +126,39 @@ TEST(ConfigTest, BadValuesNameTheKeyAndWhy) {
       {"- root", "berth.yaml: must be a mapping of keys"},
   };
   for (const auto& [yaml, expected] : cases) {
-    absl::StatusOr<BerthConfig> config = ParseConfigYaml(yaml, "berth.yaml");
-    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << yaml;
-    EXPECT_EQ(Message(config.status()), expected) << yaml;
+    EXPECT_THAT(ParseConfigYaml(yaml, "berth.yaml"),
+                StatusIs(absl::StatusCode::kInvalidArgument, expected))
+        << yaml;
   }
 }
 
 TEST(ConfigTest, SyntaxErrorsGiveTheLine) {
-  absl::StatusOr<BerthConfig> config = ParseConfigYaml("root: /a\ncni: {conf_dir: /x\n", "b.yaml");
-  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Message(config.status()), HasSubstr("b.yaml: line "));
+  EXPECT_THAT(ParseConfigYaml("root: /a\ncni: {conf_dir: /x\n", "b.yaml"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("b.yaml: line ")));
 }
 
 TEST(ConfigTest, MissingDefaultFileMeansDefaultsButMissingExplicitFileFails) {
   TempDir dir;
   absl::StatusOr<BerthConfig> config = LoadConfigFile(dir.Join("absent.yaml"), false);
-  ASSERT_TRUE(config.ok());
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->root, "/var/lib/berth");
 
-  config = LoadConfigFile(dir.Join("absent.yaml"), true);
-  EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(Message(config.status()), HasSubstr("absent.yaml"));
+  EXPECT_THAT(LoadConfigFile(dir.Join("absent.yaml"), true),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("absent.yaml")));
 }
 
 TEST(ConfigTest, LoadsAFileAndNamesItInErrors) {
   TempDir dir;
   std::string path = dir.Join("berth.yaml");
-  ASSERT_TRUE(WriteFileAtomically(path, "cgroup_driver: systemd\n").ok());
+  ASSERT_THAT(WriteFileAtomically(path, "cgroup_driver: systemd\n"), IsOk());
   absl::StatusOr<BerthConfig> config = LoadConfigFile(path, true);
-  ASSERT_TRUE(config.ok());
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->cgroup_driver, CgroupDriver::kSystemd);
 
-  ASSERT_TRUE(WriteFileAtomically(path, "log_level: chatty\n").ok());
-  config = LoadConfigFile(path, true);
-  EXPECT_THAT(Message(config.status()), HasSubstr(path + ": log_level: must be one of"));
+  ASSERT_THAT(WriteFileAtomically(path, "log_level: chatty\n"), IsOk());
+  EXPECT_THAT(LoadConfigFile(path, true),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(path + ": log_level: must be one of")));
 }
 
 TEST(ConfigTest, PrintedConfigIsAValidConfigFile) {
@@ -169,7 +168,7 @@ TEST(ConfigTest, PrintedConfigIsAValidConfigFile) {
   original.shutdown_timeout = absl::Milliseconds(2500);
   original.cni.conf_dir = "/srv/net.d";
   absl::StatusOr<BerthConfig> reparsed = ParseConfigYaml(ConfigToJson(original), "printed");
-  ASSERT_TRUE(reparsed.ok()) << reparsed.status();
+  ASSERT_THAT(reparsed, IsOk());
   EXPECT_EQ(ConfigToJson(*reparsed), ConfigToJson(original));
 }
 
@@ -191,7 +190,7 @@ docker.io:
   skip_verify: yes
 )",
                                                             "registries.yaml");
-  ASSERT_TRUE(hosts.ok()) << hosts.status();
+  ASSERT_THAT(hosts, IsOk());
   EXPECT_EQ((*hosts)["docker.io"].mirrors,
             (std::vector<std::string>{"https://mirror.example.com", "http://127.0.0.1:5001"}));
   EXPECT_EQ((*hosts)["registry.internal:5000"].ca_file, "/etc/berth/ca.pem");
@@ -208,10 +207,9 @@ TEST(RegistriesFileTest, ErrorsNameTheFileHostAndKey) {
            {"h:\n  ca_file: relative.pem\n", "r.yaml: h.ca_file: must be an absolute path"},
            {"- a\n- b\n", "r.yaml: top level"},
            {"a/b:\n  plain_http: true\n", "r.yaml: a/b: must be a registry host"}}) {
-    absl::StatusOr<RegistryHosts> hosts = ParseRegistriesYaml(yaml, "r.yaml");
-    ASSERT_FALSE(hosts.ok()) << yaml;
-    EXPECT_EQ(hosts.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(hosts.status().message()), ::testing::HasSubstr(expected)) << yaml;
+    EXPECT_THAT(ParseRegistriesYaml(yaml, "r.yaml"),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(expected)))
+        << yaml;
   }
 }
 

@@ -5,14 +5,19 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runtime/monitor/client/fake_monitor_client.h"
 #include "runtime/monitor/exec_config.h"
 #include "runtime/monitor/stream_protocol.h"
+#include "tests/support/fake_monitor_client.h"
+#include "tests/support/status_matchers.h"
 
 namespace berth {
 namespace {
 
+using ::berth::testing::FakeMonitorClient;
+using ::berth::testing::IsOk;
+using ::berth::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(StreamProtocolTest, MessagesCarryTheirTagFirst) {
   std::string message = StreamMessage(StreamTag::kStdin, "abc");
@@ -39,7 +44,7 @@ TEST(ExecConfigTest, RoundTripsAndValidates) {
                     .stdin = true,
                     .timeout = absl::Milliseconds(1500)};
   absl::StatusOr<ExecConfig> parsed = ParseExecConfig(ExecConfigToJson(config));
-  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->container_id, "c1");
   EXPECT_EQ(parsed->runtime_root, "/run/x");
   EXPECT_TRUE(parsed->systemd_cgroup);
@@ -54,28 +59,28 @@ TEST(ExecConfigTest, RoundTripsAndValidates) {
 TEST(ExecConfigTest, ExitAndStatusReportsRoundTrip) {
   ExecExit exit{.exit_code = 137, .signal = 9, .timed_out = true};
   EXPECT_EQ(*ParseExecExit(ExecExitToJson(exit)), exit);
-  EXPECT_EQ(ParseExecExit("{}").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(ParseExecExit("{}"), StatusIs(absl::StatusCode::kDataLoss));
   absl::Status status = absl::NotFoundError("no such \"thing\"");
   EXPECT_EQ(StatusFromJson(StatusToJson(status)), status);
-  EXPECT_EQ(StatusFromJson("garbage").code(), absl::StatusCode::kInternal);
-  EXPECT_EQ(StatusFromJson(R"({"code":99,"error":"x"})").code(), absl::StatusCode::kUnknown);
+  EXPECT_THAT(StatusFromJson("garbage"), StatusIs(absl::StatusCode::kInternal));
+  EXPECT_THAT(StatusFromJson(R"({"code":99,"error":"x"})"), StatusIs(absl::StatusCode::kUnknown));
 }
 
 TEST(FakeMonitorClientTest, ContainerLifecycle) {
   FakeMonitorClient client;
   MonitorConfig config{.id = "c1", .state_dir = "/s/c1"};
   absl::StatusOr<pid_t> pid = client.Create(config);
-  ASSERT_TRUE(pid.ok());
+  ASSERT_THAT(pid, IsOk());
   EXPECT_GT(*pid, 0);
-  EXPECT_EQ(client.Create(config).status().code(), absl::StatusCode::kAlreadyExists);
-  ASSERT_TRUE(client.Start("/s/c1").ok());
-  EXPECT_FALSE(client.Start("/s/c1").ok());
-  ASSERT_TRUE(client.ReopenLog("/s/c1").ok());
+  EXPECT_THAT(client.Create(config), StatusIs(absl::StatusCode::kAlreadyExists));
+  ASSERT_THAT(client.Start("/s/c1"), IsOk());
+  EXPECT_THAT(client.Start("/s/c1"), Not(IsOk()));
+  ASSERT_THAT(client.ReopenLog("/s/c1"), IsOk());
   EXPECT_EQ(client.Find("/s/c1")->log_reopens, 1);
-  EXPECT_EQ(client.Resize("/s/c1", {.rows = 1, .columns = 1}).code(),
-            absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(client.WaitForExit("/s/c1", absl::ZeroDuration()).status().code(),
-            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(client.Resize("/s/c1", {.rows = 1, .columns = 1}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(client.WaitForExit("/s/c1", absl::ZeroDuration()),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
 
   // Exit from another thread wakes a waiter.
   std::thread exiter([&] {
@@ -84,19 +89,19 @@ TEST(FakeMonitorClientTest, ContainerLifecycle) {
   });
   absl::StatusOr<ExitRecord> exit = client.WaitForExit("/s/c1", absl::Seconds(10));
   exiter.join();
-  ASSERT_TRUE(exit.ok()) << exit.status();
+  ASSERT_THAT(exit, IsOk());
   EXPECT_EQ(exit->exit_code, 2);
-  EXPECT_EQ(client.Start("/s/c1").code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(client.Attach("/s/c1").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(client.Start("/s/c1"), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(client.Attach("/s/c1"), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST(FakeMonitorClientTest, InjectedCreateFailureCreatesNothing) {
   FakeMonitorClient client;
   client.FailNextCreate(absl::UnknownError("boom"));
   MonitorConfig config{.id = "c1", .state_dir = "/s/c1"};
-  EXPECT_EQ(client.Create(config).status().message(), "boom");
+  EXPECT_THAT(client.Create(config), StatusIs(absl::StatusCode::kUnknown, "boom"));
   EXPECT_FALSE(client.Find("/s/c1").has_value());
-  EXPECT_TRUE(client.Create(config).ok());
+  EXPECT_THAT(client.Create(config), IsOk());
 }
 
 TEST(FakeMonitorClientTest, ExecsAreScriptedRecordedAndCapped) {
@@ -107,14 +112,14 @@ TEST(FakeMonitorClientTest, ExecsAreScriptedRecordedAndCapped) {
         .exit = {.exit_code = 1}, .stdout_data = "0123456789", .stderr_data = "e"};
   });
   absl::StatusOr<ExecSyncResult> result = client.ExecSync({.container_id = "c1"}, 4);
-  ASSERT_TRUE(result.ok());
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->stdout_data, "0123");
   EXPECT_EQ(result->exit.exit_code, 1);
-  EXPECT_EQ(client.ExecSync({.container_id = "gone"}).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(client.ExecSync({.container_id = "gone"}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "it is stopped"));
 
   absl::StatusOr<std::unique_ptr<StreamSession>> session = client.Exec({.container_id = "c1"});
-  ASSERT_TRUE(session.ok());
+  ASSERT_THAT(session, IsOk());
   std::vector<StreamSession::Event::Kind> kinds;
   for (;;) {
     StreamSession::Event event = *(*session)->Next(absl::Seconds(1));

@@ -11,12 +11,15 @@
 #include "gtest/gtest.h"
 #include "snapshotter/manifest.h"
 #include "tests/support/scripted_http_server.h"
+#include "tests/support/status_matchers.h"
 
 namespace berth::snapshotter {
 namespace {
 
+using berth::testing::IsOk;
 using berth::testing::RecordedRequest;
 using berth::testing::ScriptedHttpServer;
+using berth::testing::StatusIs;
 using ::testing::HasSubstr;
 
 const std::string kManifest =
@@ -42,14 +45,14 @@ TEST(RegistryClientTest, TransientFailuresAreRetriedAFewTimes) {
   });
   DistributionClient client(FastRetries());
   absl::StatusOr<FetchedManifest> m = client.FetchManifest(Ref(server.host() + "/app:1"), {});
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->digest, DigestOf(kManifest));
   EXPECT_EQ(calls.load(), 3);
 
   // Bounded: a registry that stays down fails after max_attempts.
   calls = -100;
-  absl::StatusOr<FetchedManifest> down = client.FetchManifest(Ref(server.host() + "/app:2"), {});
-  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(client.FetchManifest(Ref(server.host() + "/app:2"), {}),
+              StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(calls.load(), -97);
 }
 
@@ -61,9 +64,9 @@ TEST(RegistryClientTest, NotFoundIsNotRetried) {
         404, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})");
   });
   DistributionClient client(FastRetries());
-  absl::StatusOr<FetchedManifest> m = client.FetchManifest(Ref(server.host() + "/app:1"), {});
-  EXPECT_EQ(m.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(m.status().message()), HasSubstr("MANIFEST_UNKNOWN: manifest unknown"));
+  EXPECT_THAT(
+      client.FetchManifest(Ref(server.host() + "/app:1"), {}),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("MANIFEST_UNKNOWN: manifest unknown")));
   EXPECT_EQ(calls.load(), 1);
 }
 
@@ -71,7 +74,7 @@ TEST(RegistryClientTest, ManifestBytesMustMatchTheDigestAsked) {
   ScriptedHttpServer server([&](const RecordedRequest&) { return ManifestResponse(); });
   DistributionClient client(FastRetries());
   ImageReference ref = Ref(server.host() + "/app@" + DigestOf("something else").ToString());
-  EXPECT_EQ(client.FetchManifest(ref, {}).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(client.FetchManifest(ref, {}), StatusIs(absl::StatusCode::kDataLoss));
 }
 
 TEST(RegistryClientTest, BlobRedirectsAreFollowedWithoutCredentials) {
@@ -92,7 +95,7 @@ TEST(RegistryClientTest, BlobRedirectsAreFollowedWithoutCredentials) {
                                            received.append(chunk.data(), chunk.size());
                                            return absl::OkStatus();
                                          });
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   EXPECT_EQ(received, "blob bytes");
   std::vector<RecordedRequest> at_storage = storage.requests();
   ASSERT_EQ(at_storage.size(), 1u);
@@ -112,7 +115,7 @@ TEST(RegistryClientTest, MirrorFailuresFallBackToTheOriginAndAreReported) {
   options.hosts[origin.host()].mirrors = {"http://" + mirror.host()};
   DistributionClient client(options);
   absl::StatusOr<FetchedManifest> m = client.FetchManifest(Ref(origin.host() + "/app:1"), {});
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->endpoint, "http://" + origin.host());
   EXPECT_EQ(mirror.requests().size(), 1u);
   EXPECT_EQ(mirror.requests()[0].path, "/v2/app/manifests/1");
@@ -141,19 +144,17 @@ TEST(RegistryClientTest, BearerChallengeFetchesAScopedToken) {
   });
   DistributionClient client(FastRetries());
   RegistryCredentials credentials{.username = "u", .password = "p"};
-  ASSERT_TRUE(client.FetchManifest(Ref(registry.host() + "/team/app:1"), credentials).ok());
+  ASSERT_THAT(client.FetchManifest(Ref(registry.host() + "/team/app:1"), credentials), IsOk());
   ASSERT_EQ(auth.requests().size(), 1u);
   EXPECT_EQ(auth.requests()[0].path, "/token?service=reg&scope=repository%3Ateam%2Fapp%3Apull");
   // The token is reused for the next request of the same scope.
-  ASSERT_TRUE(client.FetchManifest(Ref(registry.host() + "/team/app:2"), credentials).ok());
+  ASSERT_THAT(client.FetchManifest(Ref(registry.host() + "/team/app:2"), credentials), IsOk());
   EXPECT_EQ(auth.requests().size(), 1u);
 
   RegistryCredentials wrong{.username = "u", .password = "bad"};
   DistributionClient fresh(FastRetries());
-  absl::StatusOr<FetchedManifest> denied =
-      fresh.FetchManifest(Ref(registry.host() + "/team/app:1"), wrong);
-  EXPECT_EQ(denied.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_THAT(std::string(denied.status().message()), HasSubstr("rejected the credentials"));
+  EXPECT_THAT(fresh.FetchManifest(Ref(registry.host() + "/team/app:1"), wrong),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("rejected the credentials")));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/base/status_macros.h"
+#include "tests/support/status_matchers.h"
 #include "tests/unit/temp_dir.h"
 
 namespace berth::cri {
@@ -16,6 +17,8 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using testing::IsOk;
+using testing::StatusIs;
 using testing::TempDir;
 
 SandboxRecord Sandbox(const std::string& id, const std::string& name) {
@@ -46,7 +49,7 @@ class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<std::unique_ptr<MetadataStore>> store = MetadataStore::Open(db_path());
-    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_THAT(store, IsOk());
     store_ = *std::move(store);
   }
   std::string db_path() const { return dir_.Join("meta.db"); }
@@ -61,14 +64,14 @@ class StoreTest : public ::testing::Test {
 
 TEST_F(StoreTest, NewDatabaseIsAtTheLatestSchema) {
   EXPECT_EQ(store_->schema_version(), LatestSchemaVersion());
-  EXPECT_TRUE(store_->CheckIntegrity().ok());
+  EXPECT_THAT(store_->CheckIntegrity(), IsOk());
 }
 
 TEST_F(StoreTest, SandboxCrud) {
   SandboxRecord sandbox = Sandbox("s1", "pod_ns_uid_0");
   ASSERT_TRUE(Write([&](MetadataTables& t) { return t.CreateSandbox(sandbox); }).ok());
   auto read = store_->Read([](const MetadataTables& t) { return t.GetSandbox("s1"); });
-  ASSERT_TRUE(read.ok());
+  ASSERT_THAT(read, IsOk());
   EXPECT_EQ(*read, sandbox);
 
   sandbox.state = 1;
@@ -77,36 +80,31 @@ TEST_F(StoreTest, SandboxCrud) {
   EXPECT_EQ(*store_->Read([](const MetadataTables& t) { return t.GetSandbox("s1"); }), sandbox);
 
   ASSERT_TRUE(Write([](MetadataTables& t) { return t.DeleteSandbox("s1"); }).ok());
-  EXPECT_EQ(
-      store_->Read([](const MetadataTables& t) { return t.GetSandbox("s1"); }).status().code(),
-      absl::StatusCode::kNotFound);
+  EXPECT_THAT(store_->Read([](const MetadataTables& t) { return t.GetSandbox("s1"); }),
+              StatusIs(absl::StatusCode::kNotFound));
   // Deleting what is already gone succeeds: CRI removes are idempotent.
-  EXPECT_TRUE(Write([](MetadataTables& t) { return t.DeleteSandbox("s1"); }).ok());
+  EXPECT_THAT(Write([](MetadataTables& t) { return t.DeleteSandbox("s1"); }), IsOk());
 }
 
 TEST_F(StoreTest, DuplicateIdsAndNamesAreAlreadyExists) {
   ASSERT_TRUE(Write([](MetadataTables& t) { return t.CreateSandbox(Sandbox("s1", "a")); }).ok());
-  absl::Status same_id =
-      Write([](MetadataTables& t) { return t.CreateSandbox(Sandbox("s1", "b")); });
-  EXPECT_EQ(same_id.code(), absl::StatusCode::kAlreadyExists);
-  absl::Status same_name =
-      Write([](MetadataTables& t) { return t.CreateSandbox(Sandbox("s2", "a")); });
-  EXPECT_EQ(same_name.code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_THAT(std::string(same_name.message()), HasSubstr("sandboxes.name"));
+  EXPECT_THAT(Write([](MetadataTables& t) { return t.CreateSandbox(Sandbox("s1", "b")); }),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(Write([](MetadataTables& t) { return t.CreateSandbox(Sandbox("s2", "a")); }),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("sandboxes.name")));
 }
 
 TEST_F(StoreTest, UpdatesOfUnknownRowsAreNotFound) {
-  EXPECT_EQ(Write([](MetadataTables& t) { return t.UpdateSandbox(Sandbox("nope", "x")); }).code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_EQ(
-      Write([](MetadataTables& t) { return t.UpdateContainer(Container("c", "s", "x")); }).code(),
-      absl::StatusCode::kNotFound);
+  EXPECT_THAT(Write([](MetadataTables& t) { return t.UpdateSandbox(Sandbox("nope", "x")); }),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(Write([](MetadataTables& t) { return t.UpdateContainer(Container("c", "s", "x")); }),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(StoreTest, ContainersNeedTheirSandboxAndGoWithIt) {
-  absl::Status orphan =
-      Write([](MetadataTables& t) { return t.CreateContainer(Container("c1", "missing", "n")); });
-  EXPECT_EQ(orphan.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(
+      Write([](MetadataTables& t) { return t.CreateContainer(Container("c1", "missing", "n")); }),
+      StatusIs(absl::StatusCode::kFailedPrecondition));
 
   ASSERT_TRUE(Write([](MetadataTables& t) {
                 RETURN_IF_ERROR(t.CreateSandbox(Sandbox("s1", "pod")));
@@ -155,13 +153,10 @@ TEST_F(StoreTest, ImagesKeepTheirNamesAndTagsMove) {
   EXPECT_THAT(store_->Read([](const MetadataTables& t) { return t.GetImage("sha256:new"); })->names,
               ElementsAre("docker.io/library/busybox@sha256:def"));
   ASSERT_TRUE(Write([](MetadataTables& t) { return t.DeleteImage("sha256:new"); }).ok());
-  EXPECT_EQ(store_
-                ->Read([](const MetadataTables& t) {
-                  return t.FindImageByName("docker.io/library/busybox@sha256:def");
-                })
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
+  auto by_digest = store_->Read([](const MetadataTables& t) {
+    return t.FindImageByName("docker.io/library/busybox@sha256:def");
+  });
+  EXPECT_THAT(by_digest, StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(StoreTest, SnapshotsGetShortIncreasingIds) {
@@ -196,7 +191,7 @@ TEST_F(StoreTest, FailedUpdateWritesNothing) {
     RETURN_IF_ERROR(t.CreateContainer(Container("c1", "s1", "app")));
     return t.CreateContainer(Container("c2", "s1", "app"));  // duplicate name
   });
-  EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kAlreadyExists));
   auto sandboxes = store_->Read([](const MetadataTables& t) { return t.ListSandboxes(); });
   ASSERT_TRUE(sandboxes.ok());
   EXPECT_TRUE(sandboxes->empty());
@@ -206,8 +201,9 @@ TEST_F(StoreTest, DataSurvivesReopen) {
   ASSERT_TRUE(Write([](MetadataTables& t) { return t.CreateSandbox(Sandbox("s1", "pod")); }).ok());
   store_.reset();
   auto reopened = MetadataStore::Open(db_path());
-  ASSERT_TRUE(reopened.ok());
-  EXPECT_TRUE((*reopened)->Read([](const MetadataTables& t) { return t.GetSandbox("s1"); }).ok());
+  ASSERT_THAT(reopened, IsOk());
+  EXPECT_THAT((*reopened)->Read([](const MetadataTables& t) { return t.GetSandbox("s1"); }),
+              IsOk());
 }
 
 TEST(StoreMigrationTest, OlderSchemaIsMigratedWithItsData) {
@@ -216,7 +212,7 @@ TEST(StoreMigrationTest, OlderSchemaIsMigratedWithItsData) {
   {
     // A database as the first schema version left it, with a row in it.
     auto v1 = MetadataStore::Open(path, {.target_version = 1});
-    ASSERT_TRUE(v1.ok()) << v1.status();
+    ASSERT_THAT(v1, IsOk());
     ASSERT_EQ((*v1)->schema_version(), 1);
     absl::StatusOr<SqliteDb> raw = SqliteDb::Open(path);
     ASSERT_TRUE(raw.ok());
@@ -226,10 +222,10 @@ TEST(StoreMigrationTest, OlderSchemaIsMigratedWithItsData) {
             .ok());
   }
   auto store = MetadataStore::Open(path);
-  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_THAT(store, IsOk());
   EXPECT_EQ((*store)->schema_version(), LatestSchemaVersion());
   auto container = (*store)->Read([](const MetadataTables& t) { return t.GetContainer("c1"); });
-  ASSERT_TRUE(container.ok()) << container.status();
+  ASSERT_THAT(container, IsOk());
   EXPECT_EQ(container->sandbox_id, "s1");
   EXPECT_EQ(container->log_path, "");  // added by migration 2, defaulted for old rows
   ContainerRecord updated = *container;
@@ -247,9 +243,8 @@ TEST(StoreMigrationTest, NewerSchemaIsRefused) {
     ASSERT_TRUE(raw.ok());
     ASSERT_TRUE(raw->Exec("PRAGMA user_version = 999").ok());
   }
-  auto store = MetadataStore::Open(path);
-  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(store.status().message()), HasSubstr("schema version 999"));
+  EXPECT_THAT(MetadataStore::Open(path),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("schema version 999")));
 }
 
 // A berthd killed in the middle of a multi-row change must leave the last
@@ -304,8 +299,8 @@ TEST(StoreCrashTest, WriterKilledMidTransactionLeavesConsistentDatabase) {
   ASSERT_TRUE(WIFSIGNALED(status));
 
   auto store = MetadataStore::Open(path);
-  ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_TRUE((*store)->CheckIntegrity().ok());
+  ASSERT_THAT(store, IsOk());
+  EXPECT_THAT((*store)->CheckIntegrity(), IsOk());
   auto sandboxes = (*store)->Read([](const MetadataTables& t) { return t.ListSandboxes(); });
   ASSERT_TRUE(sandboxes.ok());
   ASSERT_EQ(sandboxes->size(), 1u);

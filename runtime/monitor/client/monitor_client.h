@@ -7,7 +7,7 @@
 // a berthd restart picks up where the last one left off.
 //
 // MonitorClient is an interface so the RPC layer can be unit-tested with
-// FakeMonitorClient (fake_monitor_client.h).
+// FakeMonitorClient (tests/support/fake_monitor_client.h).
 
 #include <sys/types.h>
 

@@ -1,10 +1,10 @@
-#include "runtime/monitor/client/fake_monitor_client.h"
+#include "tests/support/fake_monitor_client.h"
 
 #include <deque>
 
 #include "absl/strings/str_cat.h"
 
-namespace berth {
+namespace berth::testing {
 namespace {
 
 // Plays back an exec's result: its output, then its exit, then the end.
@@ -169,4 +169,4 @@ absl::StatusOr<std::unique_ptr<StreamSession>> FakeMonitorClient::Exec(const Exe
   return std::make_unique<ScriptedStreamSession>(std::move(events));
 }
 
-}  // namespace berth
+}  // namespace berth::testing

@@ -2,7 +2,8 @@
 
 // An in-memory MonitorClient for unit tests of the container RPCs: no
 // processes, no sockets. Tests drive it: they end containers with Exit(),
-// script exec results, and inject failures.
+// script exec results, and inject failures. Test-only: it is linked through
+// berth_fake_monitor_client (tests/support), never into berthd.
 
 #include <functional>
 #include <map>
@@ -12,7 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "runtime/monitor/client/monitor_client.h"
 
-namespace berth {
+namespace berth::testing {
 
 class FakeMonitorClient : public MonitorClient {
  public:
@@ -61,4 +62,4 @@ class FakeMonitorClient : public MonitorClient {
   pid_t next_pid_ ABSL_GUARDED_BY(mutex_) = 1000;
 };
 
-}  // namespace berth
+}  // namespace berth::testing
