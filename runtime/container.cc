@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
@@ -25,6 +26,7 @@
 #include "runtime/device_rules.h"
 #include "runtime/hooks.h"
 #include "runtime/oci/spec_parse.h"
+#include "runtime/procfs.h"
 #include "runtime/seccomp_filter.h"
 #include "runtime/signal_forwarding.h"
 
@@ -60,10 +62,18 @@ absl::Status WriteIdMap(pid_t pid, const char* file, const std::vector<oci::IdMa
   std::string text;
   for (const oci::IdMapping& m : mappings)
     absl::StrAppend(&text, m.container_id, " ", m.host_id, " ", m.size, "\n");
-  std::string path = absl::StrCat("/proc/", pid, "/", file);
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd || ::write(fd.get(), text.data(), text.size()) < 0) return ErrnoStatus("write " + path);
-  return absl::OkStatus();
+  ASSIGN_OR_RETURN(ProcFs proc, ProcFs::Open());
+  return proc.Write(absl::StrCat(pid, "/", file), text);
+}
+
+// The spec says a failing poststart or poststop hook MUST NOT stop the
+// lifecycle: it is logged, and the operation goes on.
+void RunHooksWarning(const std::vector<oci::Hook>& hooks, const std::string& kind,
+                     const std::string& state_json) {
+  absl::Status status = RunHooks(hooks, kind, state_json);
+  if (!status.ok()) {
+    std::fprintf(stderr, "berth-runtime: warning: %s\n", std::string(status.message()).c_str());
+  }
 }
 
 // Undoes a half-made container when create fails.
@@ -211,11 +221,13 @@ absl::Status CreateWithRollback(const RuntimeOptions& runtime, const std::string
                        .systemd_cgroup = runtime.systemd_cgroup,
                        .annotations = spec.annotations,
                        .owner = ::getuid()};
-  std::string creating = OciStateJson(state, ContainerStatus::kCreating);
-  RETURN_IF_ERROR(RunHooks(spec.hooks.create_runtime, "createRuntime", creating));
+  // The state create hooks see: the runtime environment exists (status
+  // "created", as runc reports it to them), the user program does not run.
+  std::string created = OciStateJson(state, ContainerStatus::kCreated);
+  RETURN_IF_ERROR(RunHooks(spec.hooks.create_runtime, "createRuntime", created));
   // If the init failed meanwhile, its error message is still queued on the
   // socket: report that rather than the failed send.
-  absl::Status sent = parent.Send({.type = SyncType::kProceed, .text = creating});
+  absl::Status sent = parent.Send({.type = SyncType::kProceed, .text = created});
   RETURN_IF_ERROR(parent.Expect(SyncType::kReady).status());
   RETURN_IF_ERROR(sent);
   RETURN_IF_ERROR(SaveState(dir, state));
@@ -230,7 +242,9 @@ absl::Status CreateWithRollback(const RuntimeOptions& runtime, const std::string
 absl::Status CreateContainer(const RuntimeOptions& runtime, const std::string& id,
                              const CreateOptions& options) {
   RETURN_IF_ERROR(ValidateContainerId(id));
-  ASSIGN_OR_RETURN(oci::Spec spec, oci::LoadBundleSpec(options.bundle));
+  std::string spec_path = options.bundle + "/config.json";
+  ASSIGN_OR_RETURN(std::string spec_text, ReadFileToString(spec_path));
+  ASSIGN_OR_RETURN(oci::Spec spec, oci::ParseBundleSpec(spec_text, options.bundle, spec_path));
   if (!spec.process.has_value())
     return absl::InvalidArgumentError("process: is required to create a container");
   RETURN_IF_ERROR(MakeDirectories(runtime.root, 0711));
@@ -243,6 +257,7 @@ absl::Status CreateContainer(const RuntimeOptions& runtime, const std::string& i
     return ErrnoStatus("mkdir " + dir.dir());
   }
   CreateRollback rollback(dir.dir());
+  RETURN_IF_ERROR(WriteFileAtomically(dir.spec_file(), spec_text, 0600));
   return CreateWithRollback(runtime, id, options, spec, dir, rollback);
 }
 
@@ -254,7 +269,7 @@ absl::Status StartContainer(const RuntimeOptions& runtime, const std::string& id
     return absl::FailedPreconditionError(
         absl::StrCat("cannot start container ", id, ": it is ", StatusName(status)));
   }
-  ASSIGN_OR_RETURN(oci::Spec spec, oci::LoadBundleSpec(state.bundle));
+  ASSIGN_OR_RETURN(oci::Spec spec, LoadContainerSpec(dir, state));
   // Non-blocking: the init already waits on the write side; if it died, the
   // read sees end-of-file instead of hanging.
   UniqueFd fifo(::open(dir.exec_fifo().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
@@ -285,8 +300,8 @@ absl::Status StartContainer(const RuntimeOptions& runtime, const std::string& id
     if (!InitAlive(state)) break;
   }
   ::unlink(dir.exec_fifo().c_str());
-  return RunHooks(spec.hooks.poststart, "poststart",
-                  OciStateJson(state, ContainerStatus::kRunning));
+  RunHooksWarning(spec.hooks.poststart, "poststart", OciStateJson(state, ContainerStatus::kRunning));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ContainerInfo> InspectContainer(const RuntimeOptions& runtime,
@@ -364,14 +379,15 @@ absl::Status DeleteContainer(const RuntimeOptions& runtime, const std::string& i
     for (pid_t pid : *leftovers) ::kill(pid, SIGKILL);
   }
   RETURN_IF_ERROR(cgroup->Destroy());
-  absl::StatusOr<oci::Spec> spec = oci::LoadBundleSpec(state.bundle);
-  absl::Status hooks = spec.ok() ? RunHooks(spec->hooks.poststop, "poststop",
-                                            OciStateJson(state, ContainerStatus::kStopped))
-                                 : absl::OkStatus();
+  absl::StatusOr<oci::Spec> spec = LoadContainerSpec(dir, state);
+  if (spec.ok()) {
+    RunHooksWarning(spec->hooks.poststop, "poststop",
+                    OciStateJson(state, ContainerStatus::kStopped));
+  }
   std::error_code error;
   std::filesystem::remove_all(dir.dir(), error);
   if (error) return absl::InternalError(absl::StrCat("remove ", dir.dir(), ": ", error.message()));
-  return hooks;  // poststop failures are reported, but never keep the container around
+  return absl::OkStatus();
 }
 
 absl::Status PauseContainer(const RuntimeOptions& runtime, const std::string& id) {

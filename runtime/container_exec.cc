@@ -18,6 +18,7 @@
 #include "runtime/base/status_macros.h"
 #include "runtime/cgroups/cgroup_manager.h"
 #include "runtime/oci/spec_parse.h"
+#include "runtime/procfs.h"
 #include "runtime/process_setup.h"
 #include "runtime/rlimits.h"
 #include "runtime/signal_forwarding.h"
@@ -61,15 +62,20 @@ struct ExecPlan {
     if (!terminal.ok()) fail(terminal);
     plan.console.Reset();
   }
+  // In the container's pid namespace: its own procfs, for every write to /proc.
+  absl::StatusOr<ProcFs> proc = ProcFs::Open();
+  if (!proc.ok()) fail(proc.status());
   absl::Status status = ApplyRlimits(process.rlimits);
   if (status.ok() && process.oom_score_adj.has_value())
-    status = ApplyOomScoreAdj(*process.oom_score_adj);
+    status = ApplyOomScoreAdj(*proc, *process.oom_score_adj);
+  if (status.ok()) status = ApplySecurityLabels(*proc, process);
+  // Before the user's seccomp filter, which may refuse close_range.
+  if (status.ok()) status = CloseFdsOnExecFrom(*proc, 3 + options.preserve_fds);
   if (status.ok()) status = FinalizeProcess(process, plan.seccomp);
   absl::StatusOr<std::string> program = status.ok() ? FindExecutable(process) : status;
   if (!program.ok()) fail(program.status());
-  absl::Status late = CloseFdsOnExecFrom(3 + options.preserve_fds);
   // The sync socket is close-on-exec: a successful exec shows up as end-of-file.
-  if (late.ok()) late = LoadLateSeccomp(process, plan.seccomp);
+  absl::Status late = LoadLateSeccomp(process, plan.seccomp);
   if (!late.ok()) fail(late);
   FailExec(socket, ExecProgram(*program, process));
 }
@@ -109,7 +115,7 @@ absl::StatusOr<pid_t> StartExecInContainer(const RuntimeOptions& runtime, const 
         absl::StrCat("cannot exec in container ", id, ": it is ", StatusName(info.status)));
   }
   if (options.process.args.empty()) return absl::InvalidArgumentError("exec: no command given");
-  ASSIGN_OR_RETURN(oci::Spec spec, oci::LoadBundleSpec(info.state.bundle));
+  ASSIGN_OR_RETURN(oci::Spec spec, LoadContainerSpec(StateDir(runtime.root, id), info.state));
   ASSIGN_OR_RETURN(std::unique_ptr<CgroupManager> cgroup, NewCgroupManager(info.state.cgroup_path));
 
   // From here until exec this process and its children run our code; inside

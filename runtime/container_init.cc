@@ -22,6 +22,7 @@
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/hooks.h"
+#include "runtime/procfs.h"
 #include "runtime/process_setup.h"
 #include "runtime/rlimits.h"
 #include "runtime/rootfs.h"
@@ -33,15 +34,15 @@ extern char** environ;
 namespace berth {
 namespace {
 
-absl::Status WriteSysctls(const std::map<std::string, std::string>& sysctls) {
+absl::Status WriteSysctls(const ProcFs& proc, const std::map<std::string, std::string>& sysctls) {
   for (const auto& [key, value] : sysctls) {
     if (key.find("..") != std::string::npos || key.find('/') != std::string::npos) {
       return absl::InvalidArgumentError(absl::StrCat("linux.sysctl.", key, ": invalid name"));
     }
-    std::string path = absl::StrCat("/proc/sys/", absl::StrReplaceAll(key, {{".", "/"}}));
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd || ::write(fd.get(), value.data(), value.size()) < 0) {
-      return ErrnoStatus(absl::StrCat("set sysctl ", key, "=", value));
+    absl::Status written = proc.Write(absl::StrCat("sys/", absl::StrReplaceAll(key, {{".", "/"}})), value);
+    if (!written.ok()) {
+      return absl::Status(written.code(),
+                          absl::StrCat("set sysctl ", key, "=", value, ": ", written.message()));
     }
   }
   return absl::OkStatus();
@@ -49,7 +50,7 @@ absl::Status WriteSysctls(const std::map<std::string, std::string>& sysctls) {
 
 // Everything the init does before it reports ready.
 absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& fifo,
-                       std::string& state_json) {
+                       std::string& state_json, UniqueFd& fd_dir) {
   const oci::Spec& spec = *config.spec;
   const oci::Process& process = *spec.process;
   // The container's processes get a session of their own.
@@ -68,10 +69,6 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
   fifo.Reset(::open(config.exec_fifo.c_str(), O_PATH | O_CLOEXEC));
   if (!fifo) return ErrnoStatus("open exec fifo " + config.exec_fifo);
 
-  if (spec.FindNamespace("mount") == nullptr) {
-    return absl::InvalidArgumentError(
-        "linux.namespaces: a container needs its own mount namespace");
-  }
   RootfsOptions rootfs{.bundle = config.bundle,
                        .bind_devices = config.new_user_namespace,
                        .cgroup_dirs = config.cgroup_dirs,
@@ -92,6 +89,9 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
                                          state_json);
                        }};
   RETURN_IF_ERROR(PrepareRootfs(spec, rootfs));
+  // In the container's pid namespace now: its own procfs, for every write to /proc.
+  ASSIGN_OR_RETURN(ProcFs proc, ProcFs::Open());
+  ASSIGN_OR_RETURN(fd_dir, proc.OpenSelfFdDirectory());
   if (process.terminal)
     RETURN_IF_ERROR(SetUpTerminal(console.get(), process, /*bind_dev_console=*/true));
   console.Reset();
@@ -103,14 +103,14 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
       ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0) {
     return ErrnoStatus("setdomainname " + spec.domainname);
   }
-  RETURN_IF_ERROR(WriteSysctls(spec.linux.sysctl));
-  RETURN_IF_ERROR(ProtectPaths(spec));
+  RETURN_IF_ERROR(WriteSysctls(proc, spec.linux.sysctl));
   RETURN_IF_ERROR(ApplyRlimits(process.rlimits));
-  if (process.oom_score_adj.has_value()) RETURN_IF_ERROR(ApplyOomScoreAdj(*process.oom_score_adj));
-  if (!process.apparmor_profile.empty() || !process.selinux_label.empty()) {
-    std::fprintf(stderr,
-                 "berth-runtime: warning: AppArmor/SELinux labels are not applied on this host\n");
-  }
+  if (process.oom_score_adj.has_value())
+    RETURN_IF_ERROR(ApplyOomScoreAdj(proc, *process.oom_score_adj));
+  RETURN_IF_ERROR(ApplySecurityLabels(proc, process));
+  // Our own housekeeping comes before the user's seccomp filter, which may
+  // not allow close_range or getcwd.
+  RETURN_IF_ERROR(CloseFdsOnExecFrom(proc, 3 + config.preserve_fds));
   const oci::Seccomp* seccomp = spec.linux.seccomp ? &*spec.linux.seccomp : nullptr;
   RETURN_IF_ERROR(FinalizeProcess(process, seccomp));
   return absl::OkStatus();
@@ -120,7 +120,8 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
   const oci::Process& process = *config.spec->process;
   UniqueFd fifo;
   std::string state_json;
-  absl::Status status = SetUpInit(config, socket, fifo, state_json);
+  UniqueFd fd_dir;  // ours in /proc, to reopen the fifo for writing
+  absl::Status status = SetUpInit(config, socket, fifo, state_json, fd_dir);
   absl::StatusOr<std::string> program = status.ok() ? FindExecutable(process) : status;
   if (!program.ok()) {
     socket.SendError(program.status());
@@ -130,7 +131,7 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
   socket.Close();
 
   // Blocks until `start` opens the fifo for reading.
-  UniqueFd writer(::open(absl::StrCat("/proc/self/fd/", fifo.get()).c_str(), O_WRONLY | O_CLOEXEC));
+  UniqueFd writer(::openat(fd_dir.get(), std::to_string(fifo.get()).c_str(), O_WRONLY | O_CLOEXEC));
   if (!writer || ::write(writer.get(), "0", 1) != 1) {
     std::fprintf(stderr, "berth-runtime: wait for start: %s\n", std::strerror(errno));
     _exit(1);
@@ -145,10 +146,9 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
     std::fprintf(stderr, "berth-runtime: %s\n", std::string(start_hooks.message()).c_str());
     _exit(1);
   }
-  absl::Status late = CloseFdsOnExecFrom(3 + config.preserve_fds);
-  if (late.ok())
-    late = LoadLateSeccomp(process,
-                           config.spec->linux.seccomp ? &*config.spec->linux.seccomp : nullptr);
+  fd_dir.Reset();
+  absl::Status late =
+      LoadLateSeccomp(process, config.spec->linux.seccomp ? &*config.spec->linux.seccomp : nullptr);
   if (!late.ok()) {
     std::fprintf(stderr, "berth-runtime: %s\n", std::string(late.message()).c_str());
     _exit(1);

@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 #include "runtime/base/atomic_file.h"
+#include "runtime/oci/spec_parse.h"
 
 namespace berth {
 
@@ -99,6 +100,13 @@ uint64_t ProcessStartTime(pid_t pid) {
   if (fields.size() < 20 || !absl::SimpleAtoi(fields[19], &start)) return 0;
   if (fields[0] == "Z" || fields[0] == "X") return 0;  // exited, not yet reaped
   return start;
+}
+
+absl::StatusOr<oci::Spec> LoadContainerSpec(const StateDir& dir, const ContainerState& state) {
+  absl::StatusOr<std::string> text = ReadFileToString(dir.spec_file());
+  if (absl::IsNotFound(text.status())) return oci::LoadBundleSpec(state.bundle);
+  if (!text.ok()) return text.status();
+  return oci::ParseBundleSpec(*text, state.bundle, dir.spec_file());
 }
 
 bool InitAlive(const ContainerState& state) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "runtime/oci/spec.h"
 
 namespace berth {
 
@@ -36,6 +37,9 @@ class StateDir {
   std::string state_file() const { return dir() + "/state.json"; }
   // Blocks the container's init until `start` opens it.
   std::string exec_fifo() const { return dir() + "/exec.fifo"; }
+  // The config.json create read: later steps use it, never the bundle's,
+  // which may have changed since.
+  std::string spec_file() const { return dir() + "/config.json"; }
 
  private:
   std::string root_;
@@ -46,6 +50,9 @@ class StateDir {
 absl::Status ValidateContainerId(const std::string& id);
 
 absl::Status SaveState(const StateDir& dir, const ContainerState& state);
+// The spec create read, from the state directory (one made by an older
+// berth-runtime has none: then the bundle's).
+absl::StatusOr<oci::Spec> LoadContainerSpec(const StateDir& dir, const ContainerState& state);
 // NotFound ("container <id> does not exist") when there is no such container.
 absl::StatusOr<ContainerState> LoadState(const StateDir& dir, const std::string& id);
 

@@ -1,5 +1,6 @@
 #include "runtime/process_setup.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
@@ -21,18 +22,18 @@
 #include "runtime/base/status_macros.h"
 #include "runtime/base/unique_fd.h"
 #include "runtime/capabilities.h"
+#include "runtime/lsm.h"
 #include "runtime/seccomp_filter.h"
 #include "runtime/signal_forwarding.h"
 
 namespace berth {
 
-absl::Status ApplyOomScoreAdj(int value) {
+absl::Status ApplyOomScoreAdj(const ProcFs& proc, int value) {
   std::string text = std::to_string(value);
-  UniqueFd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
-  if (!fd) return ErrnoStatus("open /proc/self/oom_score_adj");
-  if (::write(fd.get(), text.data(), text.size()) >= 0) return absl::OkStatus();
-  if (errno != EACCES && errno != EPERM) return ErrnoStatus("write oom_score_adj " + text);
-  absl::StatusOr<std::string> current = ReadFileToString("/proc/self/oom_score_adj");
+  std::string file = ProcFs::Self("oom_score_adj");
+  absl::Status written = proc.Write(file, text);
+  if (written.ok() || !absl::IsPermissionDenied(written)) return written;
+  absl::StatusOr<std::string> current = proc.Read(file);
   int current_value = 0;
   if (current.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*current), &current_value) &&
       value < current_value) {
@@ -46,7 +47,59 @@ absl::Status ApplyOomScoreAdj(int value) {
       absl::StrCat("write oom_score_adj ", text, ": permission denied"));
 }
 
+absl::Status ApplySecurityLabels(const ProcFs& proc, const oci::Process& process) {
+  LsmSupport lsm = DetectLsm();
+  if (!process.apparmor_profile.empty()) {
+    if (!lsm.apparmor) {
+      std::fprintf(stderr, "berth-runtime: warning: %s\n",
+                   UnenforcedLabels(process, lsm).c_str());
+    } else {
+      // attr/apparmor/exec since Linux 5.8; attr/exec before.
+      std::string request = "exec " + process.apparmor_profile;
+      absl::Status set = proc.Write(ProcFs::Self("attr/apparmor/exec"), request);
+      if (absl::IsNotFound(set)) set = proc.Write(ProcFs::Self("attr/exec"), request);
+      if (!set.ok()) {
+        return absl::Status(set.code(), absl::StrCat("apply AppArmor profile ",
+                                                     process.apparmor_profile, ": ", set.message()));
+      }
+    }
+  }
+  if (!process.selinux_label.empty()) {
+    if (!lsm.selinux) {
+      std::fprintf(stderr, "berth-runtime: warning: %s\n",
+                   UnenforcedLabels(process, lsm).c_str());
+    } else if (absl::Status set = proc.Write(ProcFs::Self("attr/exec"), process.selinux_label);
+               !set.ok()) {
+      return absl::Status(set.code(), absl::StrCat("apply SELinux label ", process.selinux_label,
+                                                   ": ", set.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// chdir, then check where we are: a cwd reached through a leaked fd or
+// magic link would lie outside the root, which the kernel reports as
+// "(unreachable)".
+absl::Status EnterCwd(const std::string& cwd) {
+  if (::chdir(cwd.c_str()) != 0) return ErrnoStatus("chdir to process.cwd " + cwd);
+  char where[4096];
+  if (::getcwd(where, sizeof(where)) == nullptr || where[0] != '/') {
+    return absl::PermissionDeniedError(
+        absl::StrCat("process.cwd ", cwd, " is outside the container root"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status FinalizeProcess(const oci::Process& process, const oci::Seccomp* seccomp) {
+  // As root first, before any filter; a cwd only the container's user may
+  // enter is entered again after the switch below.
+  absl::Status cwd = EnterCwd(process.cwd);
+  if (!cwd.ok() && !absl::IsPermissionDenied(cwd)) return cwd;
+  bool cwd_pending = !cwd.ok();
   if (seccomp != nullptr && !process.no_new_privileges)
     RETURN_IF_ERROR(LoadSeccompFilter(*seccomp));
   if (process.capabilities.has_value())
@@ -70,14 +123,7 @@ absl::Status FinalizeProcess(const oci::Process& process, const oci::Seccomp* se
   }
   ::umask(user.umask.value_or(022));
 
-  if (::chdir(process.cwd.c_str()) != 0) return ErrnoStatus("chdir to process.cwd " + process.cwd);
-  // A cwd reached through a leaked fd or magic link would lie outside the
-  // root; the kernel reports such a directory as "(unreachable)".
-  char cwd[4096];
-  if (::getcwd(cwd, sizeof(cwd)) == nullptr || cwd[0] != '/') {
-    return absl::PermissionDeniedError(
-        absl::StrCat("process.cwd ", process.cwd, " is outside the container root"));
-  }
+  if (cwd_pending) RETURN_IF_ERROR(EnterCwd(process.cwd));
   if (process.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return ErrnoStatus("prctl(PR_SET_NO_NEW_PRIVS)");
   }
@@ -123,9 +169,22 @@ absl::Status ExecProgram(const std::string& program, const oci::Process& process
   return ErrnoStatus("exec " + program);
 }
 
-absl::Status CloseFdsOnExecFrom(int first) {
-  if (::syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
-    return ErrnoStatus("close_range");
+absl::Status CloseFdsOnExecFrom(const ProcFs& proc, int first) {
+  if (::syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return absl::OkStatus();
+  // Kernels before 5.11, or a filter that refuses close_range.
+  ASSIGN_OR_RETURN(UniqueFd dir_path, proc.OpenSelfFdDirectory());
+  UniqueFd dir_fd(::openat(dir_path.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd) return ErrnoStatus("open /proc/self/fd");
+  DIR* dir = ::fdopendir(dir_fd.Release());
+  if (dir == nullptr) return ErrnoStatus("read /proc/self/fd");
+  int listing = ::dirfd(dir);
+  while (dirent* entry = ::readdir(dir)) {
+    int fd;
+    if (!absl::SimpleAtoi(entry->d_name, &fd) || fd < first || fd == listing) continue;
+    int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+  ::closedir(dir);
   return absl::OkStatus();
 }
 

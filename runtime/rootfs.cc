@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/path_in_root.h"
 #include "runtime/base/status_macros.h"
+#include "runtime/mount_fd.h"
 #include "runtime/mount_options.h"
 
 namespace berth {
@@ -30,40 +32,23 @@ absl::Status Mount(const std::string& source, const std::string& target, const c
   return absl::OkStatus();
 }
 
-// Flags a remount must keep: the kernel refuses (EPERM) to drop "locked"
-// nosuid/nodev/noexec/ro flags inherited from a more privileged namespace.
-unsigned long LockedFlags(int fd) {
-  struct statvfs st;
-  if (::fstatvfs(fd, &st) != 0) return 0;
-  unsigned long flags = 0;
-  if (st.f_flag & ST_NOSUID) flags |= MS_NOSUID;
-  if (st.f_flag & ST_NODEV) flags |= MS_NODEV;
-  if (st.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
-  if (st.f_flag & ST_RDONLY) flags |= MS_RDONLY;
-  return flags;
+// Per-mount flags of a bind, applied to the clone before it is attached.
+MountAttributes BindAttributes(const MountOptions& options) {
+  return AttributesFromFlags(options.flags & ~(MS_BIND | MS_REC | MS_REMOUNT),
+                             options.clear_flags);
 }
 
-// Applies what a plain mount(2) call cannot: remount flags on a bind,
-// propagation, recursive attributes. `top` must be the new mount itself.
-absl::Status FinishMount(int top, const MountOptions& options, bool bind, const std::string& dest) {
-  unsigned long remount = options.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
-  if (bind && remount != 0) {
-    unsigned long flags =
-        MS_BIND | MS_REMOUNT | remount | (LockedFlags(top) & ~options.clear_flags);
-    RETURN_IF_ERROR(Mount("", FdPath(top), nullptr, flags, "", "remount " + dest));
-  }
+// What applies to a mount once attached: propagation, recursive attributes.
+absl::Status FinishMount(int top, const MountOptions& options, const std::string& dest) {
   if (options.propagation != 0) {
-    RETURN_IF_ERROR(
-        Mount("", FdPath(top), nullptr, options.propagation, "", "set propagation of " + dest));
+    RETURN_IF_ERROR(SetMountAttributes(top,
+                                       {.propagation = options.propagation & ~MS_REC,
+                                        .recursive = (options.propagation & MS_REC) != 0},
+                                       "propagation of " + dest));
   }
-  if (options.recursive_set != 0 || options.recursive_clear != 0) {
-    mount_attr attr{.attr_set = options.recursive_set, .attr_clr = options.recursive_clear};
-    if (::syscall(SYS_mount_setattr, top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) !=
-        0) {
-      return ErrnoStatus("set recursive attributes on " + dest);
-    }
-  }
-  return absl::OkStatus();
+  return SetMountAttributes(
+      top, {.set = options.recursive_set, .clear = options.recursive_clear, .recursive = true},
+      dest);
 }
 
 // cgroup v1 inside the container: a tmpfs with each hierarchy's container
@@ -84,17 +69,16 @@ absl::Status MountCgroups(int root_fd, const oci::Mount& mount, const MountOptio
     ASSIGN_OR_RETURN(UniqueFd target, CreateInRoot(root_fd, sub, true));
     UniqueFd source(::open(host_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!source) return ErrnoStatus("open " + host_dir);
-    RETURN_IF_ERROR(
-        Mount(FdPath(source.get()), FdPath(target.get()), nullptr, MS_BIND, "", "bind " + sub));
-    ASSIGN_OR_RETURN(UniqueFd top, OpenInRoot(root_fd, sub, O_PATH | O_DIRECTORY));
+    ASSIGN_OR_RETURN(UniqueFd top, BindMount(source.get(), target.get(), false,
+                                             BindAttributes(options), "bind " + sub));
     MountOptions bound = options;
     bound.propagation = 0;
-    RETURN_IF_ERROR(FinishMount(top.get(), bound, true, sub));
+    RETURN_IF_ERROR(FinishMount(top.get(), bound, sub));
   }
   if (flags & MS_RDONLY) {
     ASSIGN_OR_RETURN(UniqueFd top, OpenInRoot(root_fd, mount.destination, O_PATH | O_DIRECTORY));
-    RETURN_IF_ERROR(Mount("", FdPath(top.get()), nullptr, MS_REMOUNT | flags, "mode=755",
-                          "remount " + mount.destination + " read-only"));
+    RETURN_IF_ERROR(SetMountAttributes(top.get(), {.set = MOUNT_ATTR_RDONLY},
+                                       mount.destination + " read-only"));
   }
   return absl::OkStatus();
 }
@@ -134,9 +118,11 @@ absl::Status MountOne(int root_fd, const oci::Mount& mount, const RootfsOptions&
     struct stat st;
     if (::fstat(source_fd.get(), &st) != 0) return ErrnoStatus("stat " + source);
     ASSIGN_OR_RETURN(dest, CreateInRoot(root_fd, mount.destination, S_ISDIR(st.st_mode)));
-    RETURN_IF_ERROR(Mount(FdPath(source_fd.get()), FdPath(dest.get()), nullptr,
-                          MS_BIND | (options.flags & MS_REC), "",
-                          absl::StrCat("bind ", source, " on ", mount.destination)));
+    ASSIGN_OR_RETURN(UniqueFd top,
+                     BindMount(source_fd.get(), dest.get(), (options.flags & MS_REC) != 0,
+                               BindAttributes(options),
+                               absl::StrCat("bind ", source, " on ", mount.destination)));
+    return FinishMount(top.get(), options, mount.destination);
   } else {
     ASSIGN_OR_RETURN(dest, CreateInRoot(root_fd, mount.destination, true));
     unsigned long flags = options.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
@@ -145,7 +131,7 @@ absl::Status MountOne(int root_fd, const oci::Mount& mount, const RootfsOptions&
   }
   // `dest` is the directory underneath; reopen to reach the new mount on top.
   ASSIGN_OR_RETURN(UniqueFd top, OpenInRoot(root_fd, mount.destination, O_PATH));
-  return FinishMount(top.get(), options, bind, mount.destination);
+  return FinishMount(top.get(), options, mount.destination);
 }
 
 struct DefaultDevice {
@@ -163,6 +149,24 @@ std::string Dirname(const std::string& path) {
 
 std::string Basename(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
+// The host's node for `device`, checked to be that device: a bind of
+// whatever sits at the path would hand the container another file.
+absl::StatusOr<UniqueFd> OpenHostDevice(const oci::Device& device) {
+  UniqueFd fd(::open(device.path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return ErrnoStatus("open host device " + device.path);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat host device " + device.path);
+  mode_t type = device.type == 'b' ? S_IFBLK : device.type == 'p' ? S_IFIFO : S_IFCHR;
+  bool numbers_match = type == S_IFIFO ||
+                       st.st_rdev == makedev(static_cast<unsigned>(device.major),
+                                             static_cast<unsigned>(device.minor));
+  if ((st.st_mode & S_IFMT) != type || !numbers_match) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "host ", device.path, " is not the device ", device.major, ":", device.minor));
+  }
+  return fd;
+}
+
 absl::Status CreateDevice(int root_fd, const oci::Device& device, bool bind) {
   ASSIGN_OR_RETURN(UniqueFd parent, CreateInRoot(root_fd, Dirname(device.path), true));
   UniqueFd dir(::openat(parent.get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
@@ -173,8 +177,8 @@ absl::Status CreateDevice(int root_fd, const oci::Device& device, bool bind) {
         ::openat(dir.get(), name.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!file && errno != EEXIST) return ErrnoStatus("create " + device.path);
     ASSIGN_OR_RETURN(UniqueFd target, OpenInRoot(root_fd, device.path, O_PATH));
-    return Mount(device.path, FdPath(target.get()), nullptr, MS_BIND, "",
-                 "bind device " + device.path);
+    ASSIGN_OR_RETURN(UniqueFd source, OpenHostDevice(device));
+    return BindMount(source.get(), target.get(), false, {}, "device " + device.path).status();
   }
   mode_t type = device.type == 'b' ? S_IFBLK : device.type == 'p' ? S_IFIFO : S_IFCHR;
   mode_t mode = device.file_mode.value_or(0666) & 07777;
@@ -243,32 +247,73 @@ absl::Status PivotRoot(int root_fd) {
   return absl::OkStatus();
 }
 
-absl::Status MaskPath(const std::string& path) {
+absl::StatusOr<UniqueFd> OpenHostDevNull() {
+  UniqueFd fd(::open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return ErrnoStatus("open /dev/null");
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return absl::OkStatus();
-    return ErrnoStatus("stat masked path " + path);
-  }
-  if (S_ISDIR(st.st_mode)) {
-    return Mount("tmpfs", path, "tmpfs", MS_RDONLY, "", "mask " + path);
-  }
-  return Mount("/dev/null", path, nullptr, MS_BIND, "", "mask " + path);
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat /dev/null");
+  if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+    return absl::FailedPreconditionError("/dev/null is not the null device (1:3)");
+  return fd;
 }
 
-absl::Status ReadonlyPath(const std::string& path) {
-  if (::mount(path.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
-    if (errno == ENOENT) return absl::OkStatus();
-    return ErrnoStatus("bind readonly path " + path);
+// The mask is bound from the verified /dev/null (files) or is an empty
+// read-only tmpfs (directories), onto the target opened inside the root.
+absl::Status MaskPath(int root_fd, const std::string& path, int dev_null) {
+  absl::StatusOr<UniqueFd> target = OpenInRoot(root_fd, path, O_PATH);
+  if (absl::IsNotFound(target.status())) return absl::OkStatus();
+  RETURN_IF_ERROR(target.status());
+  struct stat st;
+  if (::fstat(target->get(), &st) != 0) return ErrnoStatus("stat masked path " + path);
+  if (S_ISDIR(st.st_mode)) {
+    ASSIGN_OR_RETURN(UniqueFd empty,
+                     NewDetachedMount("tmpfs", {}, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                                       MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+    return MoveMount(empty.get(), target->get(), "mask " + path);
   }
-  UniqueFd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
-  unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
-                        (fd ? LockedFlags(fd.get()) : 0);
-  return Mount("", path, nullptr, flags, "", "remount readonly path " + path);
+  return BindMount(dev_null, target->get(), false, {}, "mask " + path).status();
+}
+
+absl::Status ReadonlyPath(int root_fd, const std::string& path) {
+  absl::StatusOr<UniqueFd> target = OpenInRoot(root_fd, path, O_PATH);
+  if (absl::IsNotFound(target.status())) return absl::OkStatus();
+  RETURN_IF_ERROR(target.status());
+  return BindMount(target->get(), target->get(), true,
+                   {.set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                           MOUNT_ATTR_NOEXEC},
+                   "read-only " + path)
+      .status();
+}
+
+
+absl::Status ProtectPaths(int root_fd, const oci::Spec& spec) {
+  if (spec.linux.masked_paths.empty() && spec.linux.readonly_paths.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(UniqueFd dev_null, OpenHostDevNull());
+  for (const std::string& path : spec.linux.masked_paths)
+    RETURN_IF_ERROR(MaskPath(root_fd, path, dev_null.get()));
+  for (const std::string& path : spec.linux.readonly_paths)
+    RETURN_IF_ERROR(ReadonlyPath(root_fd, path));
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::Status PrepareRootfs(const oci::Spec& spec, const RootfsOptions& options) {
+  if (spec.FindNamespace("mount") == nullptr) {
+    // The host's mount namespace: mounting anything would change the host.
+    if (!spec.mounts.empty() || !spec.linux.masked_paths.empty() ||
+        !spec.linux.readonly_paths.empty()) {
+      std::fprintf(stderr,
+                   "berth-runtime: warning: no mount namespace: mounts, masked and read-only "
+                   "paths are not applied\n");
+    }
+    CgroupBarrier barrier(options);
+    RETURN_IF_ERROR(barrier.Pass());
+    if (options.before_pivot) RETURN_IF_ERROR(options.before_pivot());
+    if (::chroot(spec.root.path.c_str()) != 0) return ErrnoStatus("chroot " + spec.root.path);
+    if (::chdir("/") != 0) return ErrnoStatus("chdir /");
+    return absl::OkStatus();
+  }
   // Nothing mounted from here on may leak to the host, and nothing the host
   // mounts later should appear in the container unless asked.
   RETURN_IF_ERROR(Mount("", "/", nullptr, MS_SLAVE | MS_REC, "", "make / rslave"));
@@ -285,26 +330,22 @@ absl::Status PrepareRootfs(const oci::Spec& spec, const RootfsOptions& options) 
   RETURN_IF_ERROR(CreateDevices(root_fd.get(), spec, options));
   RETURN_IF_ERROR(barrier.Pass());
   if (options.before_pivot) RETURN_IF_ERROR(options.before_pivot());
+  RETURN_IF_ERROR(ProtectPaths(root_fd.get(), spec));
   RETURN_IF_ERROR(PivotRoot(root_fd.get()));
-  root_fd.Reset();
+  root_fd.Reset(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd) return ErrnoStatus("open / after pivot_root");
 
   std::string propagation = spec.linux.rootfs_propagation;
   if (!propagation.empty()) {
     ASSIGN_OR_RETURN(MountOptions parsed, ParseMountOptions({propagation}));
-    RETURN_IF_ERROR(
-        Mount("", "/", nullptr, parsed.propagation, "", "set root propagation " + propagation));
+    RETURN_IF_ERROR(SetMountAttributes(root_fd.get(),
+                                       {.propagation = parsed.propagation & ~MS_REC,
+                                        .recursive = (parsed.propagation & MS_REC) != 0},
+                                       "root propagation " + propagation));
   }
   if (spec.root.readonly) {
-    UniqueFd root(::open("/", O_PATH | O_CLOEXEC));
-    unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | (root ? LockedFlags(root.get()) : 0);
-    RETURN_IF_ERROR(Mount("", "/", nullptr, flags, "", "remount / read-only"));
+    RETURN_IF_ERROR(SetMountAttributes(root_fd.get(), {.set = MOUNT_ATTR_RDONLY}, "read-only /"));
   }
-  return absl::OkStatus();
-}
-
-absl::Status ProtectPaths(const oci::Spec& spec) {
-  for (const std::string& path : spec.linux.masked_paths) RETURN_IF_ERROR(MaskPath(path));
-  for (const std::string& path : spec.linux.readonly_paths) RETURN_IF_ERROR(ReadonlyPath(path));
   return absl::OkStatus();
 }
 

@@ -28,12 +28,15 @@ struct RootfsOptions {
 // Builds the container's filesystem view, inside its new mount namespace:
 // isolates mount propagation from the host, performs spec.mounts in order
 // (destinations resolved inside the rootfs, never through a symlink to the
-// host), creates devices, pivots into the rootfs, then applies
-// rootfsPropagation and root.readonly.
+// host; binds made from and onto fds), creates devices, applies
+// maskedPaths and readonlyPaths, pivots into the rootfs, then applies
+// rootfsPropagation and root.readonly. Without a mount namespace in the spec
+// (legal, if rare) it only changes root into the rootfs.
+//
+// Masks are bound from the host's /dev/null, checked to be the 1:3 device,
+// never from the container's "/dev/null" (CVE-2025-31133). Sysctls are
+// written later through a private procfs (procfs.h), so a read-only
+// /proc/sys in the container does not get in their way.
 absl::Status PrepareRootfs(const oci::Spec& spec, const RootfsOptions& options);
-
-// Applies maskedPaths and readonlyPaths, after pivot_root. Separate because
-// sysctls are written first: readonlyPaths usually covers /proc/sys.
-absl::Status ProtectPaths(const oci::Spec& spec);
 
 }  // namespace berth

@@ -2,7 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/magic.h>
-#include <linux/mount.h>
+#include <linux/mount.h>  // MOUNT_ATTR_*
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -23,6 +23,7 @@
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/base/unique_fd.h"
+#include "runtime/mount_fd.h"
 
 extern char** environ;
 
@@ -47,26 +48,6 @@ BinaryProtection ProtectionOf(int fd) {
   return BinaryProtection::kNone;
 }
 
-// A detached mount of a new filesystem of `type`, configured by `options`.
-absl::StatusOr<UniqueFd> DetachedMount(const char* type,
-                                       const std::vector<std::pair<std::string, std::string>>& options,
-                                       unsigned attributes) {
-  UniqueFd context(static_cast<int>(::syscall(SYS_fsopen, type, FSOPEN_CLOEXEC)));
-  if (!context) return ErrnoStatus(absl::StrCat("fsopen ", type));
-  for (const auto& [key, value] : options) {
-    if (::syscall(SYS_fsconfig, context.get(), FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0) !=
-        0) {
-      return ErrnoStatus(absl::StrCat("fsconfig ", type, " ", key, "=", value));
-    }
-  }
-  if (::syscall(SYS_fsconfig, context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-    return ErrnoStatus(absl::StrCat("create ", type, " filesystem"));
-  UniqueFd mount(
-      static_cast<int>(::syscall(SYS_fsmount, context.get(), FSMOUNT_CLOEXEC, attributes)));
-  if (!mount) return ErrnoStatus(absl::StrCat("fsmount ", type));
-  return mount;
-}
-
 bool SameFile(const struct stat& a, const struct stat& b) {
   return a.st_ino == b.st_ino && a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
          a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
@@ -86,10 +67,10 @@ absl::StatusOr<UniqueFd> OverlayCopy(int exe_fd) {
   std::string dir = slash == 0 ? "/" : path.substr(0, slash);
   UniqueFd dir_fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!dir_fd) return ErrnoStatus("open " + dir);
-  ASSIGN_OR_RETURN(UniqueFd empty, DetachedMount("tmpfs", {{"size", "4k"}}, MOUNT_ATTR_RDONLY));
+  ASSIGN_OR_RETURN(UniqueFd empty, NewDetachedMount("tmpfs", {{"size", "4k"}}, MOUNT_ATTR_RDONLY));
   ASSIGN_OR_RETURN(
       UniqueFd overlay,
-      DetachedMount(
+      NewDetachedMount(
           "overlay",
           {{"lowerdir", absl::StrCat("/proc/self/fd/", dir_fd.get(), ":/proc/self/fd/", empty.get())}},
           MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));

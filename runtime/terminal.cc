@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -14,7 +13,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
+#include "runtime/base/path_in_root.h"
+#include "runtime/base/status_macros.h"
 #include "runtime/base/unix_socket.h"
+#include "runtime/mount_fd.h"
 
 namespace berth {
 
@@ -44,21 +46,22 @@ absl::Status SetUpTerminal(int console_socket, const oci::Process& process, bool
   UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
   if (!master) return ErrnoStatus("open /dev/ptmx");
   if (::unlockpt(master.get()) != 0) return ErrnoStatus("unlockpt");
-  char name[128];
-  if (::ptsname_r(master.get(), name, sizeof(name)) != 0) return ErrnoStatus("ptsname");
   if (process.console_size.has_value()) {
     winsize size{.ws_row = static_cast<unsigned short>(process.console_size->height),
                  .ws_col = static_cast<unsigned short>(process.console_size->width)};
     if (::ioctl(master.get(), TIOCSWINSZ, &size) != 0) return ErrnoStatus("set console size");
   }
-  UniqueFd slave(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!slave) return ErrnoStatus(absl::StrCat("open ", name));
-  // /dev/console is the container's terminal too.
+  // The peer straight from the master, not by its /dev/pts name, which the
+  // container could have swapped for something else (CVE-2025-52565).
+  UniqueFd slave(::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!slave) return ErrnoStatus("open the terminal's peer");
+  // /dev/console is the container's terminal too: bound from the peer's fd
+  // onto a target resolved inside the root.
   if (bind_dev_console) {
-    UniqueFd console(::open("/dev/console", O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (console && ::mount(name, "/dev/console", nullptr, MS_BIND, nullptr) != 0) {
-      return ErrnoStatus("bind /dev/console");
-    }
+    UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return ErrnoStatus("open /");
+    ASSIGN_OR_RETURN(UniqueFd console, CreateInRoot(root.get(), "/dev/console", false));
+    RETURN_IF_ERROR(BindMount(slave.get(), console.get(), false, {}, "/dev/console").status());
   }
   // The master travels as SCM_RIGHTS.
   char control[CMSG_SPACE(sizeof(int))] = {};

@@ -47,7 +47,7 @@ void SetEnv(std::vector<std::string>& env, const std::string& entry) {
 absl::StatusOr<oci::Process> ProcessFromFlags(const RuntimeOptions& runtime, const std::string& id,
                                               const Args& args) {
   ASSIGN_OR_RETURN(ContainerInfo info, InspectContainer(runtime, id));
-  ASSIGN_OR_RETURN(oci::Spec spec, oci::LoadBundleSpec(info.state.bundle));
+  ASSIGN_OR_RETURN(oci::Spec spec, LoadContainerSpec(StateDir(runtime.root, id), info.state));
   oci::Process process = spec.process.value_or(oci::Process{});
   process.args.assign(args.positional().begin() + 1, args.positional().end());
   if (process.args.empty()) return absl::InvalidArgumentError("exec: no command given");

@@ -2,12 +2,15 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/status_macros.h"
@@ -532,6 +535,47 @@ absl::Status ParseLinux(const json& object, const std::string& path, Linux& linu
   return absl::OkStatus();
 }
 
+// "/a//b/./c/../d" -> "/a/b/d", as the kernel would walk it without symlinks.
+std::string LexicallyClean(const std::string& path) {
+  std::vector<std::string> parts;
+  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    if (part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.emplace_back(part);
+  }
+  return "/" + absl::StrJoin(parts, "/");
+}
+
+// CVE-2019-19921: a volume mounted over /proc (or part of it) turns the
+// runtime's writes to /proc into writes to whatever the volume holds. Only a
+// proc mount may sit at /proc; below it, only binds of the files lxcfs
+// serves, which the runtime never writes to.
+absl::Status ValidateProcMount(const Mount& mount, const std::string& path) {
+  static constexpr const char* kLxcfsFiles[] = {
+      "/proc/cpuinfo", "/proc/diskstats",   "/proc/meminfo",         "/proc/stat",
+      "/proc/swaps",   "/proc/uptime",      "/proc/loadavg",         "/proc/slabinfo",
+      "/proc/net/dev", "/proc/pressure/cpu", "/proc/pressure/io",     "/proc/pressure/memory",
+      "/proc/sys/kernel/ns_last_pid"};
+  std::string destination = LexicallyClean(mount.destination);
+  if (destination == "/proc") {
+    if (mount.type == "proc") return absl::OkStatus();
+    return Invalid(path, absl::StrCat("a \"", mount.type, "\" mount at /proc: only proc is allowed"));
+  }
+  if (!absl::StartsWith(destination, "/proc/")) return absl::OkStatus();
+  bool bind = mount.type == "bind" ||
+              std::find(mount.options.begin(), mount.options.end(), "bind") != mount.options.end() ||
+              std::find(mount.options.begin(), mount.options.end(), "rbind") != mount.options.end();
+  for (const char* allowed : kLxcfsFiles) {
+    if (bind && destination == allowed) return absl::OkStatus();
+  }
+  return Invalid(path, absl::StrCat("a mount at ", destination,
+                                    ": nothing may be mounted under /proc but binds of the files "
+                                    "lxcfs provides (/proc/cpuinfo, /proc/meminfo, ...)"));
+}
+
 }  // namespace
 
 absl::StatusOr<Spec> ParseSpec(absl::string_view json_text) {
@@ -568,6 +612,7 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json_text) {
       if (item.contains(key))
         return Invalid(Join(ip, key), "idmapped mounts are not supported by berth-runtime yet");
     }
+    RETURN_IF_ERROR(ValidateProcMount(mount, ip));
     spec.mounts.push_back(std::move(mount));
     return absl::OkStatus();
   }));
@@ -577,9 +622,9 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json_text) {
   ASSIGN_OR_RETURN(const json* linux, Object(doc, "linux", ""));
   if (linux != nullptr) RETURN_IF_ERROR(ParseLinux(*linux, "linux", spec.linux));
   if (!spec.hostname.empty()) {
-    const Namespace* uts = spec.FindNamespace("uts");
-    if (uts == nullptr || !uts->path.empty()) {
-      return Invalid("hostname", "setting a hostname needs a new uts namespace");
+    // A joined uts namespace (by path) is legal: the hostname is set in it.
+    if (spec.FindNamespace("uts") == nullptr) {
+      return Invalid("hostname", "setting a hostname needs a uts namespace");
     }
   }
   return spec;
@@ -603,15 +648,20 @@ absl::StatusOr<Resources> ParseResourcesJson(absl::string_view json_text) {
   return resources;
 }
 
+absl::StatusOr<Spec> ParseBundleSpec(absl::string_view text, const std::string& bundle,
+                                     const std::string& origin) {
+  absl::StatusOr<Spec> spec = ParseSpec(text);
+  if (!spec.ok())
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", spec.status().message()));
+  if (spec->root.path[0] != '/') spec->root.path = absl::StrCat(bundle, "/", spec->root.path);
+  return spec;
+}
+
 absl::StatusOr<Spec> LoadBundleSpec(const std::string& bundle) {
   std::string path = bundle + "/config.json";
   absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) return text.status();
-  absl::StatusOr<Spec> spec = ParseSpec(*text);
-  if (!spec.ok())
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", spec.status().message()));
-  if (spec->root.path[0] != '/') spec->root.path = absl::StrCat(bundle, "/", spec->root.path);
-  return spec;
+  return ParseBundleSpec(*text, bundle, path);
 }
 
 }  // namespace berth::oci

@@ -19,7 +19,12 @@ absl::StatusOr<Process> ParseProcessJson(absl::string_view json_text);
 // Parses a LinuxResources object, as `update --resources` takes it.
 absl::StatusOr<Resources> ParseResourcesJson(absl::string_view json_text);
 
-// Reads <bundle>/config.json and resolves root.path against the bundle.
+// Parses the config.json text of `bundle`, resolving root.path against the
+// bundle; errors name `origin` (the file the text came from).
+absl::StatusOr<Spec> ParseBundleSpec(absl::string_view text, const std::string& bundle,
+                                     const std::string& origin);
+
+// Reads <bundle>/config.json and parses it with ParseBundleSpec.
 absl::StatusOr<Spec> LoadBundleSpec(const std::string& bundle);
 
 }  // namespace berth::oci

@@ -164,7 +164,26 @@ INSTANTIATE_TEST_SUITE_P(
                   c["hostname"] = "x";
                   c["linux"]["namespaces"].erase(2);
                 },
-                "hostname: setting a hostname needs a new uts namespace"},
+                "hostname: setting a hostname needs a uts namespace"},
+        BadCase{"TmpfsOverProcSys",
+                [](auto& c) {
+                  c["mounts"].push_back({{"destination", "/proc/sys"}, {"type", "tmpfs"}});
+                },
+                "nothing may be mounted under /proc but binds"},
+        BadCase{"BindOverProcThroughDots",
+                [](auto& c) {
+                  c["mounts"].push_back({{"destination", "/dev/../proc/./sys/kernel"},
+                                         {"type", "bind"},
+                                         {"source", "/tmp"},
+                                         {"options", {"rbind"}}});
+                },
+                "a mount at /proc/sys/kernel"},
+        BadCase{"BindAtProc",
+                [](auto& c) {
+                  c["mounts"].push_back(
+                      {{"destination", "/proc"}, {"type", "bind"}, {"source", "/proc"}});
+                },
+                "a \"bind\" mount at /proc: only proc is allowed"},
         BadCase{"BadDeviceAccess",
                 [](auto& c) {
                   c["linux"]["resources"] = {{"devices", {{{"allow", true}, {"access", "rwx"}}}}};
