@@ -29,8 +29,8 @@ struct DecompressingReader::Codec {
   }
 };
 
-DecompressingReader::DecompressingReader(ByteSource source)
-    : source_(std::move(source)), codec_(std::make_unique<Codec>()) {}
+DecompressingReader::DecompressingReader(ByteSource source, int64_t max_size)
+    : source_(std::move(source)), codec_(std::make_unique<Codec>()), max_size_(max_size) {}
 
 DecompressingReader::~DecompressingReader() = default;
 
@@ -145,6 +145,10 @@ absl::StatusOr<size_t> DecompressingReader::Read(char* buffer, size_t capacity) 
   }
   hasher_.Update(buffer, n);
   uncompressed_size_ += static_cast<int64_t>(n);
+  if (uncompressed_size_ > max_size_) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("decompressed stream exceeds ", max_size_, " bytes"));
+  }
   return n;
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -22,7 +23,11 @@ enum class Compression { kNone, kGzip, kZstd };
 
 class DecompressingReader {
  public:
-  explicit DecompressingReader(ByteSource source);
+  static constexpr int64_t kUnlimited = std::numeric_limits<int64_t>::max();
+
+  // Reading past `max_size` decompressed bytes fails with ResourceExhausted:
+  // a few compressed megabytes can expand into terabytes.
+  explicit DecompressingReader(ByteSource source, int64_t max_size = kUnlimited);
   ~DecompressingReader();
   DecompressingReader(const DecompressingReader&) = delete;
   DecompressingReader& operator=(const DecompressingReader&) = delete;
@@ -56,6 +61,7 @@ class DecompressingReader {
   Sha256 hasher_;
   Digest diff_id_;
   int64_t uncompressed_size_ = 0;
+  int64_t max_size_;
 };
 
 }  // namespace berth::snapshotter

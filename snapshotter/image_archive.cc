@@ -51,6 +51,8 @@ struct ArchiveFiles {
   std::map<std::string, Digest> digests;
   std::map<std::string, std::string> metadata;
   std::map<std::string, std::string> symlinks;
+  // Every digest the archive's own bytes were verified to have.
+  std::set<Digest> carried;
 
   absl::StatusOr<Digest> DigestOf(const std::string& path, int depth = 0) const {
     std::string clean = CleanPath(path);
@@ -103,6 +105,7 @@ class ArchiveReader {
         if (named.ok()) expected = *named;
       }
       ASSIGN_OR_RETURN(files.digests[path], Store(expected, size, path));
+      files.carried.insert(files.digests[path]);
     }
     RETURN_IF_ERROR(tar_.Drain());
     return files;
@@ -110,7 +113,7 @@ class ArchiveReader {
 
  private:
   absl::StatusOr<Digest> Store(const Digest& expected, int64_t size, const std::string& path) {
-    if (!expected.empty() && content_.Has(expected)) return expected;  // skipped, not re-read
+    if (!expected.empty() && content_.Has(expected)) return Verify(expected, path);
     ASSIGN_OR_RETURN(std::unique_ptr<BlobWriter> writer, content_.Writer(expected, size));
     RETURN_IF_ERROR(
         tar_.ReadData([&](absl::string_view block, int64_t) { return writer->Write(block); }));
@@ -120,6 +123,22 @@ class ArchiveReader {
                           absl::StrCat("archive file ", path, ": ", committed.message()));
     }
     return writer->digest();
+  }
+
+  // A blob already stored is not written again, but the archive's bytes are
+  // still hashed: a file merely named after a stored digest carries nothing.
+  absl::StatusOr<Digest> Verify(const Digest& expected, const std::string& path) {
+    Sha256 hasher;
+    RETURN_IF_ERROR(tar_.ReadData([&](absl::string_view block, int64_t) {
+      hasher.Update(block);
+      return absl::OkStatus();
+    }));
+    Digest actual = hasher.Finish();
+    if (actual != expected) {
+      return absl::DataLossError(
+          absl::StrCat("archive file ", path, ": content has digest ", actual.ToString()));
+    }
+    return expected;
   }
 
   TarStream tar_;
@@ -136,6 +155,13 @@ std::string LayerMediaType(const ContentStore& content, const Digest& digest) {
     }
   }
   return media_type::kOciLayer;
+}
+
+// A blob an image needs must come from the archive or, failing that, the store.
+absl::Status Require(const ArchiveFiles& files, const ContentStore& content, const Digest& digest,
+                     absl::string_view role) {
+  if (files.carried.contains(digest) || content.Has(digest)) return absl::OkStatus();
+  return MissingFromArchive({digest, std::string(role)});
 }
 
 // docker save: manifest.json lists each image's config and layer files.
@@ -183,19 +209,22 @@ absl::StatusOr<std::vector<ArchiveImage>> DockerArchiveImages(const ArchiveFiles
   return images;
 }
 
-// Adds what an index's other platforms use, as far as the archive has it.
-void RetainOtherPlatforms(const Index& index, const Digest& chosen, const ContentStore& content,
-                          std::vector<Digest>& retained) {
+// Adds what an index's other platforms use, as far as the archive carries
+// it: the store's other blobs are not the archive's to claim.
+void RetainOtherPlatforms(const Index& index, const Digest& chosen, const ArchiveFiles& files,
+                          const ContentStore& content, std::vector<Digest>& retained) {
   for (const Descriptor& d : index.manifests) {
-    if (d.digest == chosen || !content.Has(d.digest)) continue;
+    if (d.digest == chosen || !files.carried.contains(d.digest)) continue;
     retained.push_back(d.digest);
     absl::StatusOr<std::string> text = content.Read(d.digest, kMaxMetadataFile);
     if (!text.ok()) continue;
     absl::StatusOr<Manifest> manifest = ParseManifest(*text);
     if (!manifest.ok()) continue;
-    if (content.Has(manifest->config.digest)) retained.push_back(manifest->config.digest);
+    if (files.carried.contains(manifest->config.digest)) {
+      retained.push_back(manifest->config.digest);
+    }
     for (const Descriptor& layer : manifest->layers) {
-      if (content.Has(layer.digest)) retained.push_back(layer.digest);
+      if (files.carried.contains(layer.digest)) retained.push_back(layer.digest);
     }
   }
 }
@@ -218,6 +247,8 @@ absl::StatusOr<std::vector<ArchiveImage>> OciArchiveImages(const ArchiveFiles& f
         image.names.push_back(ref->second);
       }
     }
+    RETURN_IF_ERROR(
+        Require(files, content, d.digest, IsIndexMediaType(d.media_type) ? "index" : "manifest"));
     ASSIGN_OR_RETURN(std::string text, content.Read(d.digest, kMaxMetadataFile));
     std::string type = d.media_type.empty() ? DetectManifestMediaType(text) : d.media_type;
     std::optional<Digest> index_digest;
@@ -229,8 +260,13 @@ absl::StatusOr<std::vector<ArchiveImage>> OciArchiveImages(const ArchiveFiles& f
       ASSIGN_OR_RETURN(Descriptor chosen, SelectPlatform(*index, platform));
       index_digest = d.digest;
       manifest_digest = chosen.digest;
+      RETURN_IF_ERROR(Require(files, content, chosen.digest, "manifest"));
       ASSIGN_OR_RETURN(text, content.Read(chosen.digest, kMaxMetadataFile));
-      RetainOtherPlatforms(*index, chosen.digest, content, retained);
+      RetainOtherPlatforms(*index, chosen.digest, files, content, retained);
+    }
+    // Read from the store by the describer, so checked here for a clear error.
+    if (absl::StatusOr<Manifest> manifest = ParseManifest(text); manifest.ok()) {
+      RETURN_IF_ERROR(Require(files, content, manifest->config.digest, "config"));
     }
     ASSIGN_OR_RETURN(image.content,
                      describer.DescribeFromManifest(manifest_digest, text, index_digest));
@@ -241,6 +277,12 @@ absl::StatusOr<std::vector<ArchiveImage>> OciArchiveImages(const ArchiveFiles& f
 }
 
 }  // namespace
+
+absl::Status MissingFromArchive(const BorrowedBlob& blob) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("archive lacks ", blob.role, " ", blob.digest.ToString(),
+                   " (an archive may leave out only blobs of an image this node already has)"));
+}
 
 absl::StatusOr<std::vector<ArchiveImage>> ReadImageArchive(const ByteSource& source,
                                                            ContentStore& content,
@@ -253,16 +295,24 @@ absl::StatusOr<std::vector<ArchiveImage>> ReadImageArchive(const ByteSource& sou
     ASSIGN_OR_RETURN(images, OciArchiveImages(files, content, describer, platform));
   } else if (files.metadata.contains("manifest.json")) {
     ASSIGN_OR_RETURN(images, DockerArchiveImages(files, content, describer));
+    // The manifests berth wrote for them are the archive's as much as its files.
+    for (const ArchiveImage& image : images) files.carried.insert(image.content.manifest_digest);
   } else {
     return absl::InvalidArgumentError(
         "not an image archive: it has neither index.json (OCI) nor manifest.json (docker save)");
   }
-  for (const ArchiveImage& image : images) {
+  for (ArchiveImage& image : images) {
+    auto check = [&](const Digest& digest, absl::string_view role) -> absl::Status {
+      if (files.carried.contains(digest)) return absl::OkStatus();
+      RETURN_IF_ERROR(Require(files, content, digest, role));
+      image.borrowed.push_back({digest, std::string(role)});
+      return absl::OkStatus();
+    };
+    if (image.content.index_digest) RETURN_IF_ERROR(check(*image.content.index_digest, "index"));
+    RETURN_IF_ERROR(check(image.content.manifest_digest, "manifest"));
+    RETURN_IF_ERROR(check(image.content.config_digest, "config"));
     for (const LayerContent& layer : image.content.layers) {
-      if (!content.Has(layer.blob.digest)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("archive lacks layer ", layer.blob.digest.ToString()));
-      }
+      RETURN_IF_ERROR(check(layer.blob.digest, "layer"));
     }
   }
   return images;

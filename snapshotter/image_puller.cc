@@ -46,6 +46,12 @@ absl::Status SendAll(int fd, absl::string_view data) {
   return absl::OkStatus();
 }
 
+// Unpack errors name the layer they happened in.
+absl::Status InLayer(const LayerContent& layer, const absl::Status& status) {
+  return absl::Status(status.code(),
+                      absl::StrCat("layer ", layer.blob.digest.ToString(), ": ", status.message()));
+}
+
 absl::Status CheckDiffId(const LayerContent& layer, const LayerApplyResult& result) {
   if (result.diff_id != layer.diff_id) {
     return absl::DataLossError(absl::StrCat(
@@ -284,8 +290,10 @@ absl::Status ImagePuller::UnpackStoredBlob(const LayerContent& layer,
   ASSIGN_OR_RETURN(std::string dir, snapshots_.PrepareLayer(key, parent_chain_id));
   absl::Status status = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(UniqueFd blob, content_.Open(layer.blob.digest));
-    ASSIGN_OR_RETURN(LayerApplyResult result, ApplyLayer(FdSource(blob.get()), dir));
-    RETURN_IF_ERROR(CheckDiffId(layer, result));
+    absl::StatusOr<LayerApplyResult> result =
+        ApplyLayer(FdSource(blob.get()), dir, options_.layer_limits);
+    if (!result.ok()) return InLayer(layer, result.status());
+    RETURN_IF_ERROR(CheckDiffId(layer, *result));
     return CommitLayer(key, layer);
   }();
   if (!status.ok()) snapshots_.Remove(key).IgnoreError();
@@ -311,8 +319,10 @@ absl::Status ImagePuller::DownloadAndUnpack(const PullRequest& request, const La
     setsockopt(receiver.get(), SOL_SOCKET, SO_RCVBUF, &kSocketBuffer, sizeof(kSocketBuffer));
 
     absl::StatusOr<LayerApplyResult> applied = absl::UnknownError("unpack did not run");
+    std::atomic<bool> over_limit{false};
     std::thread unpacker([&] {
-      applied = ApplyLayer(FdSource(receiver.get()), dir);
+      applied = ApplyLayer(FdSource(receiver.get()), dir, options_.layer_limits);
+      over_limit = absl::IsResourceExhausted(applied.status());
       // A failed unpack stops the download: the sender sees EPIPE.
       shutdown(receiver.get(), SHUT_RDWR);
     });
@@ -322,8 +332,10 @@ absl::Status ImagePuller::DownloadAndUnpack(const PullRequest& request, const La
         request.ref, layer.blob.digest, request.credentials, [&](absl::string_view chunk) {
           RETURN_IF_ERROR(writer->Write(chunk));
           // Once the unpack has failed, the rest is still downloaded (not
-          // unpacked): corrupt bytes explain a broken tar better than the tar error.
+          // unpacked): corrupt bytes explain a broken tar better than the tar
+          // error. Past a cap, though, the layer is refused whatever its bytes.
           if (!unpacker_stopped && !SendAll(sender.get(), chunk).ok()) unpacker_stopped = true;
+          if (unpacker_stopped && over_limit) return absl::CancelledError("layer over a cap");
           progress.done = writer->written();
           if (request.progress) request.progress(progress);
           return absl::OkStatus();
@@ -332,12 +344,14 @@ absl::Status ImagePuller::DownloadAndUnpack(const PullRequest& request, const La
     if (!downloaded.ok()) shutdown(sender.get(), SHUT_RDWR);
     unpacker.join();
 
+    // The writer goes uncommitted: nothing of the blob is kept.
+    if (over_limit) return InLayer(layer, applied.status());
     RETURN_IF_ERROR(downloaded);
     if (!applied.ok()) {
       RETURN_IF_ERROR(writer->Commit());
       // The blob is what the manifest promised, but the pull failed: keep nothing.
       content_.Delete(layer.blob.digest).IgnoreError();
-      return applied.status();
+      return InLayer(layer, applied.status());
     }
     // Verify the blob before the layer becomes visible.
     RETURN_IF_ERROR(writer->Commit());

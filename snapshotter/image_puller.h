@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "snapshotter/content_store.h"
 #include "snapshotter/digest.h"
+#include "snapshotter/layer_apply.h"
 #include "snapshotter/manifest.h"
 #include "snapshotter/reference.h"
 #include "snapshotter/registry_client.h"
@@ -68,6 +69,8 @@ struct PullRequest {
 
 struct ImagePullerOptions {
   int max_concurrent_layers = 3;
+  // For every unpack: pulled layers and imported ones alike.
+  LayerLimits layer_limits;
 };
 
 class ImagePuller {

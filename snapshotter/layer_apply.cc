@@ -65,13 +65,18 @@ struct DeferredDirectoryTimes {
 
 class LayerApplier {
  public:
-  LayerApplier(UniqueFd root, TarStream& tar) : root_(std::move(root)), tar_(tar) {}
+  LayerApplier(UniqueFd root, TarStream& tar, int64_t max_entries)
+      : root_(std::move(root)), tar_(tar), max_entries_(max_entries) {}
 
   absl::StatusOr<int64_t> Run() {
     int64_t entries = 0;
     while (true) {
       ASSIGN_OR_RETURN(archive_entry * entry, tar_.Next());
       if (entry == nullptr) break;
+      if (entries == max_entries_) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "more than ", max_entries_, " entries, the cap (image.max_layer_entries)"));
+      }
       absl::Status status = ApplyEntry(entry);
       if (!status.ok()) {
         return absl::Status(status.code(),
@@ -375,6 +380,7 @@ class LayerApplier {
 
   UniqueFd root_;
   TarStream& tar_;
+  int64_t max_entries_;
   UniqueFd parent_;
   std::string parent_path_;
   UniqueFd retired_parent_;
@@ -383,18 +389,26 @@ class LayerApplier {
 
 }  // namespace
 
-absl::StatusOr<LayerApplyResult> ApplyLayer(const ByteSource& source, const std::string& target) {
+absl::StatusOr<LayerApplyResult> ApplyLayer(const ByteSource& source, const std::string& target,
+                                            const LayerLimits& limits) {
   UniqueFd root(open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
   if (!root) return berth::ErrnoStatus("open " + target);
-  TarStream tar(source, absl::StatusCode::kDataLoss);
-  LayerApplier applier(std::move(root), tar);
-  ASSIGN_OR_RETURN(int64_t entries, applier.Run());
-  RETURN_IF_ERROR(tar.Drain());
+  TarStream tar(source, absl::StatusCode::kDataLoss, limits.max_bytes);
+  LayerApplier applier(std::move(root), tar, limits.max_entries);
+  absl::StatusOr<int64_t> entries = applier.Run();
+  absl::Status drained = entries.ok() ? tar.Drain() : entries.status();
+  // The stream stops at the cap (padding after the tar's end included):
+  // say which cap, in the config's terms.
+  if (tar.reader().uncompressed_size() > limits.max_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "more than ", limits.max_bytes, " bytes uncompressed, the cap (image.max_layer_size)"));
+  }
+  RETURN_IF_ERROR(drained);
   LayerApplyResult result;
   result.diff_id = tar.reader().diff_id();
   result.uncompressed_size = tar.reader().uncompressed_size();
   result.compression = tar.reader().compression();
-  result.entries = entries;
+  result.entries = *entries;
   return result;
 }
 

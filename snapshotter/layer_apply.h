@@ -18,6 +18,14 @@
 
 namespace berth::snapshotter {
 
+// Caps on what one layer may unpack to (berth.yaml's image.max_layer_size
+// and image.max_layer_entries): a few compressed megabytes can expand into
+// enough bytes or inodes to fill the node's disk.
+struct LayerLimits {
+  int64_t max_bytes = int64_t{64} << 30;  // of the uncompressed tar stream
+  int64_t max_entries = 10'000'000;
+};
+
 struct LayerApplyResult {
   Digest diff_id;  // sha256 of the uncompressed tar
   int64_t uncompressed_size = 0;
@@ -26,8 +34,10 @@ struct LayerApplyResult {
 };
 
 // Reads a tar (gzip, zstd or plain, detected) from `source` into the
-// existing, empty directory `target`. On error `target` holds a partial
-// layer the caller discards.
-absl::StatusOr<LayerApplyResult> ApplyLayer(const ByteSource& source, const std::string& target);
+// existing, empty directory `target`. Past a limit it stops with
+// ResourceExhausted. On error `target` holds a partial layer the caller
+// discards.
+absl::StatusOr<LayerApplyResult> ApplyLayer(const ByteSource& source, const std::string& target,
+                                            const LayerLimits& limits = {});
 
 }  // namespace berth::snapshotter

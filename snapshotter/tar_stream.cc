@@ -13,8 +13,8 @@ constexpr size_t kReadBuffer = 256 * 1024;
 
 }  // namespace
 
-TarStream::TarStream(const ByteSource& source, absl::StatusCode format_error)
-    : reader_(source), format_error_(format_error), buffer_(kReadBuffer, '\0') {
+TarStream::TarStream(const ByteSource& source, absl::StatusCode format_error, int64_t max_size)
+    : reader_(source, max_size), format_error_(format_error), buffer_(kReadBuffer, '\0') {
   archive_ = archive_read_new();
   if (archive_ != nullptr) {
     archive_read_support_format_tar(archive_);

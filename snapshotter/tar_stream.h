@@ -21,7 +21,9 @@ class TarStream {
  public:
   // Errors about the tar format itself get `format_error` as their code
   // (DataLoss for layers, InvalidArgument for archives a user hands in).
-  TarStream(const ByteSource& source, absl::StatusCode format_error);
+  // More than `max_size` uncompressed bytes fail with ResourceExhausted.
+  TarStream(const ByteSource& source, absl::StatusCode format_error,
+            int64_t max_size = DecompressingReader::kUnlimited);
   ~TarStream();
   TarStream(const TarStream&) = delete;
   TarStream& operator=(const TarStream&) = delete;

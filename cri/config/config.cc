@@ -1,8 +1,12 @@
 #include "cri/config/config.h"
 
 #include <array>
+#include <cstdint>
 #include <functional>
+#include <limits>
+#include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -54,8 +58,9 @@ absl::Status SetDuration(absl::string_view v, absl::Duration& field) {
   return absl::OkStatus();
 }
 
-absl::Status SetIntInRange(absl::string_view v, int low, int high, int& field) {
-  int value;
+template <typename Int>
+absl::Status SetIntInRange(absl::string_view v, Int low, Int high, Int& field) {
+  Int value;
   if (!absl::SimpleAtoi(v, &value) || value < low || value > high) {
     return absl::InvalidArgumentError(
         absl::StrCat("must be a whole number from ", low, " to ", high, ", got \"", v, "\""));
@@ -63,6 +68,44 @@ absl::Status SetIntInRange(absl::string_view v, int low, int high, int& field) {
   field = value;
   return absl::OkStatus();
 }
+
+// Binary suffixes as Kubernetes quantities write them; "64Gi" is 64 << 30.
+constexpr std::array<std::pair<absl::string_view, int>, 4> kSizeSuffixes = {
+    {{"Ki", 10}, {"Mi", 20}, {"Gi", 30}, {"Ti", 40}}};
+
+// The largest suffix that writes `bytes` exactly, so printed sizes read back
+// unchanged.
+std::string FormatByteSize(int64_t bytes) {
+  for (auto it = kSizeSuffixes.rbegin(); it != kSizeSuffixes.rend(); ++it) {
+    int64_t unit = int64_t{1} << it->second;
+    if (bytes != 0 && bytes % unit == 0) return absl::StrCat(bytes / unit, it->first);
+  }
+  return absl::StrCat(bytes);
+}
+
+absl::Status SetByteSize(absl::string_view v, int64_t low, int64_t& field) {
+  absl::string_view digits = v;
+  int shift = 0;
+  for (const auto& [suffix, bits] : kSizeSuffixes) {
+    if (absl::EndsWith(v, suffix)) {
+      digits = v.substr(0, v.size() - suffix.size());
+      shift = bits;
+    }
+  }
+  int64_t value;
+  if (!absl::SimpleAtoi(digits, &value) || value < 0 ||
+      value > (std::numeric_limits<int64_t>::max() >> shift) || (value << shift) < low) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("must be a size such as 64Gi, 512Mi or 1048576, at least ",
+                     FormatByteSize(low), ", got \"", v, "\""));
+  }
+  field = value << shift;
+  return absl::OkStatus();
+}
+
+// A cap this low would refuse nearly every real layer: more likely a
+// forgotten suffix ("64" for 64Gi) than a wish.
+constexpr int64_t kMinLayerSize = int64_t{1} << 20;
 
 constexpr std::array<absl::string_view, 7> kLogLevels = {"trace", "debug",    "info", "warn",
                                                          "error", "critical", "off"};
@@ -114,6 +157,14 @@ const std::vector<Key>& Keys() {
        [](const auto& c) { return c.image.max_concurrent_downloads; }},
       {"image.stall_timeout", [](auto v, auto& c) { return SetDuration(v, c.image.stall_timeout); },
        [](const auto& c) { return absl::FormatDuration(c.image.stall_timeout); }},
+      {"image.max_layer_size",
+       [](auto v, auto& c) { return SetByteSize(v, kMinLayerSize, c.image.max_layer_size); },
+       [](const auto& c) { return FormatByteSize(c.image.max_layer_size); }},
+      {"image.max_layer_entries",
+       [](auto v, auto& c) {
+         return SetIntInRange<int64_t>(v, 1, 1'000'000'000, c.image.max_layer_entries);
+       },
+       [](const auto& c) { return c.image.max_layer_entries; }},
   };
   return keys;
 }

@@ -1,11 +1,13 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "snapshotter/layer_apply.h"
 
 namespace berth::cri {
 
@@ -27,6 +29,10 @@ struct ImageConfig {
   int max_concurrent_downloads = 3;
   // A download that receives nothing for this long fails instead of hanging.
   absl::Duration stall_timeout = absl::Minutes(1);
+  // Caps on one layer's uncompressed bytes and tar entries, for pulls and
+  // imports: past either the layer is refused instead of filling the disk.
+  int64_t max_layer_size = snapshotter::LayerLimits{}.max_bytes;
+  int64_t max_layer_entries = snapshotter::LayerLimits{}.max_entries;
 };
 
 // berthd's effective configuration. Every field has an embedded default, so

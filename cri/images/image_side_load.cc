@@ -1,6 +1,8 @@
 // Side-loading: importing and exporting image archives, tagging, and
 // unpacking what was imported packed.
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -11,6 +13,31 @@
 #include "spdlog/spdlog.h"
 
 namespace berth::cri {
+namespace {
+
+// An archive may leave out blobs the node already holds for the same image
+// (recorded under the same id by a pull, or an import that carried them).
+// Blobs of any other image stay out of reach: a hand-written manifest naming
+// their digests would otherwise tag them as its own and export them.
+absl::Status CheckBorrowedBlobs(MetadataStore& store, const snapshotter::ArchiveImage& image) {
+  if (image.borrowed.empty()) return absl::OkStatus();
+  std::string id = image.content.config_digest.ToString();
+  absl::StatusOr<ImageRecord> record =
+      store.Read([&](const MetadataTables& t) { return t.GetImage(id); });
+  if (absl::IsNotFound(record.status())) return snapshotter::MissingFromArchive(image.borrowed[0]);
+  RETURN_IF_ERROR(record.status());
+  ASSIGN_OR_RETURN(snapshotter::ImageContent recorded,
+                   ImageContentFromJson(record->extra, record->config));
+  std::vector<snapshotter::Digest> blobs = recorded.Blobs();
+  for (const snapshotter::BorrowedBlob& blob : image.borrowed) {
+    if (std::find(blobs.begin(), blobs.end(), blob.digest) == blobs.end()) {
+      return snapshotter::MissingFromArchive(blob);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<CriImageService::Imported>> CriImageService::Import(
     const snapshotter::ByteSource& archive, const ImportOptions& options) {
@@ -25,6 +52,9 @@ absl::StatusOr<std::vector<CriImageService::Imported>> CriImageService::ImportLo
   ASSIGN_OR_RETURN(std::vector<snapshotter::ArchiveImage> images,
                    snapshotter::ReadImageArchive(archive, *deps_.content, *deps_.puller,
                                                  snapshotter::HostPlatform()));
+  for (const snapshotter::ArchiveImage& image : images) {
+    RETURN_IF_ERROR(CheckBorrowedBlobs(*deps_.store, image));
+  }
   std::vector<Imported> imported;
   for (const snapshotter::ArchiveImage& image : images) {
     if (options.unpack) RETURN_IF_ERROR(deps_.puller->Unpack(image.content));

@@ -33,9 +33,11 @@ absl::StatusOr<std::unique_ptr<ImageStack>> OpenImageStack(const BerthConfig& co
   ASSIGN_OR_RETURN(stack->snapshots,
                    snapshotter::OverlaySnapshotter::Open(snapshots_root, *stack->catalog));
   stack->registry = std::make_unique<snapshotter::DistributionClient>(std::move(registry));
-  stack->puller = std::make_unique<snapshotter::ImagePuller>(
-      *stack->content, *stack->snapshots, *stack->registry,
-      snapshotter::ImagePullerOptions{config.image.max_concurrent_downloads});
+  snapshotter::ImagePullerOptions puller;
+  puller.max_concurrent_layers = config.image.max_concurrent_downloads;
+  puller.layer_limits = {config.image.max_layer_size, config.image.max_layer_entries};
+  stack->puller = std::make_unique<snapshotter::ImagePuller>(*stack->content, *stack->snapshots,
+                                                             *stack->registry, puller);
   stack->service = std::make_unique<CriImageService>(
       ImageServiceDeps{&store, stack->content.get(), stack->snapshots.get(), stack->puller.get(),
                        content_root, snapshots_root});

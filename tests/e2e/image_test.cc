@@ -23,6 +23,7 @@
 #include "snapshotter/http_client.h"
 #include "tests/e2e/berthd_fixture.h"
 #include "tests/e2e/local_registry.h"
+#include "tests/support/tar_builder.h"
 
 namespace berth::cri {
 namespace {
@@ -660,6 +661,122 @@ TEST_F(ImageTest, BerthctlPullShowsEachLayer) {
     EXPECT_THAT(out, HasSubstr(layer["digest"].get<std::string>().substr(7, 12)));
   }
   EXPECT_THAT(out, HasSubstr(ConfigDigest("berth-test/layers", "latest")));
+}
+
+TEST_F(ImageTest, LayerCapsRefusePullsAndImportsKeepingNothing) {
+  auto registry = StartRegistry("registry");
+  std::string image = registry->host() + "/berth-test/busybox:1.0";
+  std::string archive = images_->dir() + "/archives/docker-save.tar";
+  std::string layer = images_->Image("berth-test/busybox", "1.0")["layers"][0]["digest"];
+  // busybox's one layer: 29 entries, 1.9 MiB uncompressed.
+  const std::pair<std::string, std::string> caps[] = {
+      {"max_layer_size: 1Mi", "more than 1048576 bytes uncompressed, the cap"},
+      {"max_layer_entries: 20", "more than 20 entries, the cap"}};
+  for (const auto& [cap, why] : caps) {
+    SCOPED_TRACE(cap);
+    berthd_.reset();
+    ASSERT_TRUE(StartBerthd("image:\n  " + cap + "\n").ok()) << berthd_->Log();
+    absl::StatusOr<std::string> pulled = Pull(image);
+    EXPECT_EQ(pulled.status().code(), absl::StatusCode::kResourceExhausted) << pulled.status();
+    EXPECT_THAT(std::string(pulled.status().message()),
+                HasSubstr(absl::StrCat("layer ", layer, ": ", why)));
+    std::string out;
+    EXPECT_NE(
+        Berthctl(berthd_->socket(), {"images", "import", archive}, dir_.Join("ctl.log"), &out), 0);
+    EXPECT_THAT(out, HasSubstr(why));
+    EXPECT_TRUE(List().empty());
+    EXPECT_TRUE(Blobs().empty());
+    EXPECT_EQ(SnapshotDirs(), 0u);
+    EXPECT_TRUE(fs::is_empty(berthd_->root() + "/content/ingest"));
+  }
+}
+
+// What goes into a hand-made OCI archive of busybox:1.0.
+struct ArchiveSpec {
+  std::string name;
+  std::string config;              // replaces the image's config when set
+  std::set<std::string> left_out;  // digests of blobs the archive lacks
+  std::set<std::string> forged;    // blobs named by their digest but holding other bytes
+};
+
+std::string BuildArchive(const std::string& images_dir, const nlohmann::json& image,
+                         const ArchiveSpec& spec) {
+  auto blob = [&](const std::string& digest) {
+    return ReadFileToString(images_dir + "/blobs/sha256/" + digest.substr(7)).value();
+  };
+  std::map<std::string, std::string> blobs;
+  nlohmann::json manifest = nlohmann::json::parse(blob(image["manifest_digest"]));
+  std::string config = spec.config.empty() ? blob(image["config_digest"]) : spec.config;
+  manifest["config"]["digest"] = snapshotter::DigestOf(config).ToString();
+  manifest["config"]["size"] = config.size();
+  blobs[manifest["config"]["digest"]] = config;
+  for (const auto& layer : image["layers"]) blobs[layer["digest"]] = blob(layer["digest"]);
+  std::string manifest_json =
+      spec.config.empty() ? blob(image["manifest_digest"]) : manifest.dump();
+  std::string manifest_digest = snapshotter::DigestOf(manifest_json).ToString();
+  blobs[manifest_digest] = manifest_json;
+  nlohmann::json index = {{"schemaVersion", 2},
+                          {"manifests",
+                           {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                             {"digest", manifest_digest},
+                             {"size", manifest_json.size()},
+                             {"annotations", {{"io.containerd.image.name", spec.name}}}}}}};
+  berth::testing::TarBuilder tar;
+  tar.File("oci-layout", R"({"imageLayoutVersion":"1.0.0"})").File("index.json", index.dump());
+  for (const auto& [digest, data] : blobs) {
+    if (spec.left_out.contains(digest)) continue;
+    tar.File("blobs/sha256/" + digest.substr(7), spec.forged.contains(digest) ? "forged" : data);
+  }
+  return tar.Build();
+}
+
+TEST_F(ImageTest, ImportRefusesAnArchiveLackingABlobUnlessThisImageWasPulled) {
+  auto registry = StartRegistry("registry");
+  ASSERT_TRUE(StartBerthd().ok());
+  const nlohmann::json& busybox = images_->Image("berth-test/busybox", "1.0");
+  std::string layer = busybox["layers"][0]["digest"];
+  std::string config = busybox["config_digest"];
+  auto import = [&](const ArchiveSpec& spec, std::string* out) {
+    std::string path = dir_.Join("archive.tar");
+    EXPECT_TRUE(WriteFileAtomically(path, BuildArchive(images_->dir(), busybox, spec)).ok());
+    return Berthctl(berthd_->socket(), {"images", "import", path}, dir_.Join("ctl.log"), out);
+  };
+  std::string out;
+
+  // Nothing on the node has the blob: refused, and nothing is kept.
+  ArchiveSpec partial = {.name = "example.com/partial:1", .left_out = {layer}};
+  EXPECT_NE(import(partial, &out), 0);
+  EXPECT_THAT(out, HasSubstr("archive lacks layer " + layer));
+  EXPECT_NE(import({.name = "example.com/partial:1", .left_out = {config}}, &out), 0);
+  EXPECT_THAT(out, HasSubstr("archive lacks config " + config));
+  EXPECT_TRUE(List().empty());
+  EXPECT_TRUE(Blobs().empty());
+  EXPECT_EQ(SnapshotDirs(), 0u);
+
+  // Once the registry's image is here, an archive of that image may leave it out.
+  ASSERT_TRUE(Pull(registry->host() + "/berth-test/busybox:1.0").ok());
+  std::set<std::string> pulled = Blobs();
+  ASSERT_EQ(import(partial, &out), 0) << out;
+  EXPECT_EQ(Status("example.com/partial:1").image().id(), config);
+  EXPECT_EQ(Blobs(), pulled);
+
+  // Another image may not borrow it: not by leaving it out, not by a file
+  // merely named after it.
+  nlohmann::json other = nlohmann::json::parse(
+      ReadFileToString(images_->dir() + "/blobs/sha256/" + config.substr(7)).value());
+  other["config"]["Labels"]["org.berth.test"] = "impostor";
+  ArchiveSpec impostor = {
+      .name = "example.com/impostor:1", .config = other.dump(), .left_out = {layer}};
+  EXPECT_NE(import(impostor, &out), 0);
+  EXPECT_THAT(out, HasSubstr("archive lacks layer " + layer));
+  impostor.left_out.clear();
+  impostor.forged = {layer};
+  EXPECT_NE(import(impostor, &out), 0);
+  EXPECT_THAT(out, HasSubstr("blobs/sha256/" + layer.substr(7) + ": content has digest"));
+  EXPECT_FALSE(Status("example.com/impostor:1").has_image());
+  EXPECT_EQ(List().size(), 1u);
+  EXPECT_EQ(Blobs(), pulled);
+  EXPECT_EQ(SnapshotDirs(), 1u);
 }
 
 }  // namespace

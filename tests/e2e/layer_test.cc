@@ -13,6 +13,7 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
@@ -206,6 +207,47 @@ TEST_F(LayerTest, CorruptCompressedLayerFails) {
   absl::StatusOr<LayerApplyResult> result = ApplyLayer(StringSource(gz), layer_);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kDataLoss) << result.status();
+}
+
+TEST_F(LayerTest, LayerPastTheByteCapIsResourceExhausted) {
+  // 2 MiB of zeros: a few KiB gzipped, as a decompression bomb would be.
+  TarBuilder tar = TarBuilder().File("small", "x").File("zeros", std::string(2 << 20, '\0'));
+  std::string plain = tar.Build();
+  for (auto compression : {TarBuilder::Compression::kNone, TarBuilder::Compression::kGzip,
+                           TarBuilder::Compression::kZstd}) {
+    fs::remove_all(layer_);
+    fs::create_directories(layer_);
+    absl::StatusOr<LayerApplyResult> result =
+        ApplyLayer(StringSource(tar.Build(compression)), layer_, {.max_bytes = 1 << 20});
+    ASSERT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted) << result.status();
+    EXPECT_EQ(result.status().message(),
+              "more than 1048576 bytes uncompressed, the cap (image.max_layer_size)");
+    // The unpack stopped at the cap instead of writing the rest.
+    EXPECT_LE(fs::exists(layer_ + "/zeros") ? fs::file_size(layer_ + "/zeros") : 0, 1u << 20);
+  }
+  // The cap counts the whole tar stream, end padding included: exactly at it passes.
+  fs::remove_all(layer_);
+  fs::create_directories(layer_);
+  int64_t size = static_cast<int64_t>(plain.size());
+  EXPECT_TRUE(ApplyLayer(StringSource(plain), layer_, {.max_bytes = size}).ok());
+  fs::remove_all(layer_);
+  fs::create_directories(layer_);
+  EXPECT_EQ(ApplyLayer(StringSource(plain), layer_, {.max_bytes = size - 1}).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+TEST_F(LayerTest, LayerPastTheEntryCapIsResourceExhausted) {
+  TarBuilder tar;
+  for (int i = 0; i < 100; ++i) tar.File(absl::StrCat("f", i), "");
+  EXPECT_TRUE(ApplyLayer(StringSource(tar.Build()), layer_, {.max_entries = 100}).ok());
+  tar.File("one-too-many", "");
+  fs::remove_all(layer_);
+  fs::create_directories(layer_);
+  absl::StatusOr<LayerApplyResult> result =
+      ApplyLayer(StringSource(tar.Build()), layer_, {.max_entries = 100});
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted) << result.status();
+  EXPECT_EQ(result.status().message(), "more than 100 entries, the cap (image.max_layer_entries)");
+  EXPECT_FALSE(fs::exists(layer_ + "/one-too-many"));
 }
 
 // Whiteouts and opaque directories, checked through a real overlay mount of
@@ -520,6 +562,71 @@ TEST_F(PullerTest, LayersDownloadInParallelUpToTheLimit) {
   ImagePuller puller(*content_, *snapshots_, registry_, {.max_concurrent_layers = 2});
   ASSERT_TRUE(puller.Pull(Request("example.com/many:1")).ok());
   EXPECT_EQ(registry_.max_parallel_fetches(), 2);
+}
+
+TEST_F(PullerTest, LayerOverACapFailsThePullAndKeepsNothingOfIt) {
+  TarBuilder bomb = TarBuilder().File("zeros", std::string(4 << 20, '\0'));
+  TarBuilder crowd;
+  for (int i = 0; i < 150; ++i) crowd.File(absl::StrCat("f", i), "");
+  Publish("example.com/bomb:1", {TarBuilder().File("ok", "fine"), bomb});
+  Publish("example.com/crowd:1", {crowd});
+  ImagePuller puller(*content_, *snapshots_, registry_,
+                     {.layer_limits = {.max_bytes = 1 << 20, .max_entries = 100}});
+  const std::pair<std::string, std::string> refusals[] = {
+      {"example.com/bomb:1", ": more than 1048576 bytes uncompressed, the cap"},
+      {"example.com/crowd:1", ": more than 100 entries, the cap"}};
+  for (const auto& [name, why] : refusals) {
+    SCOPED_TRACE(name);
+    absl::StatusOr<ImageContent> image = puller.Pull(Request(name));
+    ASSERT_EQ(image.status().code(), absl::StatusCode::kResourceExhausted) << image.status();
+    EXPECT_NE(image.status().message().find(why), absl::string_view::npos) << image.status();
+  }
+  absl::StatusOr<ImageContent> bomb_image = puller_->Pull(Request("example.com/bomb:1"));
+  ASSERT_TRUE(bomb_image.ok()) << "the default caps are generous: " << bomb_image.status();
+  const Digest& bomb_blob = bomb_image->layers[1].blob.digest;
+  ASSERT_TRUE(content_->Delete(bomb_blob).ok());
+  ASSERT_TRUE(snapshots_->Remove(bomb_image->layers[1].chain_id.ToString()).ok());
+
+  // A refused layer leaves neither blob, nor ingest file, nor snapshot; the
+  // message names the layer.
+  absl::StatusOr<ImageContent> refused = puller.Pull(Request("example.com/bomb:1"));
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(absl::StartsWith(refused.status().message(),
+                               absl::StrCat("layer ", bomb_blob.ToString(), ": more than")))
+      << refused.status();
+  EXPECT_FALSE(content_->Has(bomb_blob));
+  EXPECT_TRUE(fs::is_empty(tmp_.Join("content/ingest")));
+  EXPECT_EQ(Snapshots(), std::vector<std::string>{bomb_image->layers[0].chain_id.ToString()});
+  EXPECT_EQ(std::distance(fs::directory_iterator(tmp_.Join("snapshots")), {}), 1);
+
+  // The same cap holds for a blob already stored (an import unpacking later).
+  PullRequest packed = Request("example.com/bomb:1");
+  packed.unpack = false;
+  ASSERT_TRUE(puller_->Pull(packed).ok());
+  absl::Status unpacked = puller.Unpack(*bomb_image);
+  EXPECT_EQ(unpacked.code(), absl::StatusCode::kResourceExhausted) << unpacked;
+  EXPECT_TRUE(absl::StartsWith(unpacked.message(), absl::StrCat("layer ", bomb_blob.ToString())))
+      << unpacked;
+  EXPECT_EQ(Snapshots(), std::vector<std::string>{bomb_image->layers[0].chain_id.ToString()});
+  EXPECT_EQ(std::distance(fs::directory_iterator(tmp_.Join("snapshots")), {}), 1);
+}
+
+TEST_F(PullerTest, DownloadStopsOnceALayerPassesACap) {
+  // Incompressible, so the blob itself is large: past the cap, the rest of
+  // it is not worth fetching.
+  std::string noise(24 << 20, '\0');
+  uint32_t x = 12345;
+  for (char& c : noise) c = static_cast<char>((x = x * 1103515245 + 12345) >> 24);
+  Publish("example.com/noise:1", {TarBuilder().File("noise", noise)},
+          TarBuilder::Compression::kNone);
+  std::atomic<size_t> fetched{0};
+  registry_.OnChunk([&](const Digest&, size_t offset) { fetched = offset; });
+  ImagePuller puller(*content_, *snapshots_, registry_, {.layer_limits = {.max_bytes = 1 << 20}});
+  absl::StatusOr<ImageContent> image = puller.Pull(Request("example.com/noise:1"));
+  ASSERT_EQ(image.status().code(), absl::StatusCode::kResourceExhausted) << image.status();
+  EXPECT_LT(fetched, size_t{12} << 20);
+  EXPECT_TRUE(fs::is_empty(tmp_.Join("content/ingest")));
+  EXPECT_TRUE(Snapshots().empty());
 }
 
 TEST_F(PullerTest, ImportedBlobsUnpackLater) {

@@ -75,7 +75,9 @@ TEST(ConfigTest, EveryKeyCanBeOverridden) {
       {"image.registries_file", "/x/registries.yaml"},
       {"image.auth_file", "/x/auth.json"},
       {"image.max_concurrent_downloads", "7"},
-      {"image.stall_timeout", "2m30s"}};
+      {"image.stall_timeout", "2m30s"},
+      {"image.max_layer_size", "512Mi"},
+      {"image.max_layer_entries", "5000"}};
   ASSERT_EQ(std::size(overrides), ConfigKeyPaths().size()) << "a key has no override test";
   for (const auto& [key, value] : overrides) {
     BerthConfig config;
@@ -91,6 +93,36 @@ TEST(ConfigTest, EveryKeyCanBeOverridden) {
     json[pointer] = defaults[pointer];
     EXPECT_EQ(json, defaults) << "overriding " << key << " changed another key";
   }
+}
+
+TEST(ConfigTest, LayerCapsTakeSizesWithBinarySuffixesAndPrintThemBack) {
+  BerthConfig config;
+  EXPECT_EQ(config.image.max_layer_size, int64_t{64} << 30);
+  EXPECT_EQ(config.image.max_layer_entries, 10'000'000);
+  nlohmann::json printed = nlohmann::json::parse(ConfigToJson(config));
+  EXPECT_EQ(printed["image"]["max_layer_size"], "64Gi");
+  EXPECT_EQ(printed["image"]["max_layer_entries"], 10'000'000);
+
+  const std::pair<std::string, int64_t> sizes[] = {{"1048576", int64_t{1} << 20},
+                                                   {"3000000", 3'000'000},
+                                                   {"2048Ki", int64_t{2} << 20},
+                                                   {"2Ti", int64_t{2} << 40}};
+  for (const auto& [text, bytes] : sizes) {
+    ASSERT_THAT(SetConfigValue("image.max_layer_size", text, config), IsOk()) << text;
+    EXPECT_EQ(config.image.max_layer_size, bytes) << text;
+    absl::StatusOr<BerthConfig> reparsed = ParseConfigYaml(ConfigToJson(config), "printed");
+    ASSERT_THAT(reparsed, IsOk());
+    EXPECT_EQ(reparsed->image.max_layer_size, bytes) << text;
+  }
+
+  const std::string why =
+      "image.max_layer_size: must be a size such as 64Gi, 512Mi or 1048576, at least 1Mi, got ";
+  for (const std::string bad : {"64GB", "-1", "1Ki", "Gi", "", "9999999999Ti", "1.5Gi"}) {
+    EXPECT_THAT(SetConfigValue("image.max_layer_size", bad, config),
+                StatusIs(absl::StatusCode::kInvalidArgument, why + "\"" + bad + "\""));
+  }
+  EXPECT_THAT(SetConfigValue("image.max_layer_entries", "0", config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("from 1 to 1000000000")));
 }
 
 TEST(ConfigTest, OverrideOfUnknownKeyIsNotFound) {
