@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <set>
 
@@ -86,7 +87,7 @@ absl::Status CgroupV1Manager::Join(pid_t pid) {
 absl::Status CgroupV1Manager::SetMemory(const oci::MemoryResources& memory) {
   const std::string* dir = Dir("memory");
   bool any = memory.limit || memory.reservation || memory.swap || memory.swappiness ||
-             memory.disable_oom_killer;
+             memory.disable_oom_killer || memory.kernel_tcp;
   if (!any) return absl::OkStatus();
   if (dir == nullptr)
     return absl::FailedPreconditionError("linux.resources.memory: no memory cgroup on this host");
@@ -119,6 +120,14 @@ absl::Status CgroupV1Manager::SetMemory(const oci::MemoryResources& memory) {
   }
   if (memory.swappiness.has_value()) {
     RETURN_IF_ERROR(WriteControl(*dir, "memory.swappiness", std::to_string(*memory.swappiness)));
+  }
+  if (memory.kernel_tcp.has_value()) {
+    if (::access((*dir + "/memory.kmem.tcp.limit_in_bytes").c_str(), F_OK) != 0) {
+      return absl::FailedPreconditionError(
+          "linux.resources.memory.kernelTCP: this kernel has no memory.kmem.tcp.limit_in_bytes");
+    }
+    RETURN_IF_ERROR(
+        WriteControl(*dir, "memory.kmem.tcp.limit_in_bytes", std::to_string(*memory.kernel_tcp)));
   }
   if (memory.disable_oom_killer.has_value()) {
     RETURN_IF_ERROR(
@@ -201,6 +210,32 @@ absl::Status CgroupV1Manager::SetDevices(const std::vector<oci::DeviceRule>& rul
   return absl::OkStatus();
 }
 
+// net_cls and net_prio are often not mounted (systemd leaves them out): like
+// runc, a limit for an absent controller is skipped, with a warning.
+absl::Status CgroupV1Manager::SetNetwork(const oci::NetworkResources& network) {
+  if (network.class_id.has_value()) {
+    if (const std::string* dir = Dir("net_cls"); dir != nullptr) {
+      RETURN_IF_ERROR(WriteControl(*dir, "net_cls.classid", std::to_string(*network.class_id)));
+    } else {
+      std::fprintf(stderr,
+                   "berth-runtime: warning: linux.resources.network.classID: no net_cls cgroup "
+                   "on this host\n");
+    }
+  }
+  if (!network.priorities.empty()) {
+    const std::string* dir = Dir("net_prio");
+    if (dir == nullptr) {
+      std::fprintf(stderr,
+                   "berth-runtime: warning: linux.resources.network.priorities: no net_prio "
+                   "cgroup on this host\n");
+      return absl::OkStatus();
+    }
+    for (const auto& [name, priority] : network.priorities)
+      RETURN_IF_ERROR(WriteControl(*dir, "net_prio.ifpriomap", absl::StrCat(name, " ", priority)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CgroupV1Manager::SetResources(const oci::Resources& resources) {
   if (!resources.unified.empty()) {
     return absl::FailedPreconditionError(
@@ -218,6 +253,7 @@ absl::Status CgroupV1Manager::SetResources(const oci::Resources& resources) {
                      *resources.pids_limit > 0 ? std::to_string(*resources.pids_limit) : "max"));
   }
   RETURN_IF_ERROR(SetBlockIo(resources.block_io));
+  RETURN_IF_ERROR(SetNetwork(resources.network));
   for (const oci::HugepageLimit& limit : resources.hugepage_limits) {
     const std::string* dir = Dir("hugetlb");
     if (dir == nullptr)

@@ -31,6 +31,7 @@ class CgroupV1Manager final : public CgroupManager {
   absl::Status SetCpu(const oci::CpuResources& cpu);
   absl::Status SetBlockIo(const oci::BlockIoResources& block_io);
   absl::Status SetDevices(const std::vector<oci::DeviceRule>& rules);
+  absl::Status SetNetwork(const oci::NetworkResources& network);
   absl::Status PrepareCpuset();
   const std::string* Dir(const std::string& controller) const;
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -85,6 +86,13 @@ absl::Status CgroupV2Manager::SetResources(const oci::Resources& r) {
       swap = std::to_string(*m.swap - *m.limit);
     }
     RETURN_IF_ERROR(WriteControl(dir_, "memory.swap.max", swap));
+  }
+  // No v2 equivalents: warned about rather than refused, as on v1 without
+  // the controllers.
+  if (m.kernel_tcp || r.network.class_id || !r.network.priorities.empty()) {
+    std::fprintf(stderr,
+                 "berth-runtime: warning: memory.kernelTCP and network limits have no cgroup v2 "
+                 "equivalent; not applied\n");
   }
   if (m.disable_oom_killer.value_or(false)) {
     return absl::FailedPreconditionError(

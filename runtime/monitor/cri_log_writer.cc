@@ -1,6 +1,8 @@
 #include "runtime/monitor/cri_log_writer.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,10 +14,30 @@
 namespace berth {
 namespace {
 
-absl::StatusOr<UniqueFd> OpenLog(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
-  if (!fd) return ErrnoStatus("open container log " + path);
-  return fd;
+constexpr int kLogFlags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+
+absl::StatusOr<UniqueFd> OpenLog(const std::string& directory, const std::string& path) {
+  if (directory.empty()) {
+    // No directory to stay beneath: at least the file itself is no symlink.
+    size_t slash = path.rfind('/');
+    std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    UniqueFd dir(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) return ErrnoStatus("open the directory of container log " + path);
+    UniqueFd fd(::openat(dir.get(), path.c_str() + slash + 1, kLogFlags, 0640));
+    if (!fd) return ErrnoStatus("open container log " + path);
+    return fd;
+  }
+  UniqueFd dir(::open(directory.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return ErrnoStatus("open log directory " + directory);
+  open_how how{.flags = kLogFlags,
+               .mode = 0640,
+               .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+  int fd;
+  do {
+    fd = static_cast<int>(::syscall(SYS_openat2, dir.get(), path.c_str(), &how, sizeof(how)));
+  } while (fd < 0 && errno == EAGAIN);
+  if (fd < 0) return ErrnoStatus(absl::StrCat("open container log ", path, " beneath ", directory));
+  return UniqueFd(fd);
 }
 
 const char* StreamName(LogStream stream) {
@@ -31,8 +53,13 @@ std::string CriLogEntry(absl::Time time, LogStream stream, char tag, absl::strin
 }
 
 absl::StatusOr<CriLogWriter> CriLogWriter::Open(const std::string& path, size_t max_entry) {
-  ASSIGN_OR_RETURN(UniqueFd fd, OpenLog(path));
-  return CriLogWriter(path, std::move(fd), max_entry);
+  return OpenBeneath("", path, max_entry);
+}
+
+absl::StatusOr<CriLogWriter> CriLogWriter::OpenBeneath(const std::string& directory,
+                                                       const std::string& path, size_t max_entry) {
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenLog(directory, path));
+  return CriLogWriter(directory, path, std::move(fd), max_entry);
 }
 
 absl::Status CriLogWriter::Emit(LogStream stream, char tag, absl::string_view content) {
@@ -81,7 +108,7 @@ absl::Status CriLogWriter::Close(LogStream stream) {
 }
 
 absl::Status CriLogWriter::Reopen() {
-  ASSIGN_OR_RETURN(UniqueFd fd, OpenLog(path_));
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenLog(directory_, path_));
   fd_ = std::move(fd);
   return absl::OkStatus();
 }

@@ -26,15 +26,22 @@ class CriLogWriter {
   // containerd's default: kubelet joins P entries back together.
   static constexpr size_t kDefaultMaxEntry = 16 * 1024;
 
+  // Opens (creating, appending) the log at `path`, never through a symlink:
+  // kubelet's log directories are writable by whoever can reach the node's
+  // /var/log/pods, and the monitor runs as root. With `directory` (the
+  // pod's log directory) the path is relative to it and must stay beneath it.
   static absl::StatusOr<CriLogWriter> Open(const std::string& path,
                                            size_t max_entry = kDefaultMaxEntry);
+  static absl::StatusOr<CriLogWriter> OpenBeneath(const std::string& directory,
+                                                  const std::string& path,
+                                                  size_t max_entry = kDefaultMaxEntry);
 
   // Appends output of one stream. Complete lines are written at once;
   // a trailing partial line waits for more (or for Close).
   absl::Status Write(LogStream stream, absl::string_view data);
   // Writes what is pending for `stream` as F: its output ended.
   absl::Status Close(LogStream stream);
-  // Reopens the file by path, after kubelet rotated it. Pending partial
+  // Reopens the file by path (the same way as Open), after kubelet rotated it. Pending partial
   // lines stay pending, so nothing is lost or split across files.
   absl::Status Reopen();
 
@@ -42,10 +49,14 @@ class CriLogWriter {
   void set_clock(absl::Time (*now)()) { now_ = now; }
 
  private:
-  CriLogWriter(std::string path, UniqueFd fd, size_t max_entry)
-      : path_(std::move(path)), fd_(std::move(fd)), max_entry_(max_entry) {}
+  CriLogWriter(std::string directory, std::string path, UniqueFd fd, size_t max_entry)
+      : directory_(std::move(directory)),
+        path_(std::move(path)),
+        fd_(std::move(fd)),
+        max_entry_(max_entry) {}
   absl::Status Emit(LogStream stream, char tag, absl::string_view content);
 
+  std::string directory_;
   std::string path_;
   UniqueFd fd_;
   size_t max_entry_;

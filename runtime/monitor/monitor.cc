@@ -39,6 +39,21 @@
 namespace berth {
 namespace {
 
+// Our sockets are bound in the state directory, and bind() then chmod()
+// leaves a moment in which a socket has the umask's mode: a 0700 directory
+// of ours closes that window for everyone else.
+absl::Status MakePrivate(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return ErrnoStatus("open state directory " + dir);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat state directory " + dir);
+  if (st.st_uid != ::geteuid())
+    return absl::PermissionDeniedError("state directory " + dir + " is not ours");
+  if ((st.st_mode & 07777) != 0700 && ::fchmod(fd.get(), 0700) != 0)
+    return ErrnoStatus("chmod 0700 " + dir);
+  return absl::OkStatus();
+}
+
 // One line to whoever spawned us: {"pid": N}, or a failure as StatusToJson
 // writes it.
 void Report(int sync_fd, const std::string& json) {
@@ -100,6 +115,7 @@ class Monitor {
     RETURN_IF_ERROR(WatchChildren());
     ASSIGN_OR_RETURN(Pipe out, MakePipe());
     ASSIGN_OR_RETURN(Pipe err, MakePipe());
+    RETURN_IF_ERROR(MakePrivate(config_.state_dir));
     ASSIGN_OR_RETURN(listener_,
                      ListenUnix(config_.control_socket(), SOCK_SEQPACKET | SOCK_NONBLOCK, 8, 0600));
     ASSIGN_OR_RETURN(attach_listener_,
@@ -362,7 +378,7 @@ class Monitor {
 }  // namespace
 
 absl::Status RunMonitor(const MonitorConfig& config, int sync_fd) {
-  absl::StatusOr<CriLogWriter> log = CriLogWriter::Open(config.log_path);
+  absl::StatusOr<CriLogWriter> log = CriLogWriter::OpenBeneath(config.log_directory, config.log_path);
   if (!log.ok()) {
     Report(sync_fd, StatusToJson(log.status()));
     return log.status();

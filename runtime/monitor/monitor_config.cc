@@ -16,6 +16,7 @@ absl::StatusOr<MonitorConfig> ParseMonitorConfig(const std::string& json_text) {
     config.runtime_root = doc.value("runtime_root", config.runtime_root);
     config.systemd_cgroup = doc.value("systemd_cgroup", false);
     config.state_dir = doc.at("state_dir").get<std::string>();
+    config.log_directory = doc.value("log_directory", "");
     config.log_path = doc.at("log_path").get<std::string>();
     config.stdin = doc.value("stdin", false);
     config.stdin_once = doc.value("stdin_once", false);
@@ -32,6 +33,7 @@ std::string MonitorConfigToJson(const MonitorConfig& config) {
                         {"runtime_root", config.runtime_root},
                         {"systemd_cgroup", config.systemd_cgroup},
                         {"state_dir", config.state_dir},
+                        {"log_directory", config.log_directory},
                         {"log_path", config.log_path},
                         {"stdin", config.stdin},
                         {"stdin_once", config.stdin_once},

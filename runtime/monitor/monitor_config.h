@@ -15,8 +15,13 @@ struct MonitorConfig {
   std::string runtime_root = "/run/berth-runtime";
   bool systemd_cgroup = false;
   // The monitor's own directory: config.json, its sockets and exit.json.
+  // The monitor makes it 0700 before it binds a socket there.
   std::string state_dir;
-  std::string log_path;  // the CRI log file
+  // The CRI log file. With log_directory (the pod's, CRI's
+  // PodSandboxConfig.log_directory) it is relative to it and opened beneath
+  // it; either way never through a symlink.
+  std::string log_directory;
+  std::string log_path;
   // Keep the container's stdin open for attachers; with stdin_once it is
   // closed when the first attacher detaches (kubectl run -i --rm).
   bool stdin = false;

@@ -103,7 +103,7 @@ struct DeviceRule {
 };
 
 struct MemoryResources {
-  std::optional<int64_t> limit, reservation, swap, kernel;
+  std::optional<int64_t> limit, reservation, swap, kernel, kernel_tcp;
   std::optional<uint64_t> swappiness;
   std::optional<bool> disable_oom_killer;
 };
@@ -139,8 +139,15 @@ struct HugepageLimit {
   uint64_t limit = 0;
 };
 
+// cgroup v1's net_cls and net_prio.
+struct NetworkResources {
+  std::optional<uint32_t> class_id;
+  std::vector<std::pair<std::string, uint32_t>> priorities;  // interface name, priority
+};
+
 struct Resources {
   std::vector<DeviceRule> devices;
+  NetworkResources network;
   MemoryResources memory;
   CpuResources cpu;
   std::optional<int64_t> pids_limit;

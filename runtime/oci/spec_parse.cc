@@ -358,6 +358,7 @@ absl::Status ParseResources(const json& object, const std::string& path, Resourc
     RETURN_IF_ERROR(Read(*memory, "reservation", p, m.reservation));
     RETURN_IF_ERROR(Read(*memory, "swap", p, m.swap));
     RETURN_IF_ERROR(Read(*memory, "kernel", p, m.kernel));
+    RETURN_IF_ERROR(Read(*memory, "kernelTCP", p, m.kernel_tcp));
     RETURN_IF_ERROR(Read(*memory, "swappiness", p, m.swappiness));
     RETURN_IF_ERROR(Read(*memory, "disableOOMKiller", p, m.disable_oom_killer));
     if (m.swappiness.has_value() && *m.swappiness > 100)
@@ -375,6 +376,22 @@ absl::Status ParseResources(const json& object, const std::string& path, Resourc
     RETURN_IF_ERROR(Read(*cpu, "cpus", p, c.cpus));
     RETURN_IF_ERROR(Read(*cpu, "mems", p, c.mems));
     RETURN_IF_ERROR(Read(*cpu, "idle", p, c.idle));
+  }
+  ASSIGN_OR_RETURN(const json* network, Object(object, "network", path));
+  if (network != nullptr) {
+    std::string p = Join(path, "network");
+    RETURN_IF_ERROR(Read(*network, "classID", p, resources.network.class_id));
+    RETURN_IF_ERROR(
+        ForEachObject(*network, "priorities", p, [&](const json& item, const std::string& ip) {
+          std::string name;
+          uint32_t priority = 0;
+          RETURN_IF_ERROR(Read(item, "name", ip, name));
+          RETURN_IF_ERROR(Read(item, "priority", ip, priority));
+          if (name.empty() || name.find_first_of(" \n/") != std::string::npos)
+            return Invalid(Join(ip, "name"), "must name a network interface");
+          resources.network.priorities.emplace_back(name, priority);
+          return absl::OkStatus();
+        }));
   }
   ASSIGN_OR_RETURN(const json* pids, Object(object, "pids", path));
   if (pids != nullptr) {

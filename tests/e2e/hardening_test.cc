@@ -5,9 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/base/unique_fd.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "runtime/base/atomic_file.h"
@@ -43,7 +45,8 @@ class ExeOverwriteTest : public RuntimeTest {
   void SetUp() override {
     RuntimeTest::SetUp();
     if (IsSkipped()) return;
-    binary_ = CopyOf(BERTH_RUNTIME_PATH);
+    const char* other = std::getenv("BERTH_E2E_RUNTIME");
+    binary_ = CopyOf(other != nullptr ? other : BERTH_RUNTIME_PATH);
     original_ = *ReadFileToString(binary_);
     UseRuntimeBinary(binary_);
     rootfs_ = ExeAttackRootfs();
@@ -90,6 +93,174 @@ TEST_F(ExeOverwriteTest, ExecOfProcSelfExeCannotOverwriteTheRuntime) {
   RunResult exec = Runtime({"exec", "--detach", id, "/proc/self/exe"});
   ASSERT_EQ(exec.exit_code, 0) << exec.err;
   ExpectBinaryIntact(AwaitResult(rootfs_));
+}
+
+// A busybox rootfs of the test's own, for images that differ from the shared one.
+std::string OwnRootfs(const TempDir& dir, const std::string& name) {
+  std::string rootfs = dir.Join(name);
+  for (const char* sub : {"bin", "proc", "sys", "dev", "tmp", "etc"})
+    std::filesystem::create_directories(rootfs + "/" + sub);
+  std::filesystem::copy_file("/bin/busybox", rootfs + "/bin/busybox");
+  for (const char* applet : {"sh", "cat", "echo", "ls", "hostname", "sleep", "true", "false"})
+    std::filesystem::create_symlink("busybox", rootfs + "/bin/" + applet);
+  return rootfs;
+}
+
+// Drops every mount at or under `prefix` from the config.
+void DropMounts(nlohmann::json& config, const std::string& prefix) {
+  nlohmann::json kept = nlohmann::json::array();
+  for (const nlohmann::json& mount : config["mounts"]) {
+    std::string destination = mount["destination"];
+    if (destination != prefix && destination.rfind(prefix + "/", 0) != 0) kept.push_back(mount);
+  }
+  config["mounts"] = kept;
+}
+
+class MountAttackTest : public RuntimeTest {};
+
+// CVE-2025-31133: masks bind "/dev/null"; an image without a /dev tmpfs whose
+// /dev/null is a symlink into /proc would turn a masked path into a bind of
+// that procfs file. Masks come from the host's verified /dev/null instead.
+TEST_F(MountAttackTest, DevNullSymlinkCannotTurnAMaskIntoAProcfsBind) {
+  std::string rootfs = OwnRootfs(dir(), "devnull-symlink");
+  std::filesystem::create_symlink("/proc/sys/kernel/domainname", rootfs + "/dev/null");
+  nlohmann::json config = Config({"sh", "-c", "cat /proc/cmdline; echo end"});
+  config["root"] = {{"path", rootfs}, {"readonly", false}};
+  DropMounts(config, "/dev");
+  config["domainname"] = "reached-through-the-mask";
+  config["linux"]["maskedPaths"] = {"/proc/cmdline"};
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "end\n") << "the masked /proc/cmdline showed another procfs file";
+}
+
+// CVE-2019-19921 and kin: a volume over /proc/sys would take the runtime's
+// sysctl writes (here into a host directory). Refused at create.
+TEST_F(MountAttackTest, MountsOverProcAreRefused) {
+  std::string host_dir = dir().Join("fake-proc-sys-kernel");
+  std::filesystem::create_directories(host_dir);
+  ASSERT_TRUE(WriteFileAtomically(host_dir + "/domainname", "untouched\n").ok());
+  nlohmann::json config = Config({"true"});
+  config["mounts"].push_back({{"destination", "/proc/sys/kernel"},
+                              {"type", "bind"},
+                              {"source", host_dir},
+                              {"options", {"rbind", "rw"}}});
+  config["linux"]["sysctl"] = {{"kernel.domainname", "written-to-the-host"}};
+  RunResult r = Run(config);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("nothing may be mounted under /proc"));
+  EXPECT_EQ(*ReadFileToString(host_dir + "/domainname"), "untouched\n");
+}
+
+// CVE-2025-52881 class: a write to "/proc/sys/..." by path follows whatever
+// the container's /proc holds. Here there is no proc mount, and the image's
+// own /proc/sys/kernel/domainname is a plain file: the sysctl must reach the
+// kernel through a real procfs and leave the image's file alone.
+TEST_F(MountAttackTest, SysctlsReachTheKernelNotTheImagesProcDirectory) {
+  std::string rootfs = OwnRootfs(dir(), "fake-proc");
+  std::filesystem::create_directories(rootfs + "/proc/sys/kernel");
+  ASSERT_TRUE(WriteFileAtomically(rootfs + "/proc/sys/kernel/domainname", "image\n").ok());
+  nlohmann::json config = Config({"true"});
+  config["root"] = {{"path", rootfs}, {"readonly", false}};
+  DropMounts(config, "/proc");
+  config["linux"]["sysctl"] = {{"kernel.domainname", "from-sysctl"}};
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(*ReadFileToString(rootfs + "/proc/sys/kernel/domainname"), "image\n")
+      << "the sysctl was written into the image";
+}
+
+// A seccomp profile that omits what the runtime itself needs (close_range,
+// getcwd), as runtime-tools' generator writes them: our housekeeping happens
+// before the user's filter, with or without no_new_privs.
+TEST_F(RuntimeTest, SeccompProfileWithoutCloseRangeOrGetcwdStillRuns) {
+  for (bool no_new_privileges : {false, true}) {
+    nlohmann::json config = Config({"echo", "ran"});
+    config["process"]["noNewPrivileges"] = no_new_privileges;
+    config["linux"]["seccomp"] = {
+        {"defaultAction", "SCMP_ACT_ALLOW"},
+        {"syscalls",
+         {{{"names", {"close_range", "getcwd"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 1}}}}};
+    RunResult r = Run(config);
+    EXPECT_EQ(r.exit_code, 0) << "noNewPrivileges " << no_new_privileges << ": " << r.err;
+    EXPECT_EQ(r.out, "ran\n");
+  }
+}
+
+TEST_F(RuntimeTest, FailingPoststartAndPoststopHooksOnlyWarn) {
+  nlohmann::json config = Config({"true"});
+  config["hooks"] = {{"poststart", {{{"path", "/bin/false"}}}},
+                     {"poststop", {{{"path", "/bin/false"}}}}};
+  std::string id = NewId();
+  std::string bundle = Bundle(config);
+  ASSERT_EQ(Runtime({"create", "--bundle", bundle, id}).exit_code, 0);
+  RunResult started = Runtime({"start", id});
+  EXPECT_EQ(started.exit_code, 0) << started.err;
+  EXPECT_THAT(started.err, HasSubstr("warning: poststart hook /bin/false failed"));
+  for (int i = 0; i < 200 && Runtime({"state", id}).out.find("stopped") == std::string::npos; ++i)
+    ::usleep(10000);
+  RunResult deleted = Runtime({"delete", id});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_THAT(deleted.err, HasSubstr("warning: poststop hook /bin/false failed"));
+  EXPECT_NE(Runtime({"state", id}).exit_code, 0) << "the container is gone";
+}
+
+// start and delete use the config create read, not the bundle's current one.
+TEST_F(RuntimeTest, ConfigChangesAfterCreateDoNotAffectTheContainer) {
+  std::string marks = dir().Join("marks");
+  std::filesystem::create_directories(marks);
+  auto hook = [&](const std::string& name) {
+    return nlohmann::json{{{"path", "/bin/sh"}, {"args", {"sh", "-c", "touch " + marks + "/" + name}}}};
+  };
+  nlohmann::json config = Config({"true"});
+  config["hooks"] = {{"poststart", hook("original-poststart")}, {"poststop", hook("original-poststop")}};
+  std::string bundle = Bundle(config);
+  std::string id = NewId();
+  ASSERT_EQ(Runtime({"create", "--bundle", bundle, id}).exit_code, 0);
+  config["hooks"] = {{"poststart", hook("changed-poststart")}, {"poststop", hook("changed-poststop")}};
+  ASSERT_TRUE(WriteFileAtomically(bundle + "/config.json", config.dump()).ok());
+  ASSERT_EQ(Runtime({"start", id}).exit_code, 0);
+  for (int i = 0; i < 200 && Runtime({"state", id}).out.find("stopped") == std::string::npos; ++i)
+    ::usleep(10000);
+  ASSERT_EQ(Runtime({"delete", id}).exit_code, 0);
+  EXPECT_TRUE(std::filesystem::exists(marks + "/original-poststart"));
+  EXPECT_TRUE(std::filesystem::exists(marks + "/original-poststop"));
+  EXPECT_FALSE(std::filesystem::exists(marks + "/changed-poststart"));
+  EXPECT_FALSE(std::filesystem::exists(marks + "/changed-poststop"));
+}
+
+// Legal per the spec, and crun runs it: the container shares the host's
+// mount namespace and is only changed into its root.
+TEST_F(RuntimeTest, SpecWithoutAMountNamespaceRuns) {
+  nlohmann::json config = Config({"sh", "-c", "echo inside; ls /bin/busybox"});
+  nlohmann::json namespaces = nlohmann::json::array();
+  for (const nlohmann::json& ns : config["linux"]["namespaces"])
+    if (ns["type"] != "mount") namespaces.push_back(ns);
+  config["linux"]["namespaces"] = namespaces;
+  config["mounts"] = nlohmann::json::array();
+  config["linux"]["maskedPaths"] = nlohmann::json::array();
+  config["linux"]["readonlyPaths"] = nlohmann::json::array();
+  RunResult r = Run(config);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "inside\n/bin/busybox\n");
+}
+
+// A hostname with a uts namespace joined by path is set in that namespace.
+TEST_F(RuntimeTest, HostnameIsSetInAJoinedUtsNamespace) {
+  std::string holder = NewId();
+  ASSERT_EQ(Runtime({"run", "--detach", "--bundle", Bundle(Config({"sleep", "60"})), holder})
+                .exit_code,
+            0);
+  pid_t pid = nlohmann::json::parse(Runtime({"state", holder}).out)["pid"].get<pid_t>();
+  nlohmann::json config = Config({"hostname"});
+  for (nlohmann::json& ns : config["linux"]["namespaces"])
+    if (ns["type"] == "uts") ns["path"] = absl::StrCat("/proc/", pid, "/ns/uts");
+  config["hostname"] = "joined-uts";
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "joined-uts\n");
+  RunResult holder_view = Runtime({"exec", holder, "hostname"});
+  EXPECT_EQ(holder_view.out, "joined-uts\n") << "the holder shares the namespace";
 }
 
 }  // namespace

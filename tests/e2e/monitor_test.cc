@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -114,7 +116,13 @@ class MonitorTest : public RuntimeTest {
         .container_id = config_.id, .runtime_root = root(), .process_json = process.dump()};
   }
 
-  std::unique_ptr<MonitorClient> client_ = NewMonitorClient(BERTH_MONITOR_PATH);
+  // $BERTH_E2E_MONITOR runs the same tests against another build.
+  static std::string MonitorBinary() {
+    const char* other = std::getenv("BERTH_E2E_MONITOR");
+    return other != nullptr ? other : BERTH_MONITOR_PATH;
+  }
+
+  std::unique_ptr<MonitorClient> client_ = NewMonitorClient(MonitorBinary());
   MonitorConfig config_;
   std::vector<std::string> state_dirs_;
 };
@@ -482,7 +490,7 @@ TEST_F(MonitorTest, ExecInAStoppedContainerFails) {
 // CVE-2019-5736 against the monitor (see exe_overwrite_attack.cc): the
 // container's init is a fork of berth-monitor until its program runs.
 TEST_F(MonitorTest, ProcSelfExeEntrypointCannotOverwriteTheMonitor) {
-  std::string binary = CopyOf(BERTH_MONITOR_PATH);
+  std::string binary = CopyOf(MonitorBinary());
   std::string original = *ReadFileToString(binary);
   client_ = NewMonitorClient(binary);
   std::string rootfs = ExeAttackRootfs();
@@ -504,13 +512,67 @@ TEST_F(MonitorTest, ExecSessionCannotOverwriteTheMonitor) {
   config["root"] = {{"path", rootfs}, {"readonly", false}};
   ASSERT_GT(SpawnMonitor(config), 0);
   ASSERT_TRUE(Start().ok());
-  std::string binary = CopyOf(BERTH_MONITOR_PATH);
+  std::string binary = CopyOf(MonitorBinary());
   std::string original = *ReadFileToString(binary);
   absl::StatusOr<ExecSyncResult> result = NewMonitorClient(binary)->ExecSync(Exec({"/proc/self/exe"}));
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_THAT(result->stdout_data, ::testing::StartsWith("denied"))
       << "the exec helper's binary was writable";
   EXPECT_TRUE(*ReadFileToString(binary) == original) << "berth-monitor was overwritten";
+}
+
+// The CRI log is opened beneath the pod's log directory and never through a
+// symlink: the monitor runs as root, and /var/log/pods is not only ours.
+TEST_F(MonitorTest, LogPathThroughASymlinkIsRefused) {
+  std::string outside = dir().Join("outside");
+  std::filesystem::create_directories(outside);
+  ASSERT_TRUE(WriteFileAtomically(outside + "/target", "precious\n").ok());
+  std::string pod_logs = dir().Join("pod-logs");
+  std::filesystem::create_directories(pod_logs + "/app");
+  std::filesystem::create_symlink(outside, pod_logs + "/linked-dir");
+  std::filesystem::create_symlink(outside + "/target", pod_logs + "/app/0.log");
+  for (const char* path : {"app/0.log", "linked-dir/target", "../outside/target"}) {
+    Prepare(Config({"echo", "hi"}));
+    config_.log_directory = pod_logs;
+    config_.log_path = path;
+    absl::StatusOr<pid_t> pid = client_->Create(config_);
+    EXPECT_FALSE(pid.ok()) << path;
+  }
+  // Without a directory, the file itself still may not be a symlink.
+  Prepare(Config({"echo", "hi"}));
+  config_.log_path = pod_logs + "/app/0.log";
+  EXPECT_FALSE(client_->Create(config_).ok());
+  EXPECT_EQ(*ReadFileToString(outside + "/target"), "precious\n");
+}
+
+TEST_F(MonitorTest, ReopenedLogThroughASymlinkIsRefused) {
+  std::string outside = dir().Join("outside-reopen");
+  ASSERT_TRUE(WriteFileAtomically(outside, "precious\n").ok());
+  std::string pod_logs = dir().Join("pod-logs-reopen");
+  std::filesystem::create_directories(pod_logs);
+  Prepare(Config({"sleep", "30"}));
+  config_.log_directory = pod_logs;
+  config_.log_path = "0.log";
+  ASSERT_TRUE(client_->Create(config_).ok());
+  ASSERT_TRUE(Start().ok());
+  // "Rotation" swaps in a symlink to a file elsewhere.
+  std::filesystem::remove(pod_logs + "/0.log");
+  std::filesystem::create_symlink(outside, pod_logs + "/0.log");
+  EXPECT_FALSE(client_->ReopenLog(config_.state_dir).ok());
+  EXPECT_EQ(*ReadFileToString(outside), "precious\n");
+}
+
+// The monitor's sockets are never connectable by others, not even between
+// bind and chmod: their directory is 0700.
+TEST_F(MonitorTest, StateDirectoryIsPrivateBeforeSocketsAreBound) {
+  nlohmann::json config = Config({"true"});
+  Prepare(config);
+  ::chmod(config_.state_dir.c_str(), 0755);
+  ASSERT_TRUE(client_->Create(config_).ok());
+  struct stat st;
+  ASSERT_EQ(::stat(config_.state_dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ASSERT_TRUE(Start().ok());
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -48,6 +49,8 @@ void RuntimeTest::SetUp() {
     GTEST_SKIP() << "needs busybox-static (hack/deps installs it)";
   ::chmod(dir_.path().c_str(), 0755);
   state_root_ = dir_.Join("state");
+  // The same tests against another build, or another runc-compatible runtime.
+  if (const char* other = std::getenv("BERTH_E2E_RUNTIME")) runtime_binary_ = other;
 }
 
 void RuntimeTest::TearDown() {

@@ -41,7 +41,7 @@ class RuntimeTest : public ::testing::Test {
   RunResult Run(const nlohmann::json& config, const std::vector<std::string>& flags = {},
                 const SpawnOptions& extra = {});
 
-  // Runs `binary` instead of the build's berth-runtime from now on.
+  // Runs `binary` instead of the build's berth-runtime (or $BERTH_E2E_RUNTIME) from now on.
   void UseRuntimeBinary(std::string binary) { runtime_binary_ = std::move(binary); }
   // A rootfs for the CVE-2019-5736 attack (exe_overwrite_attack.cc): the
   // attack as /attack and as the ELF interpreter every dynamic binary of

@@ -419,6 +419,8 @@ TEST_F(RuntimeTest, HooksRunInOrderWithTheStateOnStdin) {
     EXPECT_EQ(state["ociVersion"], "1.2.0");
     EXPECT_TRUE(state["id"].get<std::string>().rfind("e2e-", 0) == 0);
   }
+  // Create hooks see the environment made and the program not yet run.
+  for (int created : {0, 1, 2}) EXPECT_THAT(lines[created], HasSubstr("\"status\":\"created\""));
   EXPECT_THAT(lines[3], HasSubstr("\"status\":\"running\""));
   EXPECT_THAT(lines[4], HasSubstr("\"status\":\"stopped\""));
 }
