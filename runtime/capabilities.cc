@@ -11,57 +11,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
+#include "runtime/oci/capability_names.h"
 
 namespace berth {
 namespace {
 
-// Index = capability number.
-constexpr std::array<const char*, 41> kCapabilityNames = {"CAP_CHOWN",
-                                                          "CAP_DAC_OVERRIDE",
-                                                          "CAP_DAC_READ_SEARCH",
-                                                          "CAP_FOWNER",
-                                                          "CAP_FSETID",
-                                                          "CAP_KILL",
-                                                          "CAP_SETGID",
-                                                          "CAP_SETUID",
-                                                          "CAP_SETPCAP",
-                                                          "CAP_LINUX_IMMUTABLE",
-                                                          "CAP_NET_BIND_SERVICE",
-                                                          "CAP_NET_BROADCAST",
-                                                          "CAP_NET_ADMIN",
-                                                          "CAP_NET_RAW",
-                                                          "CAP_IPC_LOCK",
-                                                          "CAP_IPC_OWNER",
-                                                          "CAP_SYS_MODULE",
-                                                          "CAP_SYS_RAWIO",
-                                                          "CAP_SYS_CHROOT",
-                                                          "CAP_SYS_PTRACE",
-                                                          "CAP_SYS_PACCT",
-                                                          "CAP_SYS_ADMIN",
-                                                          "CAP_SYS_BOOT",
-                                                          "CAP_SYS_NICE",
-                                                          "CAP_SYS_RESOURCE",
-                                                          "CAP_SYS_TIME",
-                                                          "CAP_SYS_TTY_CONFIG",
-                                                          "CAP_MKNOD",
-                                                          "CAP_LEASE",
-                                                          "CAP_AUDIT_WRITE",
-                                                          "CAP_AUDIT_CONTROL",
-                                                          "CAP_SETFCAP",
-                                                          "CAP_MAC_OVERRIDE",
-                                                          "CAP_MAC_ADMIN",
-                                                          "CAP_SYSLOG",
-                                                          "CAP_WAKE_ALARM",
-                                                          "CAP_BLOCK_SUSPEND",
-                                                          "CAP_AUDIT_READ",
-                                                          "CAP_PERFMON",
-                                                          "CAP_BPF",
-                                                          "CAP_CHECKPOINT_RESTORE"};
-
 int LastCapability() {
   static const int last = [] {
     std::ifstream in("/proc/sys/kernel/cap_last_cap");
-    int value = static_cast<int>(kCapabilityNames.size()) - 1;
+    int value = static_cast<int>(oci::KnownCapabilities().size()) - 1;
     in >> value;
     return value;
   }();
@@ -72,7 +30,7 @@ int LastCapability() {
 std::array<uint32_t, 2> ToMask(const std::vector<std::string>& names) {
   std::array<uint32_t, 2> mask = {0, 0};
   for (const std::string& name : names) {
-    std::optional<int> cap = CapabilityFromName(name);
+    std::optional<int> cap = oci::CapabilityFromName(name);
     if (!cap.has_value() || *cap > LastCapability()) continue;  // unknown to this kernel
     mask[*cap / 32] |= 1u << (*cap % 32);
   }
@@ -81,23 +39,12 @@ std::array<uint32_t, 2> ToMask(const std::vector<std::string>& names) {
 
 bool Contains(const std::vector<std::string>& names, int cap) {
   for (const std::string& name : names) {
-    if (CapabilityFromName(name) == cap) return true;
+    if (oci::CapabilityFromName(name) == cap) return true;
   }
   return false;
 }
 
 }  // namespace
-
-std::vector<std::string> KnownCapabilities() {
-  return std::vector<std::string>(kCapabilityNames.begin(), kCapabilityNames.end());
-}
-
-std::optional<int> CapabilityFromName(const std::string& name) {
-  for (size_t i = 0; i < kCapabilityNames.size(); ++i) {
-    if (name == kCapabilityNames[i]) return static_cast<int>(i);
-  }
-  return std::nullopt;
-}
 
 absl::Status DropBoundingCapabilities(const oci::Capabilities& caps) {
   for (int cap = 0; cap <= LastCapability(); ++cap) {
@@ -124,7 +71,7 @@ absl::Status SetProcessCapabilities(const oci::Capabilities& caps) {
 
 absl::Status RaiseAmbientCapabilities(const oci::Capabilities& caps) {
   for (const std::string& name : caps.ambient) {
-    std::optional<int> cap = CapabilityFromName(name);
+    std::optional<int> cap = oci::CapabilityFromName(name);
     if (!cap.has_value() || *cap > LastCapability()) continue;
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, *cap, 0, 0) != 0) {
       // The kernel refuses caps not both permitted and inheritable; runc

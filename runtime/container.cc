@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -25,6 +24,7 @@
 #include "runtime/container_init.h"
 #include "runtime/device_rules.h"
 #include "runtime/hooks.h"
+#include "runtime/oci/namespaces.h"
 #include "runtime/oci/spec_parse.h"
 #include "runtime/procfs.h"
 #include "runtime/seccomp_filter.h"
@@ -32,14 +32,6 @@
 
 namespace berth {
 namespace {
-
-const std::map<std::string, int>& NamespaceFlags() {
-  static const std::map<std::string, int> flags = {
-      {"pid", CLONE_NEWPID},       {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
-      {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},     {"user", CLONE_NEWUSER},
-      {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME}};
-  return flags;
-}
 
 std::string Rfc3339Now() {
   return absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone());
@@ -141,7 +133,10 @@ absl::Status CreateWithRollback(const RuntimeOptions& runtime, const std::string
                     .cgroup_version = cgroup->version()};
   std::vector<UniqueFd> namespace_fds;
   for (const oci::Namespace& ns : spec.linux.namespaces) {
-    int flag = NamespaceFlags().at(ns.type);
+    const oci::NamespaceKind* kind = oci::FindNamespaceKind(ns.type);
+    if (kind == nullptr)  // the parser refuses these; a caller-built spec might not
+      return absl::InvalidArgumentError(absl::StrCat("unknown namespace \"", ns.type, "\""));
+    int flag = kind->clone_flag;
     if (ns.path.empty()) {
       if (flag == CLONE_NEWUSER) {
         config.new_user_namespace = true;
@@ -300,7 +295,8 @@ absl::Status StartContainer(const RuntimeOptions& runtime, const std::string& id
     if (!InitAlive(state)) break;
   }
   ::unlink(dir.exec_fifo().c_str());
-  RunHooksWarning(spec.hooks.poststart, "poststart", OciStateJson(state, ContainerStatus::kRunning));
+  RunHooksWarning(spec.hooks.poststart, "poststart",
+                  OciStateJson(state, ContainerStatus::kRunning));
   return absl::OkStatus();
 }
 

@@ -10,16 +10,16 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/cgroups/cgroup_manager.h"
+#include "runtime/oci/namespaces.h"
 #include "runtime/oci/spec_parse.h"
-#include "runtime/procfs.h"
 #include "runtime/process_setup.h"
+#include "runtime/procfs.h"
 #include "runtime/rlimits.h"
 #include "runtime/signal_forwarding.h"
 #include "runtime/sync_socket.h"
@@ -27,20 +27,6 @@
 
 namespace berth {
 namespace {
-
-// /proc/<pid>/ns names and setns types, user first: joining it grants the
-// rights to join the others.
-constexpr std::pair<const char*, int> kJoinOrder[] = {
-    {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
-    {"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP},
-    {"time", CLONE_NEWTIME}, {"mnt", CLONE_NEWNS}};
-
-const std::map<std::string, std::string>& SpecToProcName() {
-  static const std::map<std::string, std::string> names = {
-      {"user", "user"}, {"ipc", "ipc"},       {"uts", "uts"},   {"network", "net"},
-      {"pid", "pid"},   {"cgroup", "cgroup"}, {"time", "time"}, {"mount", "mnt"}};
-  return names;
-}
 
 struct ExecPlan {
   std::vector<std::pair<UniqueFd, int>> namespaces;  // in join order
@@ -126,16 +112,12 @@ absl::StatusOr<pid_t> StartExecInContainer(const RuntimeOptions& runtime, const 
 
   ExecPlan plan;
   plan.seccomp = spec.linux.seccomp ? &*spec.linux.seccomp : nullptr;
-  for (const auto& [proc_name, type] : kJoinOrder) {
-    bool in_spec = false;
-    for (const oci::Namespace& ns : spec.linux.namespaces) {
-      if (SpecToProcName().at(ns.type) == proc_name) in_spec = true;
-    }
-    if (!in_spec) continue;
-    std::string path = absl::StrCat("/proc/", info.state.pid, "/ns/", proc_name);
+  for (const oci::NamespaceKind& kind : oci::kNamespaceKinds) {  // in join order
+    if (spec.FindNamespace(kind.type) == nullptr) continue;
+    std::string path = absl::StrCat("/proc/", info.state.pid, "/ns/", kind.proc_name);
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return ErrnoStatus("open " + path);
-    plan.namespaces.emplace_back(std::move(fd), type);
+    plan.namespaces.emplace_back(std::move(fd), kind.clone_flag);
   }
   if (!InitAlive(info.state))
     return absl::FailedPreconditionError(absl::StrCat("container ", id, " exited"));

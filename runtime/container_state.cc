@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 #include "runtime/base/atomic_file.h"
+#include "runtime/base/json_reader.h"
 #include "runtime/oci/spec_parse.h"
 
 namespace berth {
@@ -66,9 +67,10 @@ absl::StatusOr<ContainerState> LoadState(const StateDir& dir, const std::string&
       return absl::NotFoundError(absl::StrCat("container ", id, " does not exist"));
     return text.status();
   }
-  nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object())
+  absl::StatusOr<nlohmann::json> parsed = ParseJson(*text, dir.state_file());
+  if (!parsed.ok() || !parsed->is_object())
     return absl::DataLossError(dir.state_file() + " is corrupt");
+  const nlohmann::json& doc = *parsed;
   try {
     ContainerState state;
     state.id = doc.at("id").get<std::string>();

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "runtime/base/child_process.h"
 #include "runtime/base/errno_status.h"
 
 namespace berth {
@@ -36,7 +37,7 @@ absl::StatusOr<int> SignalForwarder::WaitForwarding(pid_t pid) {
     int status;
     pid_t done;
     while ((done = ::waitpid(-1, &status, WNOHANG)) > 0) {
-      if (done == pid) return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+      if (done == pid) return ExitStatus::FromWaitStatus(status).ShellCode();
     }
     if (done < 0 && errno != EINTR) return ErrnoStatus("wait for the container process");
     // A SIGCHLD that arrived after the loop is still pending: nothing is missed.

@@ -22,17 +22,6 @@ extern char** environ;
 namespace berth {
 namespace {
 
-ExitStatus FromWaitStatus(int status) {
-  ExitStatus exit;
-  if (WIFSIGNALED(status)) {
-    exit.signaled = true;
-    exit.signal = WTERMSIG(status);
-  } else {
-    exit.exit_code = WEXITSTATUS(status);
-  }
-  return exit;
-}
-
 std::vector<char*> ToCharPointers(const std::vector<std::string>& strings) {
   std::vector<char*> pointers;
   pointers.reserve(strings.size() + 1);
@@ -56,6 +45,17 @@ struct SpawnSetup {
 };
 
 }  // namespace
+
+ExitStatus ExitStatus::FromWaitStatus(int wait_status) {
+  ExitStatus exit;
+  if (WIFSIGNALED(wait_status)) {
+    exit.signaled = true;
+    exit.signal = WTERMSIG(wait_status);
+  } else {
+    exit.exit_code = WEXITSTATUS(wait_status);
+  }
+  return exit;
+}
 
 std::string ExitStatus::ToString() const {
   return signaled ? absl::StrCat("killed by signal ", signal)
@@ -141,7 +141,7 @@ absl::StatusOr<ExitStatus> ChildProcess::Wait() {
     if (errno != EINTR) return ErrnoStatus(absl::StrCat("waitpid ", pid_));
   }
   pid_ = -1;
-  return FromWaitStatus(status);
+  return ExitStatus::FromWaitStatus(status);
 }
 
 absl::StatusOr<ExitStatus> ChildProcess::WaitFor(absl::Duration timeout) {

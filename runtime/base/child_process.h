@@ -17,6 +17,10 @@ struct ExitStatus {
   int signal = 0;     // valid when signaled
   bool signaled = false;
 
+  // Decodes a status from waitpid() for a process that has ended (exited or
+  // killed): the one place berth reads WIFSIGNALED/WTERMSIG/WEXITSTATUS.
+  static ExitStatus FromWaitStatus(int wait_status);
+
   // The exit code, or 128 + signal number for a killed process.
   int ShellCode() const { return signaled ? 128 + signal : exit_code; }
   std::string ToString() const;

@@ -5,10 +5,10 @@
 #include "absl/strings/str_split.h"
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/status_macros.h"
-#include "runtime/capabilities.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
 #include "runtime/container_exec.h"
+#include "runtime/oci/capability_names.h"
 #include "runtime/oci/spec_parse.h"
 
 namespace berth::cli {
@@ -74,7 +74,7 @@ absl::StatusOr<oci::Process> ProcessFromFlags(const RuntimeOptions& runtime, con
     process.user.additional_gids.push_back(gid);
   }
   for (const std::string& cap : args.GetAll("cap")) {
-    if (!CapabilityFromName(cap).has_value())
+    if (!oci::CapabilityFromName(cap).has_value())
       return absl::InvalidArgumentError("--cap: unknown capability " + cap);
     if (!process.capabilities) process.capabilities.emplace();
     for (auto* set : {&process.capabilities->bounding, &process.capabilities->effective,

@@ -1,5 +1,6 @@
 // state, list, ps, features.
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -7,11 +8,23 @@
 #include "nlohmann/json.hpp"
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/status_macros.h"
-#include "runtime/capabilities.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
+#include "runtime/oci/capability_names.h"
+#include "runtime/oci/namespaces.h"
 
 namespace berth::cli {
+namespace {
+
+// The spec's namespace types, sorted, as runc's features lists them.
+std::vector<std::string> SortedNamespaceTypes() {
+  std::vector<std::string> types;
+  for (const oci::NamespaceKind& kind : oci::kNamespaceKinds) types.push_back(kind.type);
+  std::sort(types.begin(), types.end());
+  return types;
+}
+
+}  // namespace
 
 absl::StatusOr<int> StateCommand(const RuntimeOptions& runtime,
                                  const std::vector<std::string>& argv) {
@@ -96,8 +109,8 @@ absl::StatusOr<int> FeaturesCommand(const RuntimeOptions&, const std::vector<std
         "rsuid",       "runbindable", "rw",     "shared",      "silent",        "slave",
         "strictatime", "suid",        "sync",   "unbindable"}},
       {"linux",
-       {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}},
-        {"capabilities", KnownCapabilities()},
+       {{"namespaces", SortedNamespaceTypes()},
+        {"capabilities", oci::KnownCapabilities()},
         {"cgroup",
          {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}, {"rdma", false}}},
         {"seccomp",

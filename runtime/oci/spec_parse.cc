@@ -13,9 +13,11 @@
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 #include "runtime/base/atomic_file.h"
+#include "runtime/base/json_reader.h"
 #include "runtime/base/status_macros.h"
-#include "runtime/capabilities.h"
-#include "runtime/rlimits.h"
+#include "runtime/oci/capability_names.h"
+#include "runtime/oci/namespaces.h"
+#include "runtime/oci/rlimit_names.h"
 
 namespace berth::oci {
 namespace {
@@ -293,12 +295,6 @@ absl::Status ParseHooks(const json& object, const std::string& path, Hooks& hook
   return absl::OkStatus();
 }
 
-const std::set<std::string>& NamespaceTypes() {
-  static const std::set<std::string> types = {"pid", "network", "mount",  "ipc",
-                                              "uts", "user",    "cgroup", "time"};
-  return types;
-}
-
 absl::Status ParseIdMappings(const json& object, const char* key, const std::string& path,
                              std::vector<IdMapping>& out) {
   return ForEachObject(object, key, path, [&](const json& item, const std::string& item_path) {
@@ -480,7 +476,7 @@ absl::Status ParseLinux(const json& object, const std::string& path, Linux& linu
       ForEachObject(object, "namespaces", path, [&](const json& item, const std::string& ip) {
         Namespace ns;
         RETURN_IF_ERROR(Read(item, "type", ip, ns.type));
-        if (!NamespaceTypes().contains(ns.type)) {
+        if (FindNamespaceKind(ns.type) == nullptr) {
           return Invalid(Join(ip, "type"), absl::StrCat("unknown namespace \"", ns.type, "\""));
         }
         if (!seen_namespaces.insert(ns.type).second)
@@ -571,20 +567,30 @@ std::string LexicallyClean(const std::string& path) {
 // proc mount may sit at /proc; below it, only binds of the files lxcfs
 // serves, which the runtime never writes to.
 absl::Status ValidateProcMount(const Mount& mount, const std::string& path) {
-  static constexpr const char* kLxcfsFiles[] = {
-      "/proc/cpuinfo", "/proc/diskstats",   "/proc/meminfo",         "/proc/stat",
-      "/proc/swaps",   "/proc/uptime",      "/proc/loadavg",         "/proc/slabinfo",
-      "/proc/net/dev", "/proc/pressure/cpu", "/proc/pressure/io",     "/proc/pressure/memory",
-      "/proc/sys/kernel/ns_last_pid"};
+  static constexpr const char* kLxcfsFiles[] = {"/proc/cpuinfo",
+                                                "/proc/diskstats",
+                                                "/proc/meminfo",
+                                                "/proc/stat",
+                                                "/proc/swaps",
+                                                "/proc/uptime",
+                                                "/proc/loadavg",
+                                                "/proc/slabinfo",
+                                                "/proc/net/dev",
+                                                "/proc/pressure/cpu",
+                                                "/proc/pressure/io",
+                                                "/proc/pressure/memory",
+                                                "/proc/sys/kernel/ns_last_pid"};
   std::string destination = LexicallyClean(mount.destination);
   if (destination == "/proc") {
     if (mount.type == "proc") return absl::OkStatus();
-    return Invalid(path, absl::StrCat("a \"", mount.type, "\" mount at /proc: only proc is allowed"));
+    return Invalid(path,
+                   absl::StrCat("a \"", mount.type, "\" mount at /proc: only proc is allowed"));
   }
   if (!absl::StartsWith(destination, "/proc/")) return absl::OkStatus();
-  bool bind = mount.type == "bind" ||
-              std::find(mount.options.begin(), mount.options.end(), "bind") != mount.options.end() ||
-              std::find(mount.options.begin(), mount.options.end(), "rbind") != mount.options.end();
+  bool bind =
+      mount.type == "bind" ||
+      std::find(mount.options.begin(), mount.options.end(), "bind") != mount.options.end() ||
+      std::find(mount.options.begin(), mount.options.end(), "rbind") != mount.options.end();
   for (const char* allowed : kLxcfsFiles) {
     if (bind && destination == allowed) return absl::OkStatus();
   }
@@ -596,8 +602,7 @@ absl::Status ValidateProcMount(const Mount& mount, const std::string& path) {
 }  // namespace
 
 absl::StatusOr<Spec> ParseSpec(absl::string_view json_text) {
-  json doc = json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return absl::InvalidArgumentError("config.json is not valid JSON");
+  ASSIGN_OR_RETURN(json doc, ParseJson(json_text, "config.json"));
   if (!doc.is_object()) return absl::InvalidArgumentError("config.json must be a JSON object");
   Spec spec;
   RETURN_IF_ERROR(Read(doc, "ociVersion", "", spec.oci_version));
@@ -648,20 +653,20 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json_text) {
 }
 
 absl::StatusOr<Process> ParseProcessJson(absl::string_view json_text) {
-  json doc = json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object())
+  absl::StatusOr<json> doc = ParseJson(json_text, "process");
+  if (!doc.ok() || !doc->is_object())
     return absl::InvalidArgumentError("process: not a JSON object");
   Process process;
-  RETURN_IF_ERROR(ParseProcess(doc, "process", process));
+  RETURN_IF_ERROR(ParseProcess(*doc, "process", process));
   return process;
 }
 
 absl::StatusOr<Resources> ParseResourcesJson(absl::string_view json_text) {
-  json doc = json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object())
+  absl::StatusOr<json> doc = ParseJson(json_text, "resources");
+  if (!doc.ok() || !doc->is_object())
     return absl::InvalidArgumentError("resources: not a JSON object");
   Resources resources;
-  RETURN_IF_ERROR(ParseResources(doc, "resources", resources));
+  RETURN_IF_ERROR(ParseResources(*doc, "resources", resources));
   return resources;
 }
 
