@@ -22,8 +22,8 @@
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/hooks.h"
-#include "runtime/procfs.h"
 #include "runtime/process_setup.h"
+#include "runtime/procfs.h"
 #include "runtime/rlimits.h"
 #include "runtime/rootfs.h"
 #include "runtime/signal_forwarding.h"
@@ -39,7 +39,8 @@ absl::Status WriteSysctls(const ProcFs& proc, const std::map<std::string, std::s
     if (key.find("..") != std::string::npos || key.find('/') != std::string::npos) {
       return absl::InvalidArgumentError(absl::StrCat("linux.sysctl.", key, ": invalid name"));
     }
-    absl::Status written = proc.Write(absl::StrCat("sys/", absl::StrReplaceAll(key, {{".", "/"}})), value);
+    absl::Status written =
+        proc.Write(absl::StrCat("sys/", absl::StrReplaceAll(key, {{".", "/"}})), value);
     if (!written.ok()) {
       return absl::Status(written.code(),
                           absl::StrCat("set sysctl ", key, "=", value, ": ", written.message()));

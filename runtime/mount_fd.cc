@@ -36,7 +36,8 @@ MountAttributes AttributesFromFlags(unsigned long set_flags, unsigned long clear
 }
 
 absl::StatusOr<UniqueFd> CloneMount(int source_fd, bool recursive, const std::string& what) {
-  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+  unsigned flags =
+      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
   UniqueFd tree(static_cast<int>(::syscall(SYS_open_tree, source_fd, "", flags)));
   if (!tree) return ErrnoStatus("clone the mount of " + what);
   return tree;

@@ -48,10 +48,10 @@ std::string ProcFs::Self(absl::string_view entry) { return absl::StrCat(::getpid
 absl::StatusOr<UniqueFd> ProcFs::OpenBeneath(const std::string& relative, int flags) const {
   // openat2 refuses O_NOCTTY beside O_PATH.
   int extra = (flags & O_PATH) ? 0 : O_NOCTTY;
-  open_how how{.flags = static_cast<uint64_t>(flags | O_CLOEXEC | extra),
-               .mode = 0,
-               .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-                          RESOLVE_NO_XDEV};
+  open_how how{
+      .flags = static_cast<uint64_t>(flags | O_CLOEXEC | extra),
+      .mode = 0,
+      .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
   int fd;
   do {
     fd = static_cast<int>(::syscall(SYS_openat2, root_.get(), relative.c_str(), &how, sizeof(how)));

@@ -34,8 +34,7 @@ absl::Status Mount(const std::string& source, const std::string& target, const c
 
 // Per-mount flags of a bind, applied to the clone before it is attached.
 MountAttributes BindAttributes(const MountOptions& options) {
-  return AttributesFromFlags(options.flags & ~(MS_BIND | MS_REC | MS_REMOUNT),
-                             options.clear_flags);
+  return AttributesFromFlags(options.flags & ~(MS_BIND | MS_REC | MS_REMOUNT), options.clear_flags);
 }
 
 // What applies to a mount once attached: propagation, recursive attributes.
@@ -157,12 +156,12 @@ absl::StatusOr<UniqueFd> OpenHostDevice(const oci::Device& device) {
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat host device " + device.path);
   mode_t type = device.type == 'b' ? S_IFBLK : device.type == 'p' ? S_IFIFO : S_IFCHR;
-  bool numbers_match = type == S_IFIFO ||
-                       st.st_rdev == makedev(static_cast<unsigned>(device.major),
-                                             static_cast<unsigned>(device.minor));
+  bool numbers_match =
+      type == S_IFIFO || st.st_rdev == makedev(static_cast<unsigned>(device.major),
+                                               static_cast<unsigned>(device.minor));
   if ((st.st_mode & S_IFMT) != type || !numbers_match) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "host ", device.path, " is not the device ", device.major, ":", device.minor));
+    return absl::FailedPreconditionError(
+        absl::StrCat("host ", device.path, " is not the device ", device.major, ":", device.minor));
   }
   return fd;
 }
@@ -266,9 +265,9 @@ absl::Status MaskPath(int root_fd, const std::string& path, int dev_null) {
   struct stat st;
   if (::fstat(target->get(), &st) != 0) return ErrnoStatus("stat masked path " + path);
   if (S_ISDIR(st.st_mode)) {
-    ASSIGN_OR_RETURN(UniqueFd empty,
-                     NewDetachedMount("tmpfs", {}, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-                                                       MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+    ASSIGN_OR_RETURN(UniqueFd empty, NewDetachedMount("tmpfs", {},
+                                                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                                          MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
     return MoveMount(empty.get(), target->get(), "mask " + path);
   }
   return BindMount(dev_null, target->get(), false, {}, "mask " + path).status();
@@ -278,13 +277,12 @@ absl::Status ReadonlyPath(int root_fd, const std::string& path) {
   absl::StatusOr<UniqueFd> target = OpenInRoot(root_fd, path, O_PATH);
   if (absl::IsNotFound(target.status())) return absl::OkStatus();
   RETURN_IF_ERROR(target.status());
-  return BindMount(target->get(), target->get(), true,
-                   {.set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                           MOUNT_ATTR_NOEXEC},
-                   "read-only " + path)
+  return BindMount(
+             target->get(), target->get(), true,
+             {.set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC},
+             "read-only " + path)
       .status();
 }
-
 
 absl::Status ProtectPaths(int root_fd, const oci::Spec& spec) {
   if (spec.linux.masked_paths.empty() && spec.linux.readonly_paths.empty()) return absl::OkStatus();

@@ -68,12 +68,11 @@ absl::StatusOr<UniqueFd> OverlayCopy(int exe_fd) {
   UniqueFd dir_fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!dir_fd) return ErrnoStatus("open " + dir);
   ASSIGN_OR_RETURN(UniqueFd empty, NewDetachedMount("tmpfs", {{"size", "4k"}}, MOUNT_ATTR_RDONLY));
-  ASSIGN_OR_RETURN(
-      UniqueFd overlay,
-      NewDetachedMount(
-          "overlay",
-          {{"lowerdir", absl::StrCat("/proc/self/fd/", dir_fd.get(), ":/proc/self/fd/", empty.get())}},
-          MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+  ASSIGN_OR_RETURN(UniqueFd overlay,
+                   NewDetachedMount("overlay",
+                                    {{"lowerdir", absl::StrCat("/proc/self/fd/", dir_fd.get(),
+                                                               ":/proc/self/fd/", empty.get())}},
+                                    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
   UniqueFd copy(::openat(overlay.get(), path.c_str() + slash + 1, O_RDONLY | O_CLOEXEC));
   if (!copy) return ErrnoStatus("open the binary in its overlay");
   // An upgrade may have put another file at the path: run only what we are.
@@ -92,7 +91,8 @@ absl::StatusOr<UniqueFd> MemfdCopy(int exe_fd) {
   if (::fstat(exe_fd, &st) != 0) return ErrnoStatus("stat /proc/self/exe");
   off_t offset = 0;
   while (offset < st.st_size) {
-    ssize_t sent = ::sendfile(copy.get(), exe_fd, &offset, static_cast<size_t>(st.st_size - offset));
+    ssize_t sent =
+        ::sendfile(copy.get(), exe_fd, &offset, static_cast<size_t>(st.st_size - offset));
     if (sent < 0 && errno == EINTR) continue;
     if (sent <= 0) return ErrnoStatus("copy the binary into a memfd");
   }

@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "runtime/base/errno_status.h"
+#include "runtime/base/path_in_root.h"
 #include "runtime/base/status_macros.h"
 #include "snapshotter/tar_stream.h"
 
@@ -32,19 +33,6 @@ struct WriterDeleter {
   void operator()(archive* a) const { archive_write_free(a); }
 };
 
-std::string CleanPath(absl::string_view path) {
-  std::vector<std::string> parts;
-  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
-    if (part == ".") continue;
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.emplace_back(part);
-  }
-  return absl::StrJoin(parts, "/");
-}
-
 // What an archive holds: each stored file's digest by path, and the small
 // metadata files by path.
 struct ArchiveFiles {
@@ -55,7 +43,7 @@ struct ArchiveFiles {
   std::set<Digest> carried;
 
   absl::StatusOr<Digest> DigestOf(const std::string& path, int depth = 0) const {
-    std::string clean = CleanPath(path);
+    std::string clean = LexicallyClean(path);
     if (auto it = digests.find(clean); it != digests.end()) return it->second;
     if (auto it = symlinks.find(clean); it != symlinks.end() && depth < 8) {
       return DigestOf(it->second, depth + 1);
@@ -79,10 +67,10 @@ class ArchiveReader {
     while (true) {
       ASSIGN_OR_RETURN(archive_entry * entry, tar_.Next());
       if (entry == nullptr) break;
-      std::string path = CleanPath(archive_entry_pathname(entry));
+      std::string path = LexicallyClean(archive_entry_pathname(entry));
       if (archive_entry_filetype(entry) == AE_IFLNK) {
         std::string dir = std::filesystem::path(path).parent_path().string();
-        files.symlinks[path] = CleanPath(absl::StrCat(dir, "/", archive_entry_symlink(entry)));
+        files.symlinks[path] = LexicallyClean(absl::StrCat(dir, "/", archive_entry_symlink(entry)));
         continue;
       }
       if (archive_entry_filetype(entry) != AE_IFREG) continue;

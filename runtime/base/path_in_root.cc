@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "runtime/base/errno_status.h"
 
@@ -28,6 +29,19 @@ int Openat2(int dir_fd, const std::string& path, int flags, uint64_t mode = 0) {
 }
 
 }  // namespace
+
+std::string LexicallyClean(absl::string_view path) {
+  std::vector<std::string> parts;
+  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    if (part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.emplace_back(part);
+  }
+  return absl::StrJoin(parts, "/");
+}
 
 std::string FdPath(int fd) { return absl::StrCat("/proc/self/fd/", fd); }
 

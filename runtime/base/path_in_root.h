@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "runtime/base/unique_fd.h"
 
 namespace berth {
@@ -20,6 +21,11 @@ absl::StatusOr<UniqueFd> OpenInRoot(int root_fd, const std::string& path, int fl
 // Like OpenInRoot(O_PATH), creating what is missing: parent directories
 // (0755) and the last component as a directory or an empty file (0644).
 absl::StatusOr<UniqueFd> CreateInRoot(int root_fd, const std::string& path, bool directory);
+
+// "/a//b/./c/../../d" -> "a/d": the components left once "." and ".." are
+// applied lexically (".." stops at the top), without leading or trailing
+// slashes. Symlinks are not looked at.
+std::string LexicallyClean(absl::string_view path);
 
 // "/proc/self/fd/N": a path the kernel resolves to exactly the opened file.
 std::string FdPath(int fd);

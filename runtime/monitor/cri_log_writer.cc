@@ -20,7 +20,9 @@ absl::StatusOr<UniqueFd> OpenLog(const std::string& directory, const std::string
   if (directory.empty()) {
     // No directory to stay beneath: at least the file itself is no symlink.
     size_t slash = path.rfind('/');
-    std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    std::string parent = slash == std::string::npos ? "."
+                         : slash == 0               ? "/"
+                                                    : path.substr(0, slash);
     UniqueFd dir(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!dir) return ErrnoStatus("open the directory of container log " + path);
     UniqueFd fd(::openat(dir.get(), path.c_str() + slash + 1, kLogFlags, 0640));

@@ -2,13 +2,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "runtime/base/json_reader.h"
 
 namespace berth {
 
 absl::StatusOr<ExecConfig> ParseExecConfig(absl::string_view json_text) {
-  nlohmann::json doc = nlohmann::json::parse(json_text.begin(), json_text.end(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_object())
-    return absl::InvalidArgumentError("exec config is not a JSON object");
+  nlohmann::json doc = ParseJson(json_text, "exec config").value_or(nullptr);
+  if (!doc.is_object()) return absl::InvalidArgumentError("exec config is not a JSON object");
   try {
     ExecConfig config;
     config.container_id = doc.at("container_id").get<std::string>();
@@ -29,7 +29,7 @@ absl::StatusOr<ExecConfig> ParseExecConfig(absl::string_view json_text) {
 }
 
 std::string ExecConfigToJson(const ExecConfig& config) {
-  nlohmann::json process = nlohmann::json::parse(config.process_json, nullptr, false);
+  nlohmann::json process = ParseJson(config.process_json, "process").value_or(nullptr);
   return nlohmann::json{{"container_id", config.container_id},
                         {"runtime_root", config.runtime_root},
                         {"systemd_cgroup", config.systemd_cgroup},
@@ -40,7 +40,7 @@ std::string ExecConfigToJson(const ExecConfig& config) {
 }
 
 absl::StatusOr<ExecExit> ParseExecExit(absl::string_view json_text) {
-  nlohmann::json doc = nlohmann::json::parse(json_text.begin(), json_text.end(), nullptr, false);
+  nlohmann::json doc = ParseJson(json_text, "exec exit report").value_or(nullptr);
   try {
     if (!doc.is_object()) throw nlohmann::json::other_error::create(501, "not an object", nullptr);
     return ExecExit{.exit_code = doc.at("exit_code").get<int>(),
@@ -64,7 +64,7 @@ std::string StatusToJson(const absl::Status& status) {
 }
 
 absl::Status StatusFromJson(absl::string_view json_text) {
-  nlohmann::json doc = nlohmann::json::parse(json_text.begin(), json_text.end(), nullptr, false);
+  nlohmann::json doc = ParseJson(json_text, "failure report").value_or(nullptr);
   if (!doc.is_object() || !doc.contains("error") || !doc["error"].is_string())
     return absl::InternalError(absl::StrCat("unreadable failure report: ", json_text));
   int code = doc.value("code", static_cast<int>(absl::StatusCode::kUnknown));

@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "runtime/base/child_process.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/container_exec.h"
@@ -275,14 +276,10 @@ class ExecSession {
   }
 
   ExecExit Exit() const {
-    ExecExit exit{.timed_out = timed_out_};
-    if (WIFSIGNALED(status_)) {
-      exit.signal = WTERMSIG(status_);
-      exit.exit_code = 128 + exit.signal;
-    } else {
-      exit.exit_code = WEXITSTATUS(status_);
-    }
-    return exit;
+    ExitStatus status = ExitStatus::FromWaitStatus(status_);
+    return ExecExit{.exit_code = status.ShellCode(),
+                    .signal = status.signaled ? status.signal : 0,
+                    .timed_out = timed_out_};
   }
 
   void SendBlocking(const std::string& message) {

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "runtime/base/atomic_file.h"
+#include "runtime/base/json_reader.h"
 
 namespace berth {
 
@@ -18,9 +19,9 @@ absl::Status WriteExitFile(const std::string& path, const ExitRecord& record) {
 absl::StatusOr<ExitRecord> ReadExitFile(const std::string& path) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) return text.status();
-  nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
+  nlohmann::json doc = ParseJson(*text, path).value_or(nullptr);
   try {
-    if (doc.is_discarded()) throw nlohmann::json::other_error::create(501, "not JSON", nullptr);
+    if (!doc.is_object()) throw nlohmann::json::other_error::create(501, "not JSON", nullptr);
     return ExitRecord{.exit_code = doc.at("exit_code").get<int>(),
                       .signal = doc.at("signal").get<int>(),
                       .oom_killed = doc.at("oom_killed").get<bool>(),

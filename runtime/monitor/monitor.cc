@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "runtime/base/child_process.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/base/unix_socket.h"
@@ -349,12 +350,9 @@ class Monitor {
 
   absl::Status WriteExit() {
     ExitRecord record{.finished_at = finished_at_};
-    if (WIFSIGNALED(init_status_)) {
-      record.signal = WTERMSIG(init_status_);
-      record.exit_code = 128 + record.signal;
-    } else {
-      record.exit_code = WEXITSTATUS(init_status_);
-    }
+    ExitStatus status = ExitStatus::FromWaitStatus(init_status_);
+    record.signal = status.signaled ? status.signal : 0;
+    record.exit_code = status.ShellCode();
     absl::StatusOr<uint64_t> ooms = cgroup_->OomKillCount();
     record.oom_killed = ooms.ok() && *ooms > 0;
     record.reason = record.oom_killed ? "OOMKilled" : record.exit_code == 0 ? "Completed" : "Error";
@@ -378,7 +376,8 @@ class Monitor {
 }  // namespace
 
 absl::Status RunMonitor(const MonitorConfig& config, int sync_fd) {
-  absl::StatusOr<CriLogWriter> log = CriLogWriter::OpenBeneath(config.log_directory, config.log_path);
+  absl::StatusOr<CriLogWriter> log =
+      CriLogWriter::OpenBeneath(config.log_directory, config.log_path);
   if (!log.ok()) {
     Report(sync_fd, StatusToJson(log.status()));
     return log.status();

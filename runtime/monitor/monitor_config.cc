@@ -2,13 +2,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "runtime/base/json_reader.h"
 
 namespace berth {
 
 absl::StatusOr<MonitorConfig> ParseMonitorConfig(const std::string& json_text) {
-  nlohmann::json doc = nlohmann::json::parse(json_text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object())
-    return absl::InvalidArgumentError("monitor config is not a JSON object");
+  nlohmann::json doc = ParseJson(json_text, "monitor config").value_or(nullptr);
+  if (!doc.is_object()) return absl::InvalidArgumentError("monitor config is not a JSON object");
   try {
     MonitorConfig config;
     config.id = doc.at("id").get<std::string>();

@@ -14,6 +14,7 @@
 #include "nlohmann/json.hpp"
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/json_reader.h"
+#include "runtime/base/path_in_root.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/oci/capability_names.h"
 #include "runtime/oci/namespaces.h"
@@ -548,20 +549,6 @@ absl::Status ParseLinux(const json& object, const std::string& path, Linux& linu
   return absl::OkStatus();
 }
 
-// "/a//b/./c/../d" -> "/a/b/d", as the kernel would walk it without symlinks.
-std::string LexicallyClean(const std::string& path) {
-  std::vector<std::string> parts;
-  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
-    if (part == ".") continue;
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.emplace_back(part);
-  }
-  return "/" + absl::StrJoin(parts, "/");
-}
-
 // CVE-2019-19921: a volume mounted over /proc (or part of it) turns the
 // runtime's writes to /proc into writes to whatever the volume holds. Only a
 // proc mount may sit at /proc; below it, only binds of the files lxcfs
@@ -580,7 +567,7 @@ absl::Status ValidateProcMount(const Mount& mount, const std::string& path) {
                                                 "/proc/pressure/io",
                                                 "/proc/pressure/memory",
                                                 "/proc/sys/kernel/ns_last_pid"};
-  std::string destination = LexicallyClean(mount.destination);
+  std::string destination = "/" + LexicallyClean(mount.destination);
   if (destination == "/proc") {
     if (mount.type == "proc") return absl::OkStatus();
     return Invalid(path,

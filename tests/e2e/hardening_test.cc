@@ -9,10 +9,10 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/base/unique_fd.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "runtime/base/atomic_file.h"
+#include "runtime/base/unique_fd.h"
 #include "tests/e2e/runtime_fixture.h"
 
 namespace berth::testing {
@@ -210,14 +210,17 @@ TEST_F(RuntimeTest, ConfigChangesAfterCreateDoNotAffectTheContainer) {
   std::string marks = dir().Join("marks");
   std::filesystem::create_directories(marks);
   auto hook = [&](const std::string& name) {
-    return nlohmann::json{{{"path", "/bin/sh"}, {"args", {"sh", "-c", "touch " + marks + "/" + name}}}};
+    return nlohmann::json{
+        {{"path", "/bin/sh"}, {"args", {"sh", "-c", "touch " + marks + "/" + name}}}};
   };
   nlohmann::json config = Config({"true"});
-  config["hooks"] = {{"poststart", hook("original-poststart")}, {"poststop", hook("original-poststop")}};
+  config["hooks"] = {{"poststart", hook("original-poststart")},
+                     {"poststop", hook("original-poststop")}};
   std::string bundle = Bundle(config);
   std::string id = NewId();
   ASSERT_EQ(Runtime({"create", "--bundle", bundle, id}).exit_code, 0);
-  config["hooks"] = {{"poststart", hook("changed-poststart")}, {"poststop", hook("changed-poststop")}};
+  config["hooks"] = {{"poststart", hook("changed-poststart")},
+                     {"poststop", hook("changed-poststop")}};
   ASSERT_TRUE(WriteFileAtomically(bundle + "/config.json", config.dump()).ok());
   ASSERT_EQ(Runtime({"start", id}).exit_code, 0);
   for (int i = 0; i < 200 && Runtime({"state", id}).out.find("stopped") == std::string::npos; ++i)
@@ -248,9 +251,9 @@ TEST_F(RuntimeTest, SpecWithoutAMountNamespaceRuns) {
 // A hostname with a uts namespace joined by path is set in that namespace.
 TEST_F(RuntimeTest, HostnameIsSetInAJoinedUtsNamespace) {
   std::string holder = NewId();
-  ASSERT_EQ(Runtime({"run", "--detach", "--bundle", Bundle(Config({"sleep", "60"})), holder})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Runtime({"run", "--detach", "--bundle", Bundle(Config({"sleep", "60"})), holder}).exit_code,
+      0);
   pid_t pid = nlohmann::json::parse(Runtime({"state", holder}).out)["pid"].get<pid_t>();
   nlohmann::json config = Config({"hostname"});
   for (nlohmann::json& ns : config["linux"]["namespaces"])

@@ -514,7 +514,8 @@ TEST_F(MonitorTest, ExecSessionCannotOverwriteTheMonitor) {
   ASSERT_TRUE(Start().ok());
   std::string binary = CopyOf(MonitorBinary());
   std::string original = *ReadFileToString(binary);
-  absl::StatusOr<ExecSyncResult> result = NewMonitorClient(binary)->ExecSync(Exec({"/proc/self/exe"}));
+  absl::StatusOr<ExecSyncResult> result =
+      NewMonitorClient(binary)->ExecSync(Exec({"/proc/self/exe"}));
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_THAT(result->stdout_data, ::testing::StartsWith("denied"))
       << "the exec helper's binary was writable";
