@@ -49,26 +49,21 @@ absl::Status ApplyOomScoreAdj(const ProcFs& proc, int value) {
 
 absl::Status ApplySecurityLabels(const ProcFs& proc, const oci::Process& process) {
   LsmSupport lsm = DetectLsm();
-  if (!process.apparmor_profile.empty()) {
-    if (!lsm.apparmor) {
-      std::fprintf(stderr, "berth-runtime: warning: %s\n", UnenforcedLabels(process, lsm).c_str());
-    } else {
-      // attr/apparmor/exec since Linux 5.8; attr/exec before.
-      std::string request = "exec " + process.apparmor_profile;
-      absl::Status set = proc.Write(ProcFs::Self("attr/apparmor/exec"), request);
-      if (absl::IsNotFound(set)) set = proc.Write(ProcFs::Self("attr/exec"), request);
-      if (!set.ok()) {
-        return absl::Status(
-            set.code(),
-            absl::StrCat("apply AppArmor profile ", process.apparmor_profile, ": ", set.message()));
-      }
+  if (std::string unenforced = UnenforcedLabels(process, lsm); !unenforced.empty())
+    std::fprintf(stderr, "berth-runtime: warning: %s\n", unenforced.c_str());
+  if (!process.apparmor_profile.empty() && lsm.apparmor) {
+    // attr/apparmor/exec since Linux 5.8; attr/exec before.
+    std::string request = "exec " + process.apparmor_profile;
+    absl::Status set = proc.Write(ProcFs::Self("attr/apparmor/exec"), request);
+    if (absl::IsNotFound(set)) set = proc.Write(ProcFs::Self("attr/exec"), request);
+    if (!set.ok()) {
+      return absl::Status(set.code(), absl::StrCat("apply AppArmor profile ",
+                                                   process.apparmor_profile, ": ", set.message()));
     }
   }
-  if (!process.selinux_label.empty()) {
-    if (!lsm.selinux) {
-      std::fprintf(stderr, "berth-runtime: warning: %s\n", UnenforcedLabels(process, lsm).c_str());
-    } else if (absl::Status set = proc.Write(ProcFs::Self("attr/exec"), process.selinux_label);
-               !set.ok()) {
+  if (!process.selinux_label.empty() && lsm.selinux) {
+    absl::Status set = proc.Write(ProcFs::Self("attr/exec"), process.selinux_label);
+    if (!set.ok()) {
       return absl::Status(set.code(), absl::StrCat("apply SELinux label ", process.selinux_label,
                                                    ": ", set.message()));
     }

@@ -130,7 +130,9 @@ absl::StatusOr<int> FeaturesCommand(const RuntimeOptions&, const std::vector<std
           {"supportedFlags",
            {"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
             "SECCOMP_FILTER_FLAG_TSYNC"}}}},
-        {"apparmor", {{"enabled", false}}},
+        // Profiles are applied where the host runs AppArmor. SELinux: the
+        // process label is, but not linux.mountLabel, so not claimed.
+        {"apparmor", {{"enabled", true}}},
         {"selinux", {{"enabled", false}}},
         {"intelRdt", {{"enabled", false}}},
         {"mountExtensions", {{"idmap", {{"enabled", false}}}}}}},

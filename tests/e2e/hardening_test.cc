@@ -2,10 +2,13 @@
 // real from a hostile rootfs. Every test here fails when its defence is
 // taken out.
 
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -168,6 +171,92 @@ TEST_F(MountAttackTest, SysctlsReachTheKernelNotTheImagesProcDirectory) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(*ReadFileToString(rootfs + "/proc/sys/kernel/domainname"), "image\n")
       << "the sysctl was written into the image";
+}
+
+// The pty master a console socket at `path` receives from `run --detach`.
+class ConsoleReceiver {
+ public:
+  explicit ConsoleReceiver(const std::string& path) {
+    listener_.Reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{.sun_family = AF_UNIX};
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::listen(listener_.get(), 1) != 0) {
+      listener_.Reset();
+    }
+  }
+  // Everything the container writes to its terminal, until it exits.
+  std::string ReadAll() {
+    UniqueFd connection(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!connection) return "<no connection>";
+    char payload[64];
+    char control[CMSG_SPACE(sizeof(int))] = {};
+    iovec iov{.iov_base = payload, .iov_len = sizeof(payload)};
+    msghdr message{
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
+    if (::recvmsg(connection.get(), &message, 0) <= 0 || CMSG_FIRSTHDR(&message) == nullptr)
+      return "<no terminal>";
+    int fd;
+    std::memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&message)), sizeof(int));
+    UniqueFd master(fd);
+    std::string output;
+    char buffer[256];
+    for (ssize_t n; (n = ::read(master.get(), buffer, sizeof(buffer))) > 0;) output.append(buffer, n);
+    return output;
+  }
+
+ private:
+  UniqueFd listener_;
+};
+
+// CVE-2025-52565 class: the terminal's peer opened by its /dev/pts/N name
+// (and bound on /dev/console by that name) is whatever the container has at
+// that path. Here the real devpts sits elsewhere and /dev/pts holds the
+// image's own files: the runtime must still give the container its real
+// terminal, on stdio and on /dev/console.
+TEST_F(MountAttackTest, TerminalPeerIsNotOpenedByItsName) {
+  std::string rootfs = OwnRootfs(dir(), "fake-pts");
+  std::filesystem::create_directories(rootfs + "/dev/pts");
+  std::filesystem::create_directories(rootfs + "/dev/realpts");
+  for (int i = 0; i < 64; ++i)
+    ASSERT_TRUE(WriteFileAtomically(absl::StrCat(rootfs, "/dev/pts/", i), "fake\n").ok());
+  std::filesystem::create_symlink("realpts/ptmx", rootfs + "/dev/ptmx");
+  nlohmann::json config =
+      Config({"sh", "-c", "echo on-stdout; echo on-console > /dev/console"});
+  config["root"] = {{"path", rootfs}, {"readonly", false}};
+  config["process"]["terminal"] = true;
+  DropMounts(config, "/dev");
+  config["mounts"].push_back(
+      {{"destination", "/dev/realpts"},
+       {"type", "devpts"},
+       {"source", "devpts"},
+       {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}}});
+  std::string socket_path = dir().Join("console.sock");
+  ConsoleReceiver console(socket_path);
+  RunResult r = Runtime(
+      {"run", "--detach", "--console-socket", socket_path, "--bundle", Bundle(config), NewId()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(console.ReadAll(), "on-stdout\r\non-console\r\n");
+  for (int i = 0; i < 64; ++i)
+    EXPECT_EQ(*ReadFileToString(absl::StrCat(rootfs, "/dev/pts/", i)), "fake\n");
+}
+
+// Labels for an LSM the host does not run cannot be enforced: the container
+// runs, and the warning says so (it is what berthd reports in the
+// container's status), instead of pretending a profile is in force.
+TEST_F(RuntimeTest, LabelsForAnLsmTheHostLacksWarnThatTheyAreNotEnforced) {
+  if (ReadFileToString("/sys/module/apparmor/parameters/enabled").value_or("N")[0] == 'Y' ||
+      ::access("/sys/fs/selinux/enforce", F_OK) == 0) {
+    GTEST_SKIP() << "this host runs AppArmor or SELinux";
+  }
+  nlohmann::json config = Config({"echo", "ran"});
+  config["process"]["apparmorProfile"] = "berth-test-profile";
+  config["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0";
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ran\n");
+  EXPECT_THAT(r.err, HasSubstr("AppArmor profile berth-test-profile is not enforced"));
+  EXPECT_THAT(r.err, HasSubstr("SELinux label system_u:system_r:container_t:s0 is not enforced"));
 }
 
 // A seccomp profile that omits what the runtime itself needs (close_range,
