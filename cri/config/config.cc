@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 
 namespace berth::cri {
@@ -55,6 +56,33 @@ absl::Status SetDuration(absl::string_view v, absl::Duration& field) {
         absl::StrCat("must be a duration such as 10s or 1m30s, got \"", v, "\""));
   }
   field = d;
+  return absl::OkStatus();
+}
+
+// A timeout of zero would fail every call it bounds.
+absl::Status SetPositiveDuration(absl::string_view v, absl::Duration& field) {
+  absl::Duration d;
+  if (!SetDuration(v, d).ok() || d == absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("must be a positive duration such as 30s or 1m, got \"", v, "\""));
+  }
+  field = d;
+  return absl::OkStatus();
+}
+
+// A list of absolute directories written as one ':'-separated value, like
+// PATH and CNI_PATH, so it stays a scalar for flags and berth.yaml alike.
+absl::Status SetPathList(absl::string_view v, std::vector<std::string>& field) {
+  std::vector<std::string> paths;
+  for (absl::string_view part : absl::StrSplit(v, ':')) {
+    std::string path;
+    if (!SetAbsolutePath(part, path).ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("must be absolute paths separated by ':', got \"", v, "\""));
+    }
+    paths.push_back(std::move(path));
+  }
+  field = std::move(paths);
   return absl::OkStatus();
 }
 
@@ -147,6 +175,13 @@ const std::vector<Key>& Keys() {
        [](const auto& c) { return absl::FormatDuration(c.shutdown_timeout); }},
       {"cni.conf_dir", [](auto v, auto& c) { return SetAbsolutePath(v, c.cni.conf_dir); },
        [](const auto& c) { return c.cni.conf_dir; }},
+      {"cni.bin_dirs", [](auto v, auto& c) { return SetPathList(v, c.cni.bin_dirs); },
+       [](const auto& c) { return absl::StrJoin(c.cni.bin_dirs, ":"); }},
+      {"cni.cache_dir", [](auto v, auto& c) { return SetAbsolutePath(v, c.cni.cache_dir); },
+       [](const auto& c) { return c.cni.cache_dir; }},
+      {"cni.plugin_timeout",
+       [](auto v, auto& c) { return SetPositiveDuration(v, c.cni.plugin_timeout); },
+       [](const auto& c) { return absl::FormatDuration(c.cni.plugin_timeout); }},
       {"image.registries_file",
        [](auto v, auto& c) { return SetAbsolutePath(v, c.image.registries_file); },
        [](const auto& c) { return c.image.registries_file; }},

@@ -16,6 +16,12 @@ enum class CgroupDriver { kCgroupfs, kSystemd };
 struct CniConfig {
   // Where network configurations (.conf, .conflist, .json) are looked up.
   std::string conf_dir = "/etc/cni/net.d";
+  // Where plugin binaries are looked up, in order (also the plugins' CNI_PATH).
+  std::vector<std::string> bin_dirs = {"/opt/cni/bin", "/usr/lib/cni"};
+  // libcni's cache directory: results/ holds what DEL needs of each attachment.
+  std::string cache_dir = "/var/lib/cni";
+  // A plugin call still running after this long is killed and fails.
+  absl::Duration plugin_timeout = absl::Minutes(1);
 };
 
 struct ImageConfig {

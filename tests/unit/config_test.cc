@@ -27,6 +27,27 @@ TEST(ConfigTest, DefaultsNeedNoFile) {
   EXPECT_EQ(config.cgroup_driver, CgroupDriver::kCgroupfs);
   EXPECT_EQ(config.shutdown_timeout, absl::Seconds(10));
   EXPECT_EQ(config.cni.conf_dir, "/etc/cni/net.d");
+  EXPECT_EQ(config.cni.bin_dirs, (std::vector<std::string>{"/opt/cni/bin", "/usr/lib/cni"}));
+  EXPECT_EQ(config.cni.cache_dir, "/var/lib/cni");
+  EXPECT_EQ(config.cni.plugin_timeout, absl::Minutes(1));
+}
+
+TEST(ConfigTest, CniBinDirsAreAColonSeparatedListOfAbsolutePaths) {
+  absl::StatusOr<BerthConfig> config =
+      ParseConfigYaml("cni:\n  bin_dirs: /usr/libexec/cni/:/opt/cni/bin\n", "berth.yaml");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->cni.bin_dirs, (std::vector<std::string>{"/usr/libexec/cni", "/opt/cni/bin"}));
+  nlohmann::json printed = nlohmann::json::parse(ConfigToJson(*config));
+  EXPECT_EQ(printed["cni"]["bin_dirs"], "/usr/libexec/cni:/opt/cni/bin");
+
+  for (const std::string bad : {"", "relative/bin", "/opt/cni/bin:", "/a::/b"}) {
+    EXPECT_THAT(SetConfigValue("cni.bin_dirs", bad, *config),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("cni.bin_dirs: must be absolute paths separated by ':'")))
+        << bad;
+  }
+  EXPECT_THAT(SetConfigValue("cni.plugin_timeout", "0s", *config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("positive duration")));
 }
 
 TEST(ConfigTest, EmptyFileAndNullValuesKeepDefaults) {
@@ -72,6 +93,9 @@ TEST(ConfigTest, EveryKeyCanBeOverridden) {
       {"cgroup_driver", "systemd"},
       {"shutdown_timeout", "3s"},
       {"cni.conf_dir", "/x/net.d"},
+      {"cni.bin_dirs", "/x/bin:/y/cni"},
+      {"cni.cache_dir", "/x/cni"},
+      {"cni.plugin_timeout", "30s"},
       {"image.registries_file", "/x/registries.yaml"},
       {"image.auth_file", "/x/auth.json"},
       {"image.max_concurrent_downloads", "7"},
