@@ -18,9 +18,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "cni/network_manager.h"
 #include "cri/config/config.h"
 #include "cri/images/image_stack.h"
+#include "cri/sandbox/sandbox_service.h"
 #include "cri/server/cri_server.h"
+#include "cri/server/helper_binaries.h"
 #include "cri/server/runtime_service.h"
 #include "cri/store/metadata_store.h"
 #include "cri/version.h"
@@ -61,6 +64,13 @@ absl::StatusOr<BerthConfig> EffectiveConfig() {
     if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("flag --", status.message()));
   }
   return config;
+}
+
+cni::CniOptions CniOptionsOf(const BerthConfig& config) {
+  return cni::CniOptions{.conf_dir = config.cni.conf_dir,
+                         .bin_dirs = config.cni.bin_dirs,
+                         .cache_dir = config.cni.cache_dir,
+                         .plugin_timeout = config.cni.plugin_timeout};
 }
 
 void SetUpLogging(const BerthConfig& config) {
@@ -109,7 +119,26 @@ int Run(absl::Time started) {
     return 1;
   }
 
-  CriRuntimeService runtime_service(*config);
+  absl::StatusOr<std::string> monitor_binary = FindHelperBinary("berth-monitor");
+  absl::StatusOr<std::string> pause_binary = FindHelperBinary("berth-pause");
+  for (const absl::StatusOr<std::string>* helper : {&monitor_binary, &pause_binary}) {
+    if (!helper->ok()) {
+      spdlog::critical("{}", helper->status().message());
+      return 1;
+    }
+  }
+  std::unique_ptr<cni::NetworkManager> network = cni::NewCniNetworkManager(CniOptionsOf(*config));
+  std::unique_ptr<MonitorClient> monitors = NewMonitorClient(*monitor_binary);
+  SandboxService sandboxes({.state_dir = config->state_dir,
+                            .pause_binary = *pause_binary,
+                            .systemd_cgroup = config->cgroup_driver == CgroupDriver::kSystemd},
+                           **store, *network, *monitors);
+  if (absl::Status started = sandboxes.Start(); !started.ok()) {
+    spdlog::critical("cannot reload pod sandboxes: {}", started.message());
+    return 1;
+  }
+
+  CriRuntimeService runtime_service(*config, &sandboxes);
   absl::StatusOr<std::unique_ptr<CriServer>> server = CriServer::Start(
       config->socket, {&runtime_service, (*images)->service.get(), (*images)->berth_service.get()});
   if (!server.ok()) {

@@ -45,6 +45,13 @@ grpc::Status CriRuntimeService::Status(grpc::ServerContext*,
     AddCondition(status, kNetworkReady, true, "", "");
   }
 
+  // The default handler (""), berth's own executor. Features kubelet asks
+  // about are reported as they are implemented.
+  runtime::v1::RuntimeHandler* handler = response->add_runtime_handlers();
+  handler->set_name("");
+  handler->mutable_features()->set_recursive_read_only_mounts(false);
+  handler->mutable_features()->set_user_namespaces(false);
+
   if (request->verbose()) {
     auto& info = *response->mutable_info();
     info["config"] = ConfigToJson(config_);

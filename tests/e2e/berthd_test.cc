@@ -107,10 +107,10 @@ TEST(BerthdTest, UnimplementedRpcsSayWhichRpc) {
   TempDir dir;
   BerthdUnderTest berthd(dir);
   ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
-  absl::StatusOr<runtime::v1::RunPodSandboxResponse> run = berthd.client().Call(
-      &runtime::v1::RuntimeService::Stub::RunPodSandbox, runtime::v1::RunPodSandboxRequest());
-  EXPECT_EQ(run.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(run.status().message(), "RunPodSandbox is not implemented by berth yet");
+  absl::StatusOr<runtime::v1::CreateContainerResponse> create = berthd.client().Call(
+      &runtime::v1::RuntimeService::Stub::CreateContainer, runtime::v1::CreateContainerRequest());
+  EXPECT_EQ(create.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(create.status().message(), "CreateContainer is not implemented by berth yet");
 
   // The image service is implemented: a fresh node simply has no images.
   absl::StatusOr<runtime::v1::ListImagesResponse> images = berthd.client().Call(
@@ -124,11 +124,11 @@ TEST(BerthdTest, EveryRpcIsLoggedWithDurationAndCode) {
   BerthdUnderTest berthd(dir);
   ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
   ASSERT_TRUE(berthd.client().Version().ok());
-  (void)berthd.client().Call(&runtime::v1::RuntimeService::Stub::StopPodSandbox,
-                             runtime::v1::StopPodSandboxRequest());
+  (void)berthd.client().Call(&runtime::v1::RuntimeService::Stub::StopContainer,
+                             runtime::v1::StopContainerRequest());
   std::string log = berthd.Log();
   EXPECT_THAT(log, ::testing::ContainsRegex("debug rpc Version OK in [0-9.]+ms"));
-  EXPECT_THAT(log, ::testing::ContainsRegex("debug rpc StopPodSandbox UNIMPLEMENTED in [0-9.]+ms"));
+  EXPECT_THAT(log, ::testing::ContainsRegex("debug rpc StopContainer UNIMPLEMENTED in [0-9.]+ms"));
 }
 
 TEST(BerthdTest, SocketIsCreatedWithItsDirectoryAndMode0660) {

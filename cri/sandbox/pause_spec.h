@@ -1,0 +1,40 @@
+#pragma once
+
+// The OCI spec of a pod's pause process, from the CRI's PodSandboxConfig:
+// which namespaces the pod gets (per NamespaceOption), its hostname,
+// sysctls (namespaced ones only, checked against the namespace modes), its
+// cgroup, and the executor's hardening defaults (deny-all device rules plus
+// the default devices, masked and read-only paths, no capabilities, no new
+// privileges). Pure: tested with tables.
+
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "runtime/v1/api.pb.h"
+
+namespace berth::cri {
+
+struct PauseSpecInputs {
+  std::string rootfs;        // holds /pause
+  std::string netns_path;    // the pinned network namespace; empty for host network
+  std::string cgroups_path;  // linux.cgroupsPath (driver syntax)
+};
+
+// Sysctls normalized to dotted names ("net/ipv4/ip_forward" is
+// "net.ipv4.ip_forward") and checked: each must be namespaced, and its
+// namespace must be the pod's own (no net.* with host network, no IPC ones
+// with host IPC). InvalidArgument names the offender.
+absl::StatusOr<std::map<std::string, std::string>> PodSysctls(
+    const runtime::v1::PodSandboxConfig& config);
+
+absl::StatusOr<nlohmann::json> PauseSpec(const runtime::v1::PodSandboxConfig& config,
+                                         const PauseSpecInputs& inputs);
+
+// The cgroupsPath for a pod's container `id` under `cgroup_parent` (as
+// kubelet sends it): "<parent>/<id>" for cgroupfs; "<slice>:berth:<id>"
+// for the systemd driver.
+std::string PodCgroupsPath(const std::string& cgroup_parent, const std::string& id, bool systemd);
+
+}  // namespace berth::cri

@@ -1,0 +1,86 @@
+// What berthd does with the sandboxes it finds at startup: it reconnects to
+// them (their monitors outlived the old berthd), undoes the ones a crash
+// left half-made, and retries the CNI DELs still owed.
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "cri/sandbox/sandbox_service.h"
+#include "runtime/base/atomic_file.h"
+#include "runtime/base/errno_status.h"
+#include "runtime/base/logging.h"
+#include "runtime/base/status_macros.h"
+
+namespace berth::cri {
+namespace {
+
+// The pause rootfs: a read-only directory holding only /pause.
+absl::Status PreparePauseRootfs(const std::string& rootfs, const std::string& pause_binary) {
+  RETURN_IF_ERROR(MakeDirectories(rootfs, 0755));
+  std::string target = rootfs + "/pause";
+  std::string staging = target + ".new";
+  std::error_code error;
+  std::filesystem::copy_file(pause_binary, staging,
+                             std::filesystem::copy_options::overwrite_existing, error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("copy ", pause_binary, " into the pause rootfs: ", error.message()));
+  }
+  if (::chmod(staging.c_str(), 0755) != 0) return ErrnoStatus("chmod " + staging);
+  if (::rename(staging.c_str(), target.c_str()) != 0) return ErrnoStatus("rename " + staging);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status SandboxService::Start() {
+  RETURN_IF_ERROR(PreparePauseRootfs(PauseRootfs(), options_.pause_binary));
+  RETURN_IF_ERROR(MakeDirectories(options_.state_dir + "/sandboxes", 0700));
+  ASSIGN_OR_RETURN(std::vector<SandboxRecord> records,
+                   store_.Read([](const MetadataTables& t) { return t.ListSandboxes(); }));
+  for (const SandboxRecord& record : records) {
+    absl::StatusOr<Sandbox> loaded = FromRecord(record);
+    if (!loaded.ok()) {
+      spdlog::error("sandbox {}: {}; leaving it", record.id, loaded.status().message());
+      continue;
+    }
+    Sandbox& sandbox = *loaded;
+    if (!sandbox.complete) {
+      // RunPodSandbox never returned it: undo every step it may have made.
+      spdlog::warn("sandbox {} ({}) was left half-made by a crash: removing it", sandbox.id,
+                   sandbox.name);
+      absl::Status stopped = StopLocked(sandbox);
+      if (!stopped.ok()) {
+        spdlog::error("sandbox {}: {}; kept for a later retry", sandbox.id, stopped.message());
+      } else {
+        (void)DeleteContainer(ExecutorOptions(), sandbox.id, /*force=*/true);
+        std::error_code ignored;
+        std::filesystem::remove_all(sandbox.dir, ignored);
+        (void)store_.Update([&](MetadataTables& t) { return t.DeleteSandbox(sandbox.id); });
+        continue;
+      }
+    } else if (sandbox.state == runtime::v1::SANDBOX_NOTREADY && sandbox.network_attached) {
+      absl::Status stopped = StopLocked(sandbox);  // the owed DEL
+      if (!stopped.ok()) spdlog::warn("sandbox {}: {}", sandbox.id, stopped.message());
+    }
+    std::string id = sandbox.id, name = sandbox.name;
+    auto reservation = std::make_shared<Reservation>(
+        Reservation{.id = id, .config = ConfigFingerprint(sandbox.config), .done = true});
+    auto entry = std::make_shared<Entry>();
+    {
+      absl::MutexLock entry_lock(&entry->mutex);
+      entry->sandbox = std::move(sandbox);
+    }
+    absl::MutexLock lock(&mutex_);
+    names_[name] = std::move(reservation);
+    sandboxes_[id] = std::move(entry);
+  }
+  absl::MutexLock lock(&mutex_);
+  spdlog::info("{} pod sandboxes reloaded", sandboxes_.size());
+  return absl::OkStatus();
+}
+
+}  // namespace berth::cri

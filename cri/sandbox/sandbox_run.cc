@@ -1,0 +1,192 @@
+// RunPodSandbox: reserve the name -> pin a network namespace -> CNI ADD ->
+// pod files and /dev/shm -> the pause process under a monitor -> READY.
+// Every step pushes its undo; a failure anywhere leaves nothing behind.
+
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cri/sandbox/pause_spec.h"
+#include "cri/sandbox/pod_files.h"
+#include "cri/sandbox/rollback.h"
+#include "cri/sandbox/sandbox_service.h"
+#include "runtime/base/atomic_file.h"
+#include "runtime/base/errno_status.h"
+#include "runtime/base/logging.h"
+#include "runtime/base/status_macros.h"
+
+namespace berth::cri {
+namespace {
+
+std::string NewSandboxId() {
+  unsigned char bytes[32];
+  size_t got = 0;
+  while (got < sizeof(bytes)) {
+    ssize_t n = ::getrandom(bytes + got, sizeof(bytes) - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+}
+
+absl::Status RemoveTree(const std::string& path) {
+  std::error_code error;
+  std::filesystem::remove_all(path, error);
+  if (error) return absl::InternalError(absl::StrCat("remove ", path, ": ", error.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+SandboxService::SandboxService(SandboxServiceOptions options, MetadataStore& store,
+                               cni::NetworkManager& network, MonitorClient& monitors)
+    : options_(std::move(options)), store_(store), network_(network), monitors_(monitors) {}
+
+absl::StatusOr<std::string> SandboxService::Run(const runtime::v1::RunPodSandboxRequest& request) {
+  const runtime::v1::PodSandboxConfig& config = request.config();
+  if (!KnownHandler(request.runtime_handler())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown runtime handler \"", request.runtime_handler(), "\""));
+  }
+  if (config.metadata().name().empty() || config.metadata().namespace_().empty() ||
+      config.metadata().uid().empty()) {
+    return absl::InvalidArgumentError("sandbox metadata needs name, namespace and uid");
+  }
+  std::string name = SandboxName(config.metadata());
+  std::string config_bytes = ConfigFingerprint(config);
+
+  std::shared_ptr<Reservation> reservation;
+  {
+    absl::MutexLock lock(&mutex_);
+    for (;;) {
+      auto taken = names_.find(name);
+      if (taken == names_.end()) break;
+      if (taken->second->config != config_bytes) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "pod sandbox name \"", name, "\" is already reserved for sandbox ", taken->second->id));
+      }
+      // kubelet's retry of a call that timed out on its side: the same pod.
+      if (taken->second->done) return taken->second->id;
+      reservation_done_.Wait(&mutex_);
+    }
+    reservation =
+        std::make_shared<Reservation>(Reservation{.id = NewSandboxId(), .config = config_bytes});
+    names_[name] = reservation;
+  }
+
+  Sandbox sandbox{.id = reservation->id,
+                  .name = name,
+                  .config = config,
+                  .created_at_ns = absl::ToUnixNanos(absl::Now()),
+                  .runtime_handler = request.runtime_handler(),
+                  .dir = absl::StrCat(options_.state_dir, "/sandboxes/", reservation->id)};
+  absl::StatusOr<std::string> id = RunSteps(reservation->id, sandbox);
+  // Filled before it is shared: an entry's lock is never taken under mutex_.
+  auto entry = std::make_shared<Entry>();
+  if (id.ok()) {
+    absl::MutexLock entry_lock(&entry->mutex);
+    entry->sandbox = std::move(sandbox);
+  }
+
+  absl::MutexLock lock(&mutex_);
+  if (id.ok()) {
+    reservation->done = true;
+    sandboxes_[reservation->id] = std::move(entry);
+  } else {
+    names_.erase(name);
+  }
+  reservation_done_.SignalAll();
+  return id;
+}
+
+absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sandbox& sandbox) {
+  const runtime::v1::PodSandboxConfig& config = sandbox.config;
+  const runtime::v1::NamespaceOption& ns = config.linux().security_context().namespace_options();
+  bool host_network = ns.network() == runtime::v1::NODE;
+  // Checked before anything is made.
+  RETURN_IF_ERROR(PodSysctls(config).status());
+  sandbox.cgroups_path =
+      PodCgroupsPath(config.linux().cgroup_parent(), id, options_.systemd_cgroup);
+
+  Rollback rollback;
+  RETURN_IF_ERROR(MakeDirectories(sandbox.dir, 0700));
+  rollback.Push("remove " + sandbox.dir, [&] { return RemoveTree(sandbox.dir); });
+  // Recorded first, marked unfinished: a berthd that dies part way finds it
+  // at startup and undoes it.
+  RETURN_IF_ERROR(
+      store_.Update([&](MetadataTables& t) { return t.CreateSandbox(ToRecord(sandbox)); }));
+  rollback.Push("forget the record", [&] {
+    return store_.Update([&](MetadataTables& t) { return t.DeleteSandbox(id); });
+  });
+
+  if (!host_network) {
+    ASSIGN_OR_RETURN(sandbox.netns_path, cni::CreatePinnedNetns(options_.netns_dir, "berth-" + id));
+    rollback.Push("remove netns", [&] { return cni::RemovePinnedNetns(sandbox.netns_path); });
+    // DEL is owed from before ADD runs: a crash inside ADD must not leak an IP.
+    sandbox.network_attached = true;
+    RETURN_IF_ERROR(Persist(sandbox));
+    rollback.Push("CNI DEL", [&] { return DetachNetwork(sandbox); });
+    ASSIGN_OR_RETURN(cni::AttachResult attached, network_.Attach(NetworkRequest(sandbox)));
+    sandbox.ips = attached.ips;
+    sandbox.cni_result = attached.result_json;
+  }
+
+  std::string hostname = config.hostname();
+  if (host_network) {
+    char name[256] = {};
+    ::gethostname(name, sizeof(name) - 1);
+    hostname = name;
+  }
+  ASSIGN_OR_RETURN(std::string resolv, ResolvConf(config.dns_config()));
+  RETURN_IF_ERROR(WriteFileAtomically(sandbox.dir + "/hostname", HostnameFile(hostname), 0644));
+  RETURN_IF_ERROR(
+      WriteFileAtomically(sandbox.dir + "/hosts", HostsFile(hostname, sandbox.ips), 0644));
+  RETURN_IF_ERROR(WriteFileAtomically(sandbox.dir + "/resolv.conf", resolv, 0644));
+  if (ns.ipc() != runtime::v1::NODE) {
+    RETURN_IF_ERROR(MakeDirectories(sandbox.shm_dir(), 0755));
+    if (::mount("shm", sandbox.shm_dir().c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "mode=1777,size=65536k") != 0) {
+      return ErrnoStatus("mount the pod's shm on " + sandbox.shm_dir());
+    }
+    sandbox.shm_mounted = true;
+    rollback.Push("unmount shm", [&] {
+      if (::umount2(sandbox.shm_dir().c_str(), MNT_DETACH) != 0 && errno != EINVAL &&
+          errno != ENOENT)
+        return ErrnoStatus("unmount " + sandbox.shm_dir());
+      return absl::OkStatus();
+    });
+  }
+
+  ASSIGN_OR_RETURN(nlohmann::json spec, PauseSpec(config, {.rootfs = PauseRootfs(),
+                                                           .netns_path = sandbox.netns_path,
+                                                           .cgroups_path = sandbox.cgroups_path}));
+  RETURN_IF_ERROR(MakeDirectories(sandbox.bundle(), 0700));
+  RETURN_IF_ERROR(WriteFileAtomically(sandbox.bundle() + "/config.json", spec.dump(), 0600));
+  RETURN_IF_ERROR(MakeDirectories(sandbox.monitor_dir(), 0700));
+  MonitorConfig monitor{.id = id,
+                        .bundle = sandbox.bundle(),
+                        .runtime_root = ExecutorOptions().root,
+                        .systemd_cgroup = options_.systemd_cgroup,
+                        .state_dir = sandbox.monitor_dir(),
+                        .log_path = sandbox.dir + "/pause.log"};
+  ASSIGN_OR_RETURN(sandbox.pid, monitors_.Create(monitor));
+  rollback.Push("remove the pause container", [&] {
+    (void)KillPause(sandbox);
+    return DeleteContainer(ExecutorOptions(), id, /*force=*/true);
+  });
+  RETURN_IF_ERROR(monitors_.Start(sandbox.monitor_dir()));
+  sandbox.state = runtime::v1::SANDBOX_READY;
+  sandbox.complete = true;
+  RETURN_IF_ERROR(Persist(sandbox));
+  rollback.Commit();
+  spdlog::info("sandbox {} ({}) ready, pid {}{}{}", id, sandbox.name, sandbox.pid,
+               sandbox.ips.empty() ? "" : ", ip ", sandbox.ips.empty() ? "" : sandbox.ips[0]);
+  return id;
+}
+
+}  // namespace berth::cri

@@ -1,0 +1,96 @@
+#pragma once
+
+// The pod sandbox RPCs (RunPodSandbox, StopPodSandbox, RemovePodSandbox,
+// PodSandboxStatus, ListPodSandbox) over the network manager, the pause
+// process's monitor and the metadata store. One file per RPC group:
+// sandbox_run.cc, sandbox_stop.cc (stop and remove), sandbox_query.cc
+// (status and list), sandbox_recover.cc (what berthd finds at startup).
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "cni/network_manager.h"
+#include "cri/sandbox/sandbox.h"
+#include "cri/store/metadata_store.h"
+#include "runtime/container.h"
+#include "runtime/monitor/client/monitor_client.h"
+#include "runtime/v1/api.pb.h"
+
+namespace berth::cri {
+
+struct SandboxServiceOptions {
+  std::string state_dir;  // sandboxes/, pause/ and runtime/ go below it
+  std::string netns_dir = "/var/run/netns";
+  std::string pause_binary;  // berth-pause, copied into the pause rootfs
+  bool systemd_cgroup = false;
+  // How long a killed pause process may take to be reported gone.
+  absl::Duration exit_timeout = absl::Seconds(10);
+};
+
+class SandboxService {
+ public:
+  SandboxService(SandboxServiceOptions options, MetadataStore& store, cni::NetworkManager& network,
+                 MonitorClient& monitors);
+
+  // Prepares the pause rootfs and reloads the sandboxes of the store,
+  // finishing what a crash left: half-made sandboxes are undone, owed CNI
+  // DELs are retried, sandboxes whose pause died are NOTREADY.
+  absl::Status Start();
+
+  absl::StatusOr<std::string> Run(const runtime::v1::RunPodSandboxRequest& request);
+  // Both succeed for ids that do not exist (the CRI wants them idempotent).
+  absl::Status Stop(const std::string& id);
+  absl::Status Remove(const std::string& id);
+  absl::StatusOr<runtime::v1::PodSandboxStatusResponse> Status(const std::string& id, bool verbose);
+  std::vector<runtime::v1::PodSandbox> List(const runtime::v1::PodSandboxFilter& filter);
+
+  // The handlers RunPodSandbox accepts ("" is the default one).
+  static bool KnownHandler(const std::string& handler) {
+    return handler.empty() || handler == "berth";
+  }
+
+ private:
+  struct Entry {
+    absl::Mutex mutex;
+    Sandbox sandbox ABSL_GUARDED_BY(mutex);
+  };
+  // A name taken by a RunPodSandbox, finished or in flight: kubelet retries
+  // after its own timeout, and the retry must get the same sandbox back.
+  struct Reservation {
+    std::string id;
+    std::string config;  // the serialized PodSandboxConfig
+    bool done = false;
+  };
+
+  absl::StatusOr<std::string> RunSteps(const std::string& id, Sandbox& sandbox);
+  absl::Status StopLocked(Sandbox& sandbox);
+  absl::Status KillPause(const Sandbox& sandbox);
+  absl::Status DetachNetwork(Sandbox& sandbox);
+  absl::Status Persist(const Sandbox& sandbox);
+  bool PauseRunning(const Sandbox& sandbox);
+  cni::AttachRequest NetworkRequest(const Sandbox& sandbox) const;
+  std::shared_ptr<Entry> Find(const std::string& id);
+  void Forget(const std::string& id, const std::string& name);
+  RuntimeOptions ExecutorOptions() const {
+    return {.root = options_.state_dir + "/runtime", .systemd_cgroup = options_.systemd_cgroup};
+  }
+  std::string PauseRootfs() const { return options_.state_dir + "/pause/rootfs"; }
+
+  SandboxServiceOptions options_;
+  MetadataStore& store_;
+  cni::NetworkManager& network_;
+  MonitorClient& monitors_;
+
+  absl::Mutex mutex_;
+  absl::CondVar reservation_done_;
+  std::map<std::string, std::shared_ptr<Entry>> sandboxes_ ABSL_GUARDED_BY(mutex_);
+  std::map<std::string, std::shared_ptr<Reservation>> names_ ABSL_GUARDED_BY(mutex_);
+};
+
+}  // namespace berth::cri

@@ -1,0 +1,356 @@
+// Pod sandboxes through berthd's CRI socket, on Debian's real CNI plugins
+// (bridge, host-local, portmap) with a bridge, subnet, IPAM store and CNI
+// cache of this test process's own, so runs cannot collide. Every test
+// checks that what it made is gone again: netns pins, veths on the bridge,
+// IP allocations, iptables rules, mounts, cgroups, processes.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "runtime/base/atomic_file.h"
+#include "runtime/base/child_process.h"
+#include "runtime/base/unique_fd.h"
+#include "tests/e2e/berthd_fixture.h"
+#include "tests/unit/temp_dir.h"
+
+namespace berth::cri {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TempDir;
+using Stub = runtime::v1::RuntimeService::Stub;
+
+std::string RunCommand(const std::vector<std::string>& argv) {
+  TempDir dir;
+  std::string out = dir.Join("out");
+  absl::StatusOr<ChildProcess> child =
+      ChildProcess::Spawn(argv, {.stdout_path = out, .stderr_path = out});
+  if (!child.ok()) return "";
+  (void)child->WaitFor(absl::Seconds(30));
+  return ReadFileToString(out).value_or("");
+}
+
+class SandboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: network namespaces, mounts, cgroups";
+    if (::access("/usr/lib/cni/bridge", X_OK) != 0)
+      GTEST_SKIP() << "needs containernetworking-plugins (hack/deps installs it)";
+    int pid = ::getpid();
+    bridge_ = absl::StrCat("bt", pid);
+    subnet_prefix_ = absl::StrCat("10.", 100 + pid % 100, ".", (pid / 100) % 250, ".");
+    host_port_ = 20000 + pid % 20000;
+    std::filesystem::create_directories(berthd_.conf_dir());
+    WriteNetwork({});
+    ASSERT_TRUE(berthd_.Start(CniYaml()).ok()) << berthd_.Log();
+  }
+
+  void TearDown() override {
+    if (IsSkipped()) return;
+    RemoveAll();
+    RunCommand({"/usr/sbin/ip", "link", "del", bridge_});
+  }
+
+  // More cni keys: the fixture's config starts with "cni:\n  conf_dir: ...".
+  std::string CniYaml() { return absl::StrCat("  cache_dir: ", dir_.Join("cni-cache"), "\n"); }
+
+  // The bridge network, with `extra` plugins after bridge.
+  void WriteNetwork(const std::vector<nlohmann::json>& extra) {
+    nlohmann::json plugins = {
+        {{"type", "bridge"},
+         {"bridge", bridge_},
+         {"isGateway", true},
+         {"ipMasq", true},
+         {"hairpinMode", true},
+         {"ipam",
+          {{"type", "host-local"},
+           {"dataDir", dir_.Join("ipam")},
+           {"ranges", {{{{"subnet", subnet_prefix_ + "0/24"}}}}},
+           {"routes", {{{"dst", "0.0.0.0/0"}}}}}}},
+        {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}, {"snat", true}}};
+    for (const nlohmann::json& plugin : extra) plugins.push_back(plugin);
+    nlohmann::json list = {{"cniVersion", "1.0.0"},
+                           {"name", absl::StrCat("berth-e2e-", ::getpid())},
+                           {"plugins", plugins}};
+    ASSERT_TRUE(WriteFileAtomically(berthd_.conf_dir() + "/10-test.conflist", list.dump()).ok());
+  }
+
+  runtime::v1::PodSandboxConfig Pod(const std::string& name) {
+    runtime::v1::PodSandboxConfig config;
+    config.mutable_metadata()->set_name(name);
+    config.mutable_metadata()->set_namespace_("e2e");
+    config.mutable_metadata()->set_uid(absl::StrCat(name, "-uid-", ::getpid()));
+    config.set_hostname(name);
+    config.set_log_directory(dir_.Join("logs/" + name));
+    (*config.mutable_labels())["app"] = name;
+    return config;
+  }
+
+  absl::StatusOr<std::string> RunPod(const runtime::v1::PodSandboxConfig& config) {
+    runtime::v1::RunPodSandboxRequest request;
+    *request.mutable_config() = config;
+    absl::StatusOr<runtime::v1::RunPodSandboxResponse> response =
+        berthd_.client().Call(&Stub::RunPodSandbox, request);
+    if (!response.ok()) return response.status();
+    return response->pod_sandbox_id();
+  }
+
+  absl::StatusOr<runtime::v1::PodSandboxStatusResponse> Status(const std::string& id,
+                                                               bool verbose = false) {
+    runtime::v1::PodSandboxStatusRequest request;
+    request.set_pod_sandbox_id(id);
+    request.set_verbose(verbose);
+    return berthd_.client().Call(&Stub::PodSandboxStatus, request);
+  }
+
+  absl::Status Stop(const std::string& id) {
+    runtime::v1::StopPodSandboxRequest request;
+    request.set_pod_sandbox_id(id);
+    return berthd_.client().Call(&Stub::StopPodSandbox, request).status();
+  }
+
+  absl::Status Remove(const std::string& id) {
+    runtime::v1::RemovePodSandboxRequest request;
+    request.set_pod_sandbox_id(id);
+    return berthd_.client().Call(&Stub::RemovePodSandbox, request).status();
+  }
+
+  std::vector<runtime::v1::PodSandbox> List(const runtime::v1::PodSandboxFilter& filter = {}) {
+    runtime::v1::ListPodSandboxRequest request;
+    *request.mutable_filter() = filter;
+    absl::StatusOr<runtime::v1::ListPodSandboxResponse> response =
+        berthd_.client().Call(&Stub::ListPodSandbox, request);
+    if (!response.ok()) return {};
+    return {response->items().begin(), response->items().end()};
+  }
+
+  void RemoveAll() {
+    for (const runtime::v1::PodSandbox& pod : List()) {
+      absl::Status removed = Remove(pod.id());
+      EXPECT_TRUE(removed.ok()) << pod.id() << ": " << removed;
+    }
+  }
+
+  pid_t PausePid(const std::string& id) {
+    absl::StatusOr<runtime::v1::PodSandboxStatusResponse> status = Status(id, true);
+    if (!status.ok()) return 0;
+    return nlohmann::json::parse(status->info().at("info"))["pid"].get<pid_t>();
+  }
+
+  // Everything a pod leaves on the node, as seen from outside berthd.
+  std::vector<std::string> Leftovers(const std::vector<std::string>& ids,
+                                     const std::vector<pid_t>& pids) {
+    std::vector<std::string> left;
+    for (const std::string& id : ids) {
+      if (::access(("/var/run/netns/berth-" + id).c_str(), F_OK) == 0)
+        left.push_back("netns pin of " + id);
+      if (std::filesystem::exists("/sys/fs/cgroup/memory/berth/" + id))
+        left.push_back("memory cgroup of " + id);
+      if (absl::StrContains(RunCommand({"/usr/sbin/iptables-save"}), id.substr(0, 12)))
+        left.push_back("iptables rules naming " + id);
+    }
+    for (pid_t pid : pids) {
+      if (pid > 0 && ::kill(pid, 0) == 0) left.push_back(absl::StrCat("pause process ", pid));
+    }
+    std::string ports = RunCommand({"/usr/sbin/ip", "-o", "link", "show", "master", bridge_});
+    if (!ports.empty()) left.push_back("veths on " + bridge_ + ": " + ports);
+    std::error_code ignored;
+    for (const auto& entry :
+         std::filesystem::recursive_directory_iterator(dir_.Join("ipam"), ignored)) {
+      std::string name = entry.path().filename();
+      if (absl::StartsWith(name, subnet_prefix_)) left.push_back("IP allocation " + name);
+    }
+    std::string mounts = ReadFileToString("/proc/self/mountinfo").value_or("");
+    if (absl::StrContains(mounts, dir_.path())) left.push_back("mounts under " + dir_.path());
+    return left;
+  }
+
+  TempDir dir_;
+  BerthdUnderTest berthd_{dir_};
+  std::string bridge_, subnet_prefix_;
+  int host_port_ = 0;
+};
+
+TEST_F(SandboxTest, PodGetsAnIpAndLeavesNothingOnceRemoved) {
+  absl::StatusOr<std::string> id = RunPod(Pod("web"));
+  ASSERT_TRUE(id.ok()) << id.status() << berthd_.Log();
+  absl::StatusOr<runtime::v1::PodSandboxStatusResponse> status = Status(*id, true);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->status().state(), runtime::v1::SANDBOX_READY);
+  EXPECT_THAT(status->status().network().ip(), ::testing::StartsWith(subnet_prefix_));
+  EXPECT_EQ(status->status().metadata().name(), "web");
+  EXPECT_EQ(status->status().labels().at("app"), "web");
+  nlohmann::json info = nlohmann::json::parse(status->info().at("info"));
+  pid_t pid = info["pid"];
+  EXPECT_GT(pid, 0);
+  EXPECT_EQ(info["netnsPath"], "/var/run/netns/berth-" + *id);
+  EXPECT_TRUE(info["cniResult"].contains("ips"));
+  // The pause process lives in the pinned namespace.
+  struct stat pinned, joined;
+  ASSERT_EQ(::stat(("/var/run/netns/berth-" + *id).c_str(), &pinned), 0);
+  ASSERT_EQ(::stat(absl::StrCat("/proc/", pid, "/ns/net").c_str(), &joined), 0);
+  EXPECT_EQ(pinned.st_ino, joined.st_ino);
+
+  ASSERT_TRUE(Stop(*id).ok());
+  EXPECT_EQ(Status(*id)->status().state(), runtime::v1::SANDBOX_NOTREADY);
+  ASSERT_TRUE(Remove(*id).ok());
+  EXPECT_EQ(Status(*id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(List().empty());
+  EXPECT_THAT(Leftovers({*id}, {pid}), ::testing::IsEmpty());
+}
+
+TEST_F(SandboxTest, StopAndRemoveAreIdempotent) {
+  EXPECT_TRUE(Stop("no-such-sandbox").ok());
+  EXPECT_TRUE(Remove("no-such-sandbox").ok());
+  absl::StatusOr<std::string> id = RunPod(Pod("idem"));
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_TRUE(Stop(*id).ok());
+  EXPECT_TRUE(Stop(*id).ok());
+  EXPECT_TRUE(Remove(*id).ok());
+  EXPECT_TRUE(Remove(*id).ok());
+  EXPECT_TRUE(Stop(*id).ok());
+}
+
+TEST_F(SandboxTest, RetriedRunReturnsTheSameSandboxAndOtherConfigsAreRefused) {
+  runtime::v1::PodSandboxConfig config = Pod("retry");
+  absl::StatusOr<std::string> first = RunPod(config);
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<std::string> again = RunPod(config);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, *first);
+  config.set_hostname("another-host");
+  absl::StatusOr<std::string> other = RunPod(config);
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(other.status().message(), HasSubstr(*first));
+  EXPECT_EQ(List().size(), 1u);
+}
+
+TEST_F(SandboxTest, DnsConfigAndHostnameLandInThePodFiles) {
+  runtime::v1::PodSandboxConfig config = Pod("dns");
+  config.mutable_dns_config()->add_servers("10.96.0.10");
+  config.mutable_dns_config()->add_searches("e2e.svc.cluster.local");
+  config.mutable_dns_config()->add_options("ndots:5");
+  absl::StatusOr<std::string> id = RunPod(config);
+  ASSERT_TRUE(id.ok()) << id.status();
+  nlohmann::json info = nlohmann::json::parse(Status(*id, true)->info().at("info"));
+  std::string sandbox_dir = info["sandboxDir"];
+  EXPECT_EQ(*ReadFileToString(sandbox_dir + "/resolv.conf"),
+            "search e2e.svc.cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n");
+  EXPECT_EQ(*ReadFileToString(sandbox_dir + "/hostname"), "dns\n");
+  EXPECT_THAT(*ReadFileToString(sandbox_dir + "/hosts"), HasSubstr("\tdns\n"));
+}
+
+TEST_F(SandboxTest, HostNetworkPodSharesTheHostsNamespace) {
+  runtime::v1::PodSandboxConfig config = Pod("hostnet");
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
+      runtime::v1::NODE);
+  absl::StatusOr<std::string> id = RunPod(config);
+  ASSERT_TRUE(id.ok()) << id.status() << berthd_.Log();
+  pid_t pid = PausePid(*id);
+  struct stat host, pod;
+  ASSERT_EQ(::stat("/proc/self/ns/net", &host), 0);
+  ASSERT_EQ(::stat(absl::StrCat("/proc/", pid, "/ns/net").c_str(), &pod), 0);
+  EXPECT_EQ(host.st_ino, pod.st_ino);
+  EXPECT_NE(::access(("/var/run/netns/berth-" + *id).c_str(), F_OK), 0) << "no netns, no CNI";
+  EXPECT_TRUE(Remove(*id).ok());
+}
+
+TEST_F(SandboxTest, FailingPluginFailsRunAndLeavesNothing) {
+  std::string bin = dir_.Join("bin");
+  std::filesystem::create_directories(bin);
+  ASSERT_TRUE(WriteFileAtomically(bin + "/failing",
+                                  "#!/bin/sh\ncat >/dev/null\n"
+                                  "[ \"$CNI_COMMAND\" = ADD ] || exit 0\n"
+                                  "echo '{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"refused "
+                                  "on purpose\"}'\nexit 1\n",
+                                  0755)
+                  .ok());
+  berthd_.process().Signal(SIGTERM).IgnoreError();
+  (void)berthd_.process().WaitFor(absl::Seconds(20));
+  WriteNetwork({{{"type", "failing"}}});
+  ASSERT_TRUE(berthd_.Start(CniYaml() + absl::StrCat("  bin_dirs: ", bin, ":/usr/lib/cni\n")).ok())
+      << berthd_.Log();
+  absl::StatusOr<std::string> id = RunPod(Pod("fails"));
+  ASSERT_FALSE(id.ok());
+  EXPECT_THAT(id.status().message(), HasSubstr("refused on purpose"));
+  EXPECT_TRUE(List().empty());
+  EXPECT_THAT(Leftovers({}, {}), ::testing::IsEmpty());
+  std::error_code ignored;
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.Join("berthd-run/sandboxes"), ignored));
+}
+
+TEST_F(SandboxTest, SandboxesOutliveABerthdRestart) {
+  absl::StatusOr<std::string> id = RunPod(Pod("restart"));
+  ASSERT_TRUE(id.ok()) << id.status();
+  pid_t pid = PausePid(*id);
+  berthd_.process().Signal(SIGKILL).IgnoreError();
+  (void)berthd_.process().WaitFor(absl::Seconds(20));
+  EXPECT_EQ(::kill(pid, 0), 0) << "the pause process outlives berthd";
+  ASSERT_TRUE(berthd_.Start(CniYaml()).ok()) << berthd_.Log();
+  std::vector<runtime::v1::PodSandbox> pods = List();
+  ASSERT_EQ(pods.size(), 1u);
+  EXPECT_EQ(pods[0].id(), *id);
+  EXPECT_EQ(pods[0].state(), runtime::v1::SANDBOX_READY);
+  EXPECT_EQ(*RunPod(Pod("restart")), *id) << "the name is still the pod's";
+  ASSERT_TRUE(Remove(*id).ok());
+  EXPECT_THAT(Leftovers({*id}, {pid}), ::testing::IsEmpty());
+}
+
+TEST_F(SandboxTest, ListFiltersByIdPrefixStateAndLabels) {
+  absl::StatusOr<std::string> a = RunPod(Pod("list-a"));
+  absl::StatusOr<std::string> b = RunPod(Pod("list-b"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(Stop(*b).ok());
+  runtime::v1::PodSandboxFilter by_id;
+  by_id.set_id(a->substr(0, 12));
+  EXPECT_EQ(List(by_id).size(), 1u);
+  runtime::v1::PodSandboxFilter ready;
+  ready.mutable_state()->set_state(runtime::v1::SANDBOX_READY);
+  ASSERT_EQ(List(ready).size(), 1u);
+  EXPECT_EQ(List(ready)[0].id(), *a);
+  runtime::v1::PodSandboxFilter labelled;
+  (*labelled.mutable_label_selector())["app"] = "list-b";
+  ASSERT_EQ(List(labelled).size(), 1u);
+  EXPECT_EQ(List(labelled)[0].id(), *b);
+}
+
+TEST_F(SandboxTest, TwentyPodsInParallelLeaveNothingBehind) {
+  std::vector<std::string> ids(20);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 20; ++i) {
+    threads.emplace_back([&, i] {
+      absl::StatusOr<std::string> id = RunPod(Pod(absl::StrCat("many-", i)));
+      if (id.ok()) ids[i] = *id;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  std::vector<pid_t> pids;
+  std::set<std::string> ips;
+  for (const std::string& id : ids) {
+    ASSERT_FALSE(id.empty()) << berthd_.Log();
+    pids.push_back(PausePid(id));
+    ips.insert(Status(id)->status().network().ip());
+  }
+  EXPECT_EQ(ips.size(), 20u) << "every pod has its own address";
+  threads.clear();
+  for (const std::string& id : ids) {
+    threads.emplace_back([&, id] { EXPECT_TRUE(Remove(id).ok()); });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_THAT(Leftovers(ids, pids), ::testing::IsEmpty());
+}
+
+}  // namespace
+}  // namespace berth::cri
