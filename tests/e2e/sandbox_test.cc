@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -350,6 +351,111 @@ TEST_F(SandboxTest, TwentyPodsInParallelLeaveNothingBehind) {
   }
   for (std::thread& thread : threads) thread.join();
   EXPECT_THAT(Leftovers(ids, pids), ::testing::IsEmpty());
+}
+
+// A process of the test's inside a pod's network namespace: busybox nc
+// listening on `port`, what it receives going to `out`.
+absl::StatusOr<ChildProcess> ListenInPod(const std::string& netns, int port,
+                                         const std::string& out) {
+  return ChildProcess::Spawn({"/usr/bin/nsenter", "--net=" + netns, "/bin/busybox", "nc", "-l",
+                              "-p", std::to_string(port)},
+                             {.stdout_path = out});
+}
+
+bool AwaitText(const std::string& path, const std::string& text, int tries = 100) {
+  for (int i = 0; i < tries; ++i) {
+    if (absl::StrContains(ReadFileToString(path).value_or(""), text)) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+TEST_F(SandboxTest, PodsReachEachOtherAndAHostPortReachesAPodFromLoopback) {
+  runtime::v1::PodSandboxConfig server = Pod("server");
+  runtime::v1::PortMapping* port = server.add_port_mappings();
+  port->set_container_port(8080);
+  port->set_host_port(host_port_);
+  port->set_host_ip("127.0.0.1");
+  absl::StatusOr<std::string> server_id = RunPod(server);
+  absl::StatusOr<std::string> client_id = RunPod(Pod("client"));
+  ASSERT_TRUE(server_id.ok() && client_id.ok()) << berthd_.Log();
+  std::string server_ip = Status(*server_id)->status().network().ip();
+  std::string server_netns = "/var/run/netns/berth-" + *server_id;
+
+  // Pod to pod, over the bridge.
+  std::string received = dir_.Join("from-pod");
+  absl::StatusOr<ChildProcess> listener = ListenInPod(server_netns, 8080, received);
+  ASSERT_TRUE(listener.ok());
+  for (int i = 0; i < 50 && !AwaitText(received, "hello from a pod", 4); ++i) {
+    RunCommand({"/usr/bin/nsenter", "--net=/var/run/netns/berth-" + *client_id, "/bin/sh", "-c",
+                absl::StrCat("echo hello from a pod | /bin/busybox nc -w 1 ", server_ip, " 8080")});
+  }
+  EXPECT_TRUE(AwaitText(received, "hello from a pod"));
+  listener->Signal(SIGKILL).IgnoreError();
+  (void)listener->Wait();
+
+  // The host port, from the host's loopback (portmap's DNAT).
+  std::string forwarded = dir_.Join("from-host");
+  listener = ListenInPod(server_netns, 8080, forwarded);
+  ASSERT_TRUE(listener.ok());
+  for (int i = 0; i < 50 && !AwaitText(forwarded, "hello from the host", 4); ++i) {
+    UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{.sin_family = AF_INET, .sin_port = htons(static_cast<uint16_t>(host_port_))};
+    ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    if (::connect(socket.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+      const char text[] = "hello from the host\n";
+      (void)::write(socket.get(), text, sizeof(text) - 1);
+    }
+  }
+  EXPECT_TRUE(AwaitText(forwarded, "hello from the host"));
+  listener->Signal(SIGKILL).IgnoreError();
+  (void)listener->Wait();
+  ASSERT_TRUE(Remove(*server_id).ok());
+  ASSERT_TRUE(Remove(*client_id).ok());
+  EXPECT_FALSE(
+      absl::StrContains(RunCommand({"/usr/sbin/iptables-save"}), std::to_string(host_port_)))
+      << "the host port's DNAT rule is gone";
+}
+
+// berthd killed while a CNI ADD runs (the IP already allocated), then
+// restarted: the half-made pod is undone, its IP freed.
+TEST_F(SandboxTest, BerthdKilledDuringCniAddLeavesNothingAfterRestart) {
+  std::string bin = dir_.Join("slow-bin");
+  std::filesystem::create_directories(bin);
+  // Passes the previous result through, slowly.
+  ASSERT_TRUE(WriteFileAtomically(bin + "/slow",
+                                  "#!/bin/sh\nconfig=$(cat)\n"
+                                  "[ \"$CNI_COMMAND\" = ADD ] || exit 0\nsleep 3\n"
+                                  "echo \"$config\" | /usr/bin/python3 -c 'import json,sys; "
+                                  "print(json.dumps(json.load(sys.stdin)[\"prevResult\"]))'\n",
+                                  0755)
+                  .ok());
+  berthd_.process().Signal(SIGTERM).IgnoreError();
+  (void)berthd_.process().WaitFor(absl::Seconds(20));
+  WriteNetwork({{{"type", "slow"}}});
+  std::string yaml = CniYaml() + absl::StrCat("  bin_dirs: ", bin, ":/usr/lib/cni\n");
+  ASSERT_TRUE(berthd_.Start(yaml).ok()) << berthd_.Log();
+  std::thread run([&] { (void)RunPod(Pod("killed")); });
+  // Wait for the IP to be allocated, then kill berthd in the middle of ADD.
+  bool allocated = false;
+  for (int i = 0; i < 100 && !allocated; ++i) {
+    std::error_code ignored;
+    for (const auto& entry :
+         std::filesystem::recursive_directory_iterator(dir_.Join("ipam"), ignored)) {
+      if (absl::StartsWith(entry.path().filename().string(), subnet_prefix_)) allocated = true;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(allocated);
+  berthd_.process().Signal(SIGKILL).IgnoreError();
+  (void)berthd_.process().WaitFor(absl::Seconds(20));
+  run.join();
+  ASSERT_TRUE(berthd_.Start(yaml).ok()) << berthd_.Log();
+  EXPECT_TRUE(List().empty());
+  EXPECT_THAT(Leftovers({}, {}), ::testing::IsEmpty());
+  for (const auto& entry : std::filesystem::directory_iterator("/var/run/netns"))
+    EXPECT_FALSE(absl::StrContains(berthd_.Log(), entry.path().filename().string()))
+        << "a netns of this berthd is left: " << entry.path();
 }
 
 }  // namespace
