@@ -52,6 +52,8 @@ absl::Status SandboxService::Start() {
       // RunPodSandbox never returned it: undo every step it may have made.
       spdlog::warn("sandbox {} ({}) was left half-made by a crash: removing it", sandbox.id,
                    sandbox.name);
+      // The crash may have come between a step and its record.
+      sandbox.shm_mounted = true;
       absl::Status stopped = StopLocked(sandbox);
       if (!stopped.ok()) {
         spdlog::error("sandbox {}: {}; kept for a later retry", sandbox.id, stopped.message());

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <future>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -124,6 +125,10 @@ absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sand
     return store_.Update([&](MetadataTables& t) { return t.DeleteSandbox(id); });
   });
 
+  // CNI ADD (tens of milliseconds of plugin processes) runs while the pause
+  // process is made. Declared after `rollback`, so on any early return it is
+  // waited for before the rollback's DEL runs.
+  std::future<absl::StatusOr<cni::AttachResult>> attaching;
   if (!host_network) {
     ASSIGN_OR_RETURN(sandbox.netns_path, cni::CreatePinnedNetns(options_.netns_dir, "berth-" + id));
     rollback.Push("remove netns", [&] { return cni::RemovePinnedNetns(sandbox.netns_path); });
@@ -131,9 +136,9 @@ absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sand
     sandbox.network_attached = true;
     RETURN_IF_ERROR(Persist(sandbox));
     rollback.Push("CNI DEL", [&] { return DetachNetwork(sandbox); });
-    ASSIGN_OR_RETURN(cni::AttachResult attached, network_.Attach(NetworkRequest(sandbox)));
-    sandbox.ips = attached.ips;
-    sandbox.cni_result = attached.result_json;
+    attaching = std::async(std::launch::async, [this, request = NetworkRequest(sandbox)] {
+      return network_.Attach(request);
+    });
   }
 
   std::string hostname = config.hostname();
@@ -144,8 +149,6 @@ absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sand
   }
   ASSIGN_OR_RETURN(std::string resolv, ResolvConf(config.dns_config()));
   RETURN_IF_ERROR(WriteFileAtomically(sandbox.dir + "/hostname", HostnameFile(hostname), 0644));
-  RETURN_IF_ERROR(
-      WriteFileAtomically(sandbox.dir + "/hosts", HostsFile(hostname, sandbox.ips), 0644));
   RETURN_IF_ERROR(WriteFileAtomically(sandbox.dir + "/resolv.conf", resolv, 0644));
   if (ns.ipc() != runtime::v1::NODE) {
     RETURN_IF_ERROR(MakeDirectories(sandbox.shm_dir(), 0755));
@@ -154,6 +157,7 @@ absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sand
       return ErrnoStatus("mount the pod's shm on " + sandbox.shm_dir());
     }
     sandbox.shm_mounted = true;
+    RETURN_IF_ERROR(Persist(sandbox));
     rollback.Push("unmount shm", [&] {
       if (::umount2(sandbox.shm_dir().c_str(), MNT_DETACH) != 0 && errno != EINVAL &&
           errno != ENOENT)
@@ -175,10 +179,18 @@ absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sand
                         .state_dir = sandbox.monitor_dir(),
                         .log_path = sandbox.dir + "/pause.log"};
   ASSIGN_OR_RETURN(sandbox.pid, monitors_.Create(monitor));
+  RETURN_IF_ERROR(Persist(sandbox));
   rollback.Push("remove the pause container", [&] {
     (void)KillPause(sandbox);
     return DeleteContainer(ExecutorOptions(), id, /*force=*/true);
   });
+  if (attaching.valid()) {
+    ASSIGN_OR_RETURN(cni::AttachResult attached, attaching.get());
+    sandbox.ips = attached.ips;
+    sandbox.cni_result = attached.result_json;
+  }
+  RETURN_IF_ERROR(
+      WriteFileAtomically(sandbox.dir + "/hosts", HostsFile(hostname, sandbox.ips), 0644));
   RETURN_IF_ERROR(monitors_.Start(sandbox.monitor_dir()));
   sandbox.state = runtime::v1::SANDBOX_READY;
   sandbox.complete = true;
