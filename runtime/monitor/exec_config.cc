@@ -12,6 +12,7 @@ absl::StatusOr<ExecConfig> ParseExecConfig(absl::string_view json_text) {
   try {
     ExecConfig config;
     config.container_id = doc.at("container_id").get<std::string>();
+    config.runtime_binary = doc.value("runtime_binary", "");
     config.runtime_root = doc.value("runtime_root", config.runtime_root);
     config.systemd_cgroup = doc.value("systemd_cgroup", false);
     const nlohmann::json& process = doc.at("process");
@@ -31,6 +32,7 @@ absl::StatusOr<ExecConfig> ParseExecConfig(absl::string_view json_text) {
 std::string ExecConfigToJson(const ExecConfig& config) {
   nlohmann::json process = ParseJson(config.process_json, "process").value_or(nullptr);
   return nlohmann::json{{"container_id", config.container_id},
+                        {"runtime_binary", config.runtime_binary},
                         {"runtime_root", config.runtime_root},
                         {"systemd_cgroup", config.systemd_cgroup},
                         {"process", process},

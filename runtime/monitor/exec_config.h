@@ -12,6 +12,9 @@ namespace berth {
 
 struct ExecConfig {
   std::string container_id;
+  // The container's OCI runtime, as in MonitorConfig: empty for the in-tree
+  // executor. Exec through another runtime is not supported yet.
+  std::string runtime_binary;
   std::string runtime_root = "/run/berth-runtime";
   bool systemd_cgroup = false;
   // The OCI process object to run; with "terminal": true the session has a

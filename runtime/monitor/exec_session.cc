@@ -84,6 +84,11 @@ class ExecSession {
   }
 
   absl::Status Start(const ExecConfig& config) {
+    if (!config.runtime_binary.empty()) {
+      return absl::UnimplementedError(absl::StrCat(
+          "exec in container ", config.container_id, " of the OCI runtime ", config.runtime_binary,
+          ": exec sessions run through the in-tree executor only for now"));
+    }
     // The process's parent exits at once, so it is reparented to us.
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
       return ErrnoStatus("prctl(PR_SET_CHILD_SUBREAPER)");

@@ -27,10 +27,10 @@
 #include "runtime/base/status_macros.h"
 #include "runtime/base/unix_socket.h"
 #include "runtime/cgroups/cgroup_manager.h"
-#include "runtime/container.h"
 #include "runtime/monitor/cri_log_writer.h"
 #include "runtime/monitor/exec_config.h"
 #include "runtime/monitor/exit_file.h"
+#include "runtime/monitor/oci_runtime.h"
 #include "runtime/monitor/startup_pages.h"
 #include "runtime/monitor/stdio.h"
 #include "runtime/monitor/stream_protocol.h"
@@ -63,28 +63,15 @@ void Report(int sync_fd, const std::string& json) {
   (void)::write(sync_fd, line.data(), line.size());
 }
 
-// The container's stdout/stderr become our pipes for the duration of
-// create: the init inherits fds 0-2 from us.
-absl::Status CreateWithPipes(const MonitorConfig& config, const RuntimeOptions& runtime, Pipe& out,
-                             Pipe& err, Pipe* in) {
-  ScopedStdio stdio(in != nullptr ? in->read.get() : -1, out.write.get(), err.write.get());
-  CreateOptions options{.bundle = config.bundle};
-  if (config.tty) options.console_socket = config.console_socket();
-  return CreateContainer(runtime, config.id, options);
-}
-
 class Monitor {
  public:
-  Monitor(const MonitorConfig& config, CriLogWriter log)
-      : config_(config),
-        runtime_{.root = config.runtime_root, .systemd_cgroup = config.systemd_cgroup},
-        log_(std::move(log)) {}
+  Monitor(const MonitorConfig& config, CriLogWriter log) : config_(config), log_(std::move(log)) {}
 
   // Everything up to a created container whose output we hold. On failure
   // no container is left behind.
   absl::Status Setup() {
     absl::Status status = SetupSteps();
-    if (!status.ok() && created_) (void)DeleteContainer(runtime_, config_.id, /*force=*/true);
+    if (!status.ok() && created_) (void)runtime_->ForceDelete();
     return status;
   }
 
@@ -96,7 +83,8 @@ class Monitor {
 
  private:
   absl::Status WatchChildren() {
-    // Orphans of the container (its init's parent exits) come to us.
+    // Orphans of the container come to us: its init, whose parent (the
+    // executor's or an external runtime's create) exits, and what it leaves.
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
       return ErrnoStatus("prctl(PR_SET_CHILD_SUBREAPER)");
     sigset_t signals;
@@ -113,6 +101,7 @@ class Monitor {
   }
 
   absl::Status SetupSteps() {
+    ASSIGN_OR_RETURN(runtime_, NewOciRuntime(config_));
     RETURN_IF_ERROR(WatchChildren());
     ASSIGN_OR_RETURN(Pipe out, MakePipe());
     ASSIGN_OR_RETURN(Pipe err, MakePipe());
@@ -130,11 +119,12 @@ class Monitor {
     if (config_.stdin) {
       ASSIGN_OR_RETURN(in, MakePipe());
     }
-    RETURN_IF_ERROR(CreateWithPipes(config_, runtime_, out, err, in ? &*in : nullptr));
+    ASSIGN_OR_RETURN(CreatedContainer container, runtime_->Create({.in = in ? in->read.get() : -1,
+                                                                   .out = out.write.get(),
+                                                                   .err = err.write.get()}));
     created_ = true;
-    ASSIGN_OR_RETURN(ContainerInfo info, InspectContainer(runtime_, config_.id));
-    init_pid_ = info.state.pid;
-    ASSIGN_OR_RETURN(cgroup_, NewCgroupManager(info.state.cgroup_path));
+    init_pid_ = container.init_pid;
+    ASSIGN_OR_RETURN(cgroup_, NewCgroupManager(container.cgroup_path));
     out.write.Reset();
     err.write.Reset();
     stdout_ = std::move(out.read);
@@ -332,7 +322,7 @@ class Monitor {
 
   absl::Status Handle(absl::string_view request) {
     if (request == "start") {
-      absl::Status started = StartContainer(runtime_, config_.id);
+      absl::Status started = runtime_->Start();
       DropStartupPages();  // the last executor code this monitor runs
       return started;
     }
@@ -360,7 +350,7 @@ class Monitor {
   }
 
   const MonitorConfig& config_;
-  RuntimeOptions runtime_;
+  std::unique_ptr<OciRuntime> runtime_;
   CriLogWriter log_;
   UniqueFd signal_fd_, listener_, stdout_, stderr_, stdin_, attach_listener_;
   std::vector<UniqueFd> clients_;

@@ -13,6 +13,8 @@ absl::StatusOr<MonitorConfig> ParseMonitorConfig(const std::string& json_text) {
     MonitorConfig config;
     config.id = doc.at("id").get<std::string>();
     config.bundle = doc.at("bundle").get<std::string>();
+    // Configs written before runtime_binary existed name no binary: the in-tree executor.
+    config.runtime_binary = doc.value("runtime_binary", "");
     config.runtime_root = doc.value("runtime_root", config.runtime_root);
     config.systemd_cgroup = doc.value("systemd_cgroup", false);
     config.state_dir = doc.at("state_dir").get<std::string>();
@@ -30,6 +32,7 @@ absl::StatusOr<MonitorConfig> ParseMonitorConfig(const std::string& json_text) {
 std::string MonitorConfigToJson(const MonitorConfig& config) {
   return nlohmann::json{{"id", config.id},
                         {"bundle", config.bundle},
+                        {"runtime_binary", config.runtime_binary},
                         {"runtime_root", config.runtime_root},
                         {"systemd_cgroup", config.systemd_cgroup},
                         {"state_dir", config.state_dir},

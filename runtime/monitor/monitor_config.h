@@ -12,6 +12,11 @@ namespace berth {
 struct MonitorConfig {
   std::string id;
   std::string bundle;
+  // An OCI runtime with runc's command line (runc, crun, berth-runtime) that
+  // creates the container, for RuntimeClass handlers: an absolute path.
+  // Empty: the in-tree executor, linked into the monitor.
+  std::string runtime_binary;
+  // The runtime's --root: its state directories, one per container.
   std::string runtime_root = "/run/berth-runtime";
   bool systemd_cgroup = false;
   // The monitor's own directory: config.json, its sockets and exit.json.
@@ -39,6 +44,10 @@ struct MonitorConfig {
   std::string attach_socket() const { return state_dir + "/attach.sock"; }
   std::string console_socket() const { return state_dir + "/console.sock"; }
   std::string exit_file() const { return state_dir + "/exit.json"; }
+  // With runtime_binary: where the runtime writes the init's pid on create,
+  // and its --log (JSON lines; the last error explains a failed command).
+  std::string init_pid_file() const { return state_dir + "/init.pid"; }
+  std::string runtime_log() const { return state_dir + "/runtime.log"; }
 };
 
 absl::StatusOr<MonitorConfig> ParseMonitorConfig(const std::string& json_text);

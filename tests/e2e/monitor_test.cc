@@ -1,4 +1,5 @@
-// berth-monitor with real containers: CRI logs, log reopen, exit files, OOM.
+// berth-monitor with real containers: CRI logs, log reopen, exit files, OOM;
+// in front of the in-tree executor and of runc-compatible runtime binaries.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -8,14 +9,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/unique_fd.h"
@@ -27,6 +32,7 @@ namespace berth::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 struct LogEntry {
   std::string stream;
@@ -63,6 +69,7 @@ class MonitorTest : public RuntimeTest {
     config_.stdin_once = stdin_once;
     config_.id = NewId();
     config_.bundle = Bundle(config);
+    config_.runtime_binary = runtime_binary_;
     config_.runtime_root = root();
     config_.state_dir = dir().Join(absl::StrCat("monitor-", config_.id));
     config_.log_path = dir().Join(absl::StrCat(config_.id, ".log"));
@@ -123,6 +130,8 @@ class MonitorTest : public RuntimeTest {
   }
 
   std::unique_ptr<MonitorClient> client_ = NewMonitorClient(MonitorBinary());
+  // The OCI runtime binary the monitor drives; empty: its in-tree executor.
+  std::string runtime_binary_;
   MonitorConfig config_;
   std::vector<std::string> state_dirs_;
 };
@@ -310,6 +319,15 @@ TEST_F(MonitorTest, CreateErrorsAreReportedToTheSpawner) {
   EXPECT_NE(Runtime({"state", config_.id}).exit_code, 0);
   absl::StatusOr<ExitRecord> exit = WaitExit(absl::Seconds(10));
   EXPECT_EQ(exit.status().code(), absl::StatusCode::kInternal) << exit.status();
+}
+
+// posix_spawn does no PATH search: berthd must resolve the handler's binary.
+TEST_F(MonitorTest, RelativeRuntimeBinaryIsRefused) {
+  Prepare(Config({"true"}));
+  config_.runtime_binary = "runc";
+  absl::StatusOr<pid_t> pid = client_->Create(config_);
+  EXPECT_EQ(pid.status().code(), absl::StatusCode::kInvalidArgument) << pid.status();
+  EXPECT_THAT(pid.status().message(), HasSubstr("not an absolute path"));
 }
 
 TEST_F(MonitorTest, StartOfAnExitedContainerFailsClearly) {
@@ -574,6 +592,235 @@ TEST_F(MonitorTest, StateDirectoryIsPrivateBeforeSocketsAreBound) {
   ASSERT_EQ(::stat(config_.state_dir.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
   ASSERT_TRUE(Start().ok());
+}
+
+// The monitor in front of another OCI runtime with runc's command line, as
+// for a RuntimeClass handler: create, start and a failed setup's delete go
+// through the binary; output, attach and the exit file work as with the
+// in-tree executor. berthd's part (kill, delete) is done here with the CLI.
+// (Typed rather than value-parameterized: a value's "/name" suffix would
+// end up in the container ids, which may not hold a slash.)
+struct Runc {
+  static constexpr char kBinary[] = "/usr/sbin/runc";
+  static constexpr char kName[] = "runc";
+};
+struct Crun {
+  static constexpr char kBinary[] = "/usr/bin/crun";
+  static constexpr char kName[] = "crun";
+};
+struct BerthRuntimeBinary {
+  static constexpr char kBinary[] = BERTH_RUNTIME_PATH;
+  static constexpr char kName[] = "berth_runtime";
+};
+
+template <typename Binary>
+class ExternalRuntimeMonitorTest : public MonitorTest {
+ protected:
+  void SetUp() override {
+    MonitorTest::SetUp();
+    if (IsSkipped()) return;
+    if (::access(Binary::kBinary, X_OK) != 0)
+      GTEST_SKIP() << Binary::kBinary << " is not installed";
+    runtime_binary_ = Binary::kBinary;
+    UseRuntimeBinary(runtime_binary_);  // the fixture's Runtime() and cleanup use it too
+    if (std::string why = CannotRunContainers(); !why.empty())
+      GTEST_SKIP() << Binary::kBinary << " cannot run a container on this host: " << why;
+  }
+
+  // crun 1.8 accepts ociVersion 1.0.x only; `berth-runtime spec` writes 1.2.0.
+  nlohmann::json PortableConfig(const std::vector<std::string>& args) {
+    nlohmann::json config = Config(args);
+    config["ociVersion"] = "1.0.2";
+    return config;
+  }
+
+  // Why the runtime cannot run a container here by itself (crun refuses
+  // hybrid cgroup hosts, for one), or empty: a host limit, not our bug.
+  // Probed once per binary.
+  std::string CannotRunContainers() {
+    static std::optional<std::string> verdict;
+    if (!verdict) {
+      RunResult run = Runtime({"run", "--bundle", Bundle(PortableConfig({"true"})), NewId()});
+      std::string output = run.err + run.out;
+      verdict = run.exit_code == 0 ? "" : std::string(absl::StripAsciiWhitespace(output));
+    }
+    return *verdict;
+  }
+
+  // The host directory of the memory cgroup (v1) or the unified cgroup of `pid`.
+  static std::string CgroupDir(pid_t pid) {
+    std::string text = ReadFileToString(absl::StrCat("/proc/", pid, "/cgroup")).value_or("");
+    std::string unified;
+    for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+      std::vector<std::string> fields = absl::StrSplit(line, absl::MaxSplits(':', 2));
+      if (fields.size() != 3) continue;
+      if (absl::StrContains(fields[1], "memory")) return "/sys/fs/cgroup/memory" + fields[2];
+      if (fields[0] == "0") unified = "/sys/fs/cgroup" + fields[2];
+    }
+    return unified;
+  }
+
+  // Processes whose command line names the container: its monitor (by its
+  // state directory), or a runtime process left behind. Waits a while for
+  // them to go: the monitor exits just after it writes the exit file.
+  std::vector<std::string> ProcessesNaming(const std::string& id) {
+    std::vector<std::string> found;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      found.clear();
+      for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        std::string name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::string cmdline = ReadFileToString(entry.path().string() + "/cmdline").value_or("");
+        std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+        if (absl::StrContains(cmdline, id)) found.push_back(name + ": " + cmdline);
+      }
+      if (found.empty()) break;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return found;
+  }
+
+  // After `delete`: no runtime state, no cgroup, no process of the container.
+  void ExpectNothingLeft(pid_t init, const std::string& cgroup_dir) {
+    EXPECT_NE(Runtime({"state", config_.id}).exit_code, 0) << "the runtime still knows it";
+    EXPECT_FALSE(std::filesystem::exists(root() + "/" + config_.id)) << "runtime state is left";
+    EXPECT_FALSE(cgroup_dir.empty() || std::filesystem::exists(cgroup_dir))
+        << "cgroup left: " << cgroup_dir;
+    EXPECT_NE(::kill(init, 0), 0) << "the init " << init << " is still there";
+    EXPECT_THAT(ProcessesNaming(config_.id), IsEmpty());
+  }
+};
+
+class RuntimeNames {
+ public:
+  template <typename Binary>
+  static std::string GetName(int) {
+    return Binary::kName;
+  }
+};
+using ExternalRuntimes = ::testing::Types<Runc, Crun, BerthRuntimeBinary>;
+TYPED_TEST_SUITE(ExternalRuntimeMonitorTest, ExternalRuntimes, RuntimeNames);
+
+TYPED_TEST(ExternalRuntimeMonitorTest, OutputReachesTheLogAndTheExitCodeIsRecorded) {
+  pid_t init =
+      this->SpawnMonitor(this->PortableConfig({"sh", "-c", "echo out; echo err >&2; exit 3"}));
+  ASSERT_GT(init, 0);
+  EXPECT_THAT(this->Runtime({"state", this->config_.id}).out, HasSubstr("\"created\""));
+  std::string cgroup = TestFixture::CgroupDir(init);
+  ASSERT_TRUE(this->Start().ok());
+  absl::StatusOr<ExitRecord> exit = this->WaitExit();
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->exit_code, 3);
+  EXPECT_EQ(exit->signal, 0);
+  EXPECT_FALSE(exit->oom_killed);
+  EXPECT_EQ(exit->reason, "Error");
+  std::vector<LogEntry> entries = ParseLog(*ReadFileToString(this->config_.log_path));
+  ASSERT_EQ(entries.size(), 2u) << *ReadFileToString(this->config_.log_path);
+  EXPECT_EQ(entries[0].stream, "stdout");
+  EXPECT_EQ(entries[0].content, "out");
+  EXPECT_EQ(entries[1].stream, "stderr");
+  EXPECT_EQ(entries[1].content, "err");
+  // Left stopped for its owner, who deletes it through the runtime.
+  EXPECT_THAT(this->Runtime({"state", this->config_.id}).out, HasSubstr("\"stopped\""));
+  RunResult deleted = this->Runtime({"delete", this->config_.id});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+  this->ExpectNothingLeft(init, cgroup);
+}
+
+TYPED_TEST(ExternalRuntimeMonitorTest, AttachSharesOutputAndStdin) {
+  ASSERT_GT(this->SpawnMonitor(this->PortableConfig({"sh", "-c", "read line; echo \"got $line\""}),
+                               /*stdin=*/true),
+            0);
+  std::unique_ptr<StreamSession> attacher = this->Attach();
+  ASSERT_TRUE(attacher);
+  ASSERT_TRUE(this->Start().ok());
+  ASSERT_TRUE(attacher->WriteStdin("hello\n").ok());
+  EXPECT_EQ(TestFixture::ReadStdout(*attacher, "got hello\n"), "got hello\n");
+  absl::StatusOr<ExitRecord> exit = this->WaitExit();
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->exit_code, 0);
+  absl::StatusOr<StreamSession::Event> end = attacher->Next(absl::Seconds(10));
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_EQ(end->kind, StreamSession::Event::kEnd);
+  EXPECT_EQ(this->Runtime({"delete", this->config_.id}).exit_code, 0);
+}
+
+TYPED_TEST(ExternalRuntimeMonitorTest, TerminalThroughTheConsoleSocket) {
+  nlohmann::json config = this->PortableConfig({"sh", "-c", "sleep 0.3; stty size; tty"});
+  config["process"]["terminal"] = true;
+  ASSERT_GT(this->SpawnMonitor(config, false, false, /*tty=*/true), 0);
+  EXPECT_TRUE(this->client_->Resize(this->config_.state_dir, {.rows = 30, .columns = 100}).ok());
+  ASSERT_TRUE(this->Start().ok());
+  absl::StatusOr<ExitRecord> exit = this->WaitExit();
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->exit_code, 0);
+  std::vector<LogEntry> entries = ParseLog(*ReadFileToString(this->config_.log_path));
+  ASSERT_EQ(entries.size(), 2u) << *ReadFileToString(this->config_.log_path);
+  EXPECT_EQ(entries[0].content, "30 100\r");
+  EXPECT_THAT(entries[1].content, ::testing::StartsWith("/dev/pts/"));
+  EXPECT_EQ(this->Runtime({"delete", this->config_.id}).exit_code, 0);
+}
+
+TYPED_TEST(ExternalRuntimeMonitorTest, CreateFailureCarriesTheRuntimesMessage) {
+  this->Prepare(this->PortableConfig({"no-such-program"}));
+  absl::StatusOr<pid_t> pid = this->client_->Create(this->config_);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_THAT(pid.status().message(),
+              HasSubstr(this->runtime_binary_ + " create " + this->config_.id));
+  EXPECT_THAT(pid.status().message(), HasSubstr("no-such-program"));
+  EXPECT_THAT(pid.status().message(), HasSubstr("not found"));
+  // Nothing is left: no container, no runtime process, and the monitor has gone.
+  EXPECT_NE(this->Runtime({"state", this->config_.id}).exit_code, 0);
+  EXPECT_FALSE(std::filesystem::exists(this->root() + "/" + this->config_.id));
+  absl::StatusOr<ExitRecord> exit = this->WaitExit(absl::Seconds(10));
+  EXPECT_EQ(exit.status().code(), absl::StatusCode::kInternal) << exit.status();
+  EXPECT_THAT(this->ProcessesNaming(this->config_.id), IsEmpty());
+}
+
+// berthd stops the container through the runtime; the monitor sees the
+// init die, as it was reparented to it.
+TYPED_TEST(ExternalRuntimeMonitorTest, KilledThroughTheRuntime) {
+  pid_t init = this->SpawnMonitor(this->PortableConfig({"sleep", "60"}));
+  ASSERT_GT(init, 0);
+  std::string cgroup = TestFixture::CgroupDir(init);
+  ASSERT_TRUE(this->Start().ok());
+  RunResult killed = this->Runtime({"kill", this->config_.id, "KILL"});
+  ASSERT_EQ(killed.exit_code, 0) << killed.err;
+  absl::StatusOr<ExitRecord> exit = this->WaitExit();
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->signal, SIGKILL);
+  EXPECT_EQ(exit->exit_code, 137);
+  EXPECT_EQ(exit->reason, "Error");
+  RunResult deleted = this->Runtime({"delete", this->config_.id});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+  this->ExpectNothingLeft(init, cgroup);
+}
+
+TYPED_TEST(ExternalRuntimeMonitorTest, OomKillIsRecorded) {
+  nlohmann::json config = this->PortableConfig({"sh", "-c", "tail /dev/zero"});
+  config["linux"]["resources"]["memory"] = {{"limit", 16 * 1024 * 1024},
+                                            {"swap", 16 * 1024 * 1024}};
+  ASSERT_GT(this->SpawnMonitor(config), 0);
+  ASSERT_TRUE(this->Start().ok());
+  absl::StatusOr<ExitRecord> exit = this->WaitExit();
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_TRUE(exit->oom_killed);
+  EXPECT_EQ(exit->reason, "OOMKilled");
+  EXPECT_EQ(exit->exit_code, 137);
+  EXPECT_EQ(this->Runtime({"delete", this->config_.id}).exit_code, 0);
+}
+
+TYPED_TEST(ExternalRuntimeMonitorTest, ExecIsRefusedAsUnimplemented) {
+  ASSERT_GT(this->SpawnMonitor(this->PortableConfig({"sleep", "60"})), 0);
+  ASSERT_TRUE(this->Start().ok());
+  ExecConfig exec = this->Exec({"true"});
+  exec.runtime_binary = this->runtime_binary_;
+  absl::StatusOr<ExecSyncResult> result = this->client_->ExecSync(exec);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnimplemented) << result.status();
+  EXPECT_THAT(result.status().message(), HasSubstr(this->runtime_binary_));
+  EXPECT_EQ(this->Runtime({"delete", "--force", this->config_.id}).exit_code, 0);
+  EXPECT_TRUE(this->WaitExit().ok());
 }
 
 }  // namespace

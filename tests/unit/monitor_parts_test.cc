@@ -5,7 +5,10 @@
 #include "gtest/gtest.h"
 #include "runtime/base/atomic_file.h"
 #include "runtime/monitor/cri_log_writer.h"
+#include "runtime/monitor/exec_config.h"
 #include "runtime/monitor/exit_file.h"
+#include "runtime/monitor/external_runtime.h"
+#include "runtime/monitor/monitor_config.h"
 #include "tests/unit/temp_dir.h"
 
 namespace berth {
@@ -80,6 +83,58 @@ TEST(ExitFileTest, RoundTripsAndRejectsCorruption) {
   EXPECT_EQ(*ReadExitFile(path), record);
   ASSERT_TRUE(WriteFileAtomically(path, "{\"exit_code\": 1}").ok());
   EXPECT_EQ(ReadExitFile(path).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(MonitorConfigTest, RuntimeBinaryRoundTripsAndOldConfigsMeanTheExecutor) {
+  MonitorConfig config{.id = "c1",
+                       .bundle = "/b",
+                       .runtime_binary = "/usr/sbin/runc",
+                       .runtime_root = "/run/runc",
+                       .state_dir = "/s",
+                       .log_path = "/l"};
+  absl::StatusOr<MonitorConfig> parsed = ParseMonitorConfig(MonitorConfigToJson(config));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->runtime_binary, "/usr/sbin/runc");
+  EXPECT_EQ(parsed->runtime_root, "/run/runc");
+  parsed = ParseMonitorConfig(R"({"id":"c1","bundle":"/b","state_dir":"/s","log_path":"/l"})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->runtime_binary, "");
+  EXPECT_EQ(parsed->runtime_root, "/run/berth-runtime");
+}
+
+TEST(ExecConfigTest, RuntimeBinaryRoundTripsAndDefaultsToEmpty) {
+  ExecConfig config{.container_id = "c1", .runtime_binary = "/usr/bin/crun", .process_json = "{}"};
+  absl::StatusOr<ExecConfig> parsed = ParseExecConfig(ExecConfigToJson(config));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->runtime_binary, "/usr/bin/crun");
+  parsed = ParseExecConfig(R"({"container_id":"c1","process":{}})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->runtime_binary, "");
+}
+
+TEST(ExternalRuntimeTest, LastRuntimeErrorPrefersTheLastLoggedError) {
+  EXPECT_EQ(LastRuntimeError(""), "");
+  EXPECT_EQ(LastRuntimeError(
+                "{\"level\":\"error\",\"msg\":\"first\"}\n"
+                "{\"level\":\"warning\",\"msg\":\"a warning\"}\n"
+                "{\"msg\":\"exec: \\\"x\\\": not found\",\"level\":\"error\",\"time\":\"t\"}\n"
+                "{\"level\":\"info\",\"msg\":\"later\"}\n"),
+            "exec: \"x\": not found");
+  // A runtime logging text: its last line.
+  EXPECT_EQ(LastRuntimeError("time=\"t\" level=error msg=\"boom\"\n  \n"),
+            "time=\"t\" level=error msg=\"boom\"");
+}
+
+TEST(ExternalRuntimeTest, MemoryCgroupPathFromProcPidCgroup) {
+  // cgroup v1 with a v2 hierarchy beside it (hybrid): the memory controller's.
+  EXPECT_EQ(*MemoryCgroupPath("9:name=systemd:/\n"
+                              "4:memory:/pods/c1\n"
+                              "2:cpu,cpuacct:/c1\n"
+                              "0::/c1\n"),
+            "/pods/c1");
+  EXPECT_EQ(*MemoryCgroupPath("3:cpu,memory:/a:b\n"), "/a:b");
+  EXPECT_EQ(*MemoryCgroupPath("0::/system.slice/runc-c1.scope\n"), "/system.slice/runc-c1.scope");
+  EXPECT_EQ(MemoryCgroupPath("1:cpu:/c1\n").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace
