@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -129,9 +130,21 @@ int Run(absl::Time started) {
   }
   std::unique_ptr<cni::NetworkManager> network = cni::NewCniNetworkManager(CniOptionsOf(*config));
   std::unique_ptr<MonitorClient> monitors = NewMonitorClient(*monitor_binary);
+  std::map<std::string, ExternalRuntime> handlers;
+  for (const auto& [name, handler] : config->runtime_handlers) {
+    if (::access(handler.binary.c_str(), X_OK) != 0) {
+      spdlog::critical("runtime_handlers.{}: {} is not an executable", name, handler.binary);
+      return 1;
+    }
+    handlers[name] = {.binary = handler.binary,
+                      .root = handler.root.empty()
+                                  ? absl::StrCat(config->state_dir, "/runtimes/", name)
+                                  : handler.root};
+  }
   SandboxService sandboxes({.state_dir = config->state_dir,
                             .pause_binary = *pause_binary,
-                            .systemd_cgroup = config->cgroup_driver == CgroupDriver::kSystemd},
+                            .systemd_cgroup = config->cgroup_driver == CgroupDriver::kSystemd,
+                            .runtime_handlers = std::move(handlers)},
                            **store, *network, *monitors);
   if (absl::Status started = sandboxes.Start(); !started.ok()) {
     spdlog::critical("cannot reload pod sandboxes: {}", started.message());

@@ -239,6 +239,10 @@ std::string ConfigToJson(const BerthConfig& config) {
     }
     (*node)[std::string(path)] = key.get(config);
   }
+  nlohmann::ordered_json handlers = nlohmann::ordered_json::object();
+  for (const auto& [name, handler] : config.runtime_handlers)
+    handlers[name] = {{"binary", handler.binary}, {"root", handler.root}};
+  doc["runtime_handlers"] = handlers;
   return doc.dump(2);
 }
 

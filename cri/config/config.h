@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,13 @@ struct ImageConfig {
   int64_t max_layer_entries = snapshotter::LayerLimits{}.max_entries;
 };
 
+// A RuntimeClass handler naming another OCI runtime with runc's command line
+// (runc, crun, berth-runtime) that runs the pods asking for it.
+struct RuntimeHandlerConfig {
+  std::string binary;  // absolute path of the runtime
+  std::string root;    // its --root; default <state_dir>/runtimes/<name>
+};
+
 // berthd's effective configuration. Every field has an embedded default, so
 // berthd runs without any config file.
 struct BerthConfig {
@@ -57,6 +65,10 @@ struct BerthConfig {
   absl::Duration shutdown_timeout = absl::Seconds(10);
   CniConfig cni;
   ImageConfig image;
+  // Handlers besides the default ("", berth's own executor), by name:
+  //   runtime_handlers:
+  //     runc: {binary: /usr/sbin/runc}
+  std::map<std::string, RuntimeHandlerConfig> runtime_handlers;
 };
 
 inline constexpr char kDefaultConfigPath[] = "/etc/berth/berth.yaml";

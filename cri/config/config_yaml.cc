@@ -30,6 +30,44 @@ bool IsSection(absl::string_view path) {
   return false;
 }
 
+// runtime_handlers: name -> {binary, root}. Names are what RuntimeClass
+// objects give as their handler: DNS labels.
+absl::Status ApplyRuntimeHandlers(const YAML::Node& map, BerthConfig& config) {
+  if (map.IsNull()) return absl::OkStatus();
+  if (!map.IsMap())
+    return absl::InvalidArgumentError("runtime_handlers: must be a mapping of names");
+  for (const auto& entry : map) {
+    std::string name = entry.first.Scalar();
+    std::string path = "runtime_handlers." + name;
+    if (name.empty() || name.size() > 63 ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
+      return absl::InvalidArgumentError(path + ": a handler name is a DNS label (a-z, 0-9, -)");
+    }
+    if (config.runtime_handlers.count(name) != 0)
+      return absl::InvalidArgumentError(path + ": duplicate handler");
+    if (!entry.second.IsMap()) return absl::InvalidArgumentError(path + ": must be {binary, root}");
+    RuntimeHandlerConfig handler;
+    for (const auto& field : entry.second) {
+      std::string key = field.first.Scalar();
+      if (!field.second.IsScalar())
+        return absl::InvalidArgumentError(path + "." + key + ": must be a single value");
+      if (key == "binary") {
+        handler.binary = field.second.Scalar();
+      } else if (key == "root") {
+        handler.root = field.second.Scalar();
+      } else {
+        return absl::InvalidArgumentError(path + "." + key + ": unknown key");
+      }
+    }
+    if (handler.binary.empty() || handler.binary[0] != '/')
+      return absl::InvalidArgumentError(path + ".binary: must be an absolute path");
+    if (!handler.root.empty() && handler.root[0] != '/')
+      return absl::InvalidArgumentError(path + ".root: must be an absolute path");
+    config.runtime_handlers[name] = handler;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ApplyMap(const YAML::Node& map, const std::string& prefix, BerthConfig& config) {
   std::set<std::string> seen;
   for (const auto& entry : map) {
@@ -40,6 +78,10 @@ absl::Status ApplyMap(const YAML::Node& map, const std::string& prefix, BerthCon
     std::string path = absl::StrCat(prefix, prefix.empty() ? "" : ".", entry.first.Scalar());
     if (!seen.insert(path).second) return absl::InvalidArgumentError(path + ": duplicate key");
     const YAML::Node& value = entry.second;
+    if (path == "runtime_handlers") {
+      RETURN_IF_ERROR(ApplyRuntimeHandlers(value, config));
+      continue;
+    }
     if (IsSection(path)) {
       if (value.IsNull()) continue;
       if (!value.IsMap()) return absl::InvalidArgumentError(path + ": must be a mapping of keys");

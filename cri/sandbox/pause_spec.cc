@@ -1,10 +1,14 @@
 #include "cri/sandbox/pause_spec.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "runtime/base/atomic_file.h"
 
 namespace berth::cri {
 namespace {
@@ -84,6 +88,23 @@ absl::StatusOr<std::map<std::string, std::string>> PodSysctls(
   return sysctls;
 }
 
+int PauseOomScoreAdj() {
+  constexpr int kWanted = -998;
+  constexpr uint64_t kCapSysResource = uint64_t{1} << 24;
+  std::string status = ReadFileToString("/proc/self/status").value_or("");
+  uint64_t effective = 0;
+  size_t at = status.find("CapEff:");
+  if (at != std::string::npos) {
+    std::string hex = status.substr(at + 7, status.find('\n', at) - at - 7);
+    effective = std::strtoull(std::string(absl::StripAsciiWhitespace(hex)).c_str(), nullptr, 16);
+  }
+  if (effective & kCapSysResource) return kWanted;
+  int current = 0;
+  std::string own = ReadFileToString("/proc/self/oom_score_adj").value_or("0");
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(own), &current)) current = 0;
+  return std::max(kWanted, current);
+}
+
 std::string PodCgroupsPath(const std::string& cgroup_parent, const std::string& id, bool systemd) {
   if (systemd) {
     std::string slice = cgroup_parent.empty() ? "system.slice" : cgroup_parent;
@@ -119,7 +140,9 @@ absl::StatusOr<nlohmann::json> PauseSpec(const runtime::v1::PodSandboxConfig& co
   if (ns.pid() != runtime::v1::NODE) namespaces.push_back({{"type", "pid"}});
 
   nlohmann::json spec = {
-      {"ociVersion", "1.2.0"},
+      // 1.0.2: every runtime a handler may name (crun 1.8 refuses 1.2.0)
+      // takes it, and nothing here needs a later version.
+      {"ociVersion", "1.0.2"},
       {"process",
        {{"terminal", false},
         {"user", {{"uid", 65535}, {"gid", 65535}}},
@@ -131,7 +154,7 @@ absl::StatusOr<nlohmann::json> PauseSpec(const runtime::v1::PodSandboxConfig& co
           {"effective", nlohmann::json::array()},
           {"permitted", nlohmann::json::array()}}},
         {"noNewPrivileges", true},
-        {"oomScoreAdj", -998}}},
+        {"oomScoreAdj", inputs.oom_score_adj}}},
       {"root", {{"path", inputs.rootfs}, {"readonly", true}}},
       {"mounts",
        {{{"destination", "/proc"},

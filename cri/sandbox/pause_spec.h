@@ -20,7 +20,13 @@ struct PauseSpecInputs {
   std::string rootfs;        // holds /pause
   std::string netns_path;    // the pinned network namespace; empty for host network
   std::string cgroups_path;  // linux.cgroupsPath (driver syntax)
+  int oom_score_adj = -998;  // kubelet's value for pods' infrastructure
 };
+
+// -998, or berthd's own oom_score_adj where it cannot lower a child's below
+// it (no CAP_SYS_RESOURCE), as containerd's restrict_oom_score_adj does:
+// runc and crun fail outright on a value they may not set.
+int PauseOomScoreAdj();
 
 // Sysctls normalized to dotted names ("net/ipv4/ip_forward" is
 // "net.ipv4.ip_forward") and checked: each must be namespaced, and its

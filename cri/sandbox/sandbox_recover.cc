@@ -58,7 +58,7 @@ absl::Status SandboxService::Start() {
       if (!stopped.ok()) {
         spdlog::error("sandbox {}: {}; kept for a later retry", sandbox.id, stopped.message());
       } else {
-        (void)DeleteContainer(ExecutorOptions(), sandbox.id, /*force=*/true);
+        (void)DeleteContainerOf(sandbox);
         std::error_code ignored;
         std::filesystem::remove_all(sandbox.dir, ignored);
         (void)store_.Update([&](MetadataTables& t) { return t.DeleteSandbox(sandbox.id); });

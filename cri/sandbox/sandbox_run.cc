@@ -168,7 +168,8 @@ absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sand
 
   ASSIGN_OR_RETURN(nlohmann::json spec, PauseSpec(config, {.rootfs = PauseRootfs(),
                                                            .netns_path = sandbox.netns_path,
-                                                           .cgroups_path = sandbox.cgroups_path}));
+                                                           .cgroups_path = sandbox.cgroups_path,
+                                                           .oom_score_adj = PauseOomScoreAdj()}));
   RETURN_IF_ERROR(MakeDirectories(sandbox.bundle(), 0700));
   RETURN_IF_ERROR(WriteFileAtomically(sandbox.bundle() + "/config.json", spec.dump(), 0600));
   RETURN_IF_ERROR(MakeDirectories(sandbox.monitor_dir(), 0700));
@@ -178,11 +179,15 @@ absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sand
                         .systemd_cgroup = options_.systemd_cgroup,
                         .state_dir = sandbox.monitor_dir(),
                         .log_path = sandbox.dir + "/pause.log"};
+  if (const ExternalRuntime* runtime = ExternalRuntimeOf(sandbox)) {
+    monitor.runtime_binary = runtime->binary;
+    monitor.runtime_root = runtime->root;
+  }
   ASSIGN_OR_RETURN(sandbox.pid, monitors_.Create(monitor));
   RETURN_IF_ERROR(Persist(sandbox));
   rollback.Push("remove the pause container", [&] {
     (void)KillPause(sandbox);
-    return DeleteContainer(ExecutorOptions(), id, /*force=*/true);
+    return DeleteContainerOf(sandbox);
   });
   if (attaching.valid()) {
     ASSIGN_OR_RETURN(cni::AttachResult attached, attaching.get());

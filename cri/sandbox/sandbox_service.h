@@ -24,11 +24,19 @@
 
 namespace berth::cri {
 
+// A RuntimeClass handler that runs pods with another OCI runtime's CLI.
+struct ExternalRuntime {
+  std::string binary;
+  std::string root;  // its --root
+};
+
 struct SandboxServiceOptions {
   std::string state_dir;  // sandboxes/, pause/ and runtime/ go below it
   std::string netns_dir = "/var/run/netns";
   std::string pause_binary;  // berth-pause, copied into the pause rootfs
   bool systemd_cgroup = false;
+  // Handlers besides the default "" (the in-tree executor), by name.
+  std::map<std::string, ExternalRuntime> runtime_handlers;
   // How long a killed pause process may take to be reported gone.
   absl::Duration exit_timeout = absl::Seconds(10);
 };
@@ -50,10 +58,11 @@ class SandboxService {
   absl::StatusOr<runtime::v1::PodSandboxStatusResponse> Status(const std::string& id, bool verbose);
   std::vector<runtime::v1::PodSandbox> List(const runtime::v1::PodSandboxFilter& filter);
 
-  // The handlers RunPodSandbox accepts ("" is the default one).
-  static bool KnownHandler(const std::string& handler) {
-    return handler.empty() || handler == "berth";
+  // The handlers RunPodSandbox accepts: "" (the default) and the configured ones.
+  bool KnownHandler(const std::string& handler) const {
+    return handler.empty() || options_.runtime_handlers.count(handler) != 0;
   }
+  std::vector<std::string> HandlerNames() const;
 
  private:
   struct Entry {
@@ -80,6 +89,11 @@ class SandboxService {
   RuntimeOptions ExecutorOptions() const {
     return {.root = options_.state_dir + "/runtime", .systemd_cgroup = options_.systemd_cgroup};
   }
+  // The sandbox's pause container, killed or deleted through the runtime
+  // that made it (sandbox_runtime.cc).
+  absl::Status KillContainerOf(const Sandbox& sandbox);
+  absl::Status DeleteContainerOf(const Sandbox& sandbox);
+  const ExternalRuntime* ExternalRuntimeOf(const Sandbox& sandbox) const;
   std::string PauseRootfs() const { return options_.state_dir + "/pause/rootfs"; }
 
   SandboxServiceOptions options_;

@@ -83,9 +83,7 @@ bool SandboxService::PauseRunning(const Sandbox& sandbox) {
 
 absl::Status SandboxService::KillPause(const Sandbox& sandbox) {
   if (!PauseRunning(sandbox)) return absl::OkStatus();
-  absl::Status killed = KillContainer(ExecutorOptions(), sandbox.id, SIGKILL, /*all=*/true);
-  if (!killed.ok() && !absl::IsNotFound(killed) && !absl::IsFailedPrecondition(killed))
-    return killed;
+  RETURN_IF_ERROR(KillContainerOf(sandbox));
   absl::StatusOr<ExitRecord> exit =
       monitors_.WaitForExit(sandbox.monitor_dir(), options_.exit_timeout);
   if (absl::IsDeadlineExceeded(exit.status()))
@@ -138,8 +136,7 @@ absl::Status SandboxService::Remove(const std::string& id) {
   absl::MutexLock lock(&entry->mutex);
   Sandbox& sandbox = entry->sandbox;
   RETURN_IF_ERROR(StopLocked(sandbox));
-  absl::Status deleted = DeleteContainer(ExecutorOptions(), id, /*force=*/true);
-  if (!deleted.ok() && !absl::IsNotFound(deleted)) return deleted;
+  RETURN_IF_ERROR(DeleteContainerOf(sandbox));
   std::error_code error;
   std::filesystem::remove_all(sandbox.dir, error);
   if (error)

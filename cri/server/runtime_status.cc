@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cni/network_config.h"
+#include "cri/sandbox/sandbox_service.h"
 #include "cri/server/runtime_service.h"
 #include "nlohmann/json.hpp"
 
@@ -45,12 +46,16 @@ grpc::Status CriRuntimeService::Status(grpc::ServerContext*,
     AddCondition(status, kNetworkReady, true, "", "");
   }
 
-  // The default handler (""), berth's own executor. Features kubelet asks
-  // about are reported as they are implemented.
-  runtime::v1::RuntimeHandler* handler = response->add_runtime_handlers();
-  handler->set_name("");
-  handler->mutable_features()->set_recursive_read_only_mounts(false);
-  handler->mutable_features()->set_user_namespaces(false);
+  // The default handler (""), berth's own executor, and the configured
+  // ones. Features kubelet asks about are reported as they are implemented.
+  std::vector<std::string> handlers = {""};
+  if (sandboxes_ != nullptr) handlers = sandboxes_->HandlerNames();
+  for (const std::string& name : handlers) {
+    runtime::v1::RuntimeHandler* handler = response->add_runtime_handlers();
+    handler->set_name(name);
+    handler->mutable_features()->set_recursive_read_only_mounts(false);
+    handler->mutable_features()->set_user_namespaces(false);
+  }
 
   if (request->verbose()) {
     auto& info = *response->mutable_info();

@@ -458,5 +458,56 @@ TEST_F(SandboxTest, BerthdKilledDuringCniAddLeavesNothingAfterRestart) {
         << "a netns of this berthd is left: " << entry.path();
 }
 
+// RuntimeClass handlers: pods of a configured handler run under that OCI
+// runtime (Debian's runc and crun here); unknown handlers are refused.
+TEST_F(SandboxTest, RuntimeHandlersRunPodsWithOtherOciRuntimes) {
+  berthd_.process().Signal(SIGTERM).IgnoreError();
+  (void)berthd_.process().WaitFor(absl::Seconds(20));
+  std::string yaml = CniYaml() + "runtime_handlers:\n";
+  std::vector<std::pair<std::string, std::string>> runtimes;
+  for (auto [name, binary] :
+       {std::pair<std::string, std::string>{"runc", "/usr/sbin/runc"}, {"crun", "/usr/bin/crun"}}) {
+    if (::access(binary.c_str(), X_OK) != 0) continue;
+    // crun 1.8 refuses hybrid cgroup hosts (a cgroup2 mount beside v1).
+    if (name == "crun" && std::filesystem::exists("/sys/fs/cgroup/unified/cgroup.controllers"))
+      continue;
+    runtimes.emplace_back(name, binary);
+    absl::StrAppend(&yaml, "  ", name, ": {binary: ", binary, ", root: ", dir_.Join(name), "}\n");
+  }
+  if (runtimes.empty()) GTEST_SKIP() << "needs runc or crun";
+  ASSERT_TRUE(berthd_.Start(yaml).ok()) << berthd_.Log();
+
+  absl::StatusOr<runtime::v1::StatusResponse> status = berthd_.client().Status(false);
+  ASSERT_TRUE(status.ok());
+  std::set<std::string> listed;
+  for (const auto& handler : status->runtime_handlers()) listed.insert(handler.name());
+  EXPECT_EQ(listed.count(""), 1u);
+
+  for (const auto& [name, binary] : runtimes) {
+    EXPECT_EQ(listed.count(name), 1u) << name;
+    runtime::v1::RunPodSandboxRequest request;
+    *request.mutable_config() = Pod("handler-" + name);
+    request.set_runtime_handler(name);
+    absl::StatusOr<runtime::v1::RunPodSandboxResponse> run =
+        berthd_.client().Call(&Stub::RunPodSandbox, request);
+    ASSERT_TRUE(run.ok()) << name << ": " << run.status() << berthd_.Log();
+    std::string id = run->pod_sandbox_id();
+    EXPECT_EQ(Status(id)->status().runtime_handler(), name);
+    EXPECT_EQ(Status(id)->status().state(), runtime::v1::SANDBOX_READY);
+    std::string state = RunCommand({binary, "--root", dir_.Join(name), "state", id});
+    EXPECT_THAT(state, HasSubstr("\"running\"")) << name << " runs the pause process";
+    pid_t pid = PausePid(id);
+    ASSERT_TRUE(Remove(id).ok());
+    EXPECT_THAT(RunCommand({binary, "--root", dir_.Join(name), "list", "-q"}),
+                ::testing::Not(HasSubstr(id)));
+    EXPECT_THAT(Leftovers({id}, {pid}), ::testing::IsEmpty());
+  }
+  runtime::v1::RunPodSandboxRequest unknown;
+  *unknown.mutable_config() = Pod("unknown-handler");
+  unknown.set_runtime_handler("kata");
+  EXPECT_EQ(berthd_.client().Call(&Stub::RunPodSandbox, unknown).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace berth::cri

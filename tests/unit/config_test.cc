@@ -255,6 +255,37 @@ docker.io:
   EXPECT_TRUE(ParseRegistriesYaml("", "r.yaml")->empty());
 }
 
+TEST(ConfigTest, RuntimeHandlersNameOtherOciRuntimes) {
+  absl::StatusOr<BerthConfig> config = ParseConfigYaml(R"(
+runtime_handlers:
+  runc: {binary: /usr/sbin/runc}
+  crun:
+    binary: /usr/bin/crun
+    root: /run/crun-pods
+)",
+                                                       "berth.yaml");
+  ASSERT_THAT(config, IsOk());
+  ASSERT_EQ(config->runtime_handlers.size(), 2u);
+  EXPECT_EQ(config->runtime_handlers.at("runc").binary, "/usr/sbin/runc");
+  EXPECT_EQ(config->runtime_handlers.at("runc").root, "");
+  EXPECT_EQ(config->runtime_handlers.at("crun").root, "/run/crun-pods");
+  // --print-config output is itself a config that reads back the same.
+  absl::StatusOr<BerthConfig> again = ParseConfigYaml(ConfigToJson(*config), "printed");
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->runtime_handlers.at("crun").binary, "/usr/bin/crun");
+
+  for (auto [yaml, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"runtime_handlers:\n  Runc: {binary: /x}\n", "runtime_handlers.Runc: a handler name"},
+           {"runtime_handlers:\n  runc: {binary: runc}\n", "runtime_handlers.runc.binary: must be"},
+           {"runtime_handlers:\n  runc: {binary: /x, flags: y}\n",
+            "runtime_handlers.runc.flags: unknown key"},
+           {"runtime_handlers: [runc]\n", "runtime_handlers: must be a mapping"}}) {
+    EXPECT_THAT(ParseConfigYaml(yaml, "b.yaml"),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(expected)))
+        << yaml;
+  }
+}
+
 TEST(RegistriesFileTest, ErrorsNameTheFileHostAndKey) {
   for (auto [yaml, expected] : std::vector<std::pair<std::string, std::string>>{
            {"docker.io:\n  mirror: [x]\n", "r.yaml: docker.io.mirror: unknown key"},

@@ -1,0 +1,65 @@
+// Which runtime a sandbox's containers belong to, and killing and deleting
+// them through it: the in-tree executor library for the default handler,
+// the runtime's runc-style CLI for a configured RuntimeClass handler.
+
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "cri/sandbox/sandbox_service.h"
+#include "runtime/base/child_process.h"
+#include "runtime/base/status_macros.h"
+
+namespace berth::cri {
+namespace {
+
+// Runs `<binary> --root <root> args...`; the runtime's stderr in the error.
+absl::Status RunRuntime(const ExternalRuntime& runtime, std::vector<std::string> args) {
+  std::vector<std::string> argv = {runtime.binary, "--root", runtime.root};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Spawn(argv, {}));
+  ASSIGN_OR_RETURN(ExitStatus exit, child.WaitFor(absl::Seconds(30)));
+  if (exit.ShellCode() != 0) {
+    return absl::InternalError(
+        absl::StrCat(runtime.binary, " ", args[0], " failed: ", exit.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<std::string> SandboxService::HandlerNames() const {
+  std::vector<std::string> names = {""};
+  for (const auto& [name, runtime] : options_.runtime_handlers) names.push_back(name);
+  return names;
+}
+
+const ExternalRuntime* SandboxService::ExternalRuntimeOf(const Sandbox& sandbox) const {
+  auto it = options_.runtime_handlers.find(sandbox.runtime_handler);
+  return it == options_.runtime_handlers.end() ? nullptr : &it->second;
+}
+
+absl::Status SandboxService::KillContainerOf(const Sandbox& sandbox) {
+  if (const ExternalRuntime* runtime = ExternalRuntimeOf(sandbox)) {
+    // Failing for a container already gone is fine: the exit is awaited next.
+    (void)RunRuntime(*runtime, {"kill", "--all", sandbox.id, "KILL"});
+    return absl::OkStatus();
+  }
+  absl::Status killed = KillContainer(ExecutorOptions(), sandbox.id, SIGKILL, /*all=*/true);
+  if (!killed.ok() && !absl::IsNotFound(killed) && !absl::IsFailedPrecondition(killed))
+    return killed;
+  return absl::OkStatus();
+}
+
+absl::Status SandboxService::DeleteContainerOf(const Sandbox& sandbox) {
+  if (const ExternalRuntime* runtime = ExternalRuntimeOf(sandbox)) {
+    // runc and crun answer "does not exist" with an error for delete --force
+    // of an unknown id; a container already deleted is the goal anyway.
+    (void)RunRuntime(*runtime, {"delete", "--force", sandbox.id});
+    return absl::OkStatus();
+  }
+  absl::Status deleted = DeleteContainer(ExecutorOptions(), sandbox.id, /*force=*/true);
+  if (!deleted.ok() && !absl::IsNotFound(deleted)) return deleted;
+  return absl::OkStatus();
+}
+
+}  // namespace berth::cri
