@@ -22,6 +22,7 @@
 #include "cni/network_manager.h"
 #include "cri/config/config.h"
 #include "cri/images/image_stack.h"
+#include "cri/images/sandbox_image_provider.h"
 #include "cri/sandbox/sandbox_service.h"
 #include "cri/server/cri_server.h"
 #include "cri/server/helper_binaries.h"
@@ -141,9 +142,12 @@ int Run(absl::Time started) {
                                   ? absl::StrCat(config->state_dir, "/runtimes/", name)
                                   : handler.root};
   }
+  SandboxImageProvider pause_images(*(*images)->service, **store, *(*images)->snapshots);
   SandboxService sandboxes({.state_dir = config->state_dir,
                             .pause_binary = *pause_binary,
                             .systemd_cgroup = config->cgroup_driver == CgroupDriver::kSystemd,
+                            .sandbox_image = config->image.sandbox_image,
+                            .images = &pause_images,
                             .runtime_handlers = std::move(handlers)},
                            **store, *network, *monitors);
   if (absl::Status started = sandboxes.Start(); !started.ok()) {

@@ -325,8 +325,11 @@ absl::Status PrepareRootfs(const oci::Spec& spec, const RootfsOptions& options) 
   for (const oci::Mount& mount : spec.mounts) {
     RETURN_IF_ERROR(MountOne(root_fd.get(), mount, options, barrier));
   }
-  RETURN_IF_ERROR(CreateDevices(root_fd.get(), spec, options));
+  // Devices only once the parent has put us in our cgroup with its device
+  // rules complete: on v1 they are written one by one after a deny-all, and
+  // a mknod racing those writes would fail with EPERM.
   RETURN_IF_ERROR(barrier.Pass());
+  RETURN_IF_ERROR(CreateDevices(root_fd.get(), spec, options));
   if (options.before_pivot) RETURN_IF_ERROR(options.before_pivot());
   RETURN_IF_ERROR(ProtectPaths(root_fd.get(), spec));
   RETURN_IF_ERROR(PivotRoot(root_fd.get()));

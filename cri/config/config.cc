@@ -182,6 +182,12 @@ const std::vector<Key>& Keys() {
       {"cni.plugin_timeout",
        [](auto v, auto& c) { return SetPositiveDuration(v, c.cni.plugin_timeout); },
        [](const auto& c) { return absl::FormatDuration(c.cni.plugin_timeout); }},
+      {"image.sandbox_image",
+       [](auto v, auto& c) {
+         c.image.sandbox_image = std::string(v);
+         return absl::OkStatus();
+       },
+       [](const auto& c) { return c.image.sandbox_image; }},
       {"image.registries_file",
        [](auto v, auto& c) { return SetAbsolutePath(v, c.image.registries_file); },
        [](const auto& c) { return c.image.registries_file; }},

@@ -26,6 +26,9 @@ struct CniConfig {
 };
 
 struct ImageConfig {
+  // The pod's pause image (e.g. registry.k8s.io/pause:3.10), pulled on first
+  // use and pinned; empty runs the built-in berth-pause, needing no image.
+  std::string sandbox_image;
   // Per-registry mirrors and TLS / plain-HTTP settings (cri/config/registries_file.h).
   // A missing file means no special settings.
   std::string registries_file = "/etc/berth/registries.yaml";

@@ -175,6 +175,14 @@ absl::StatusOr<nlohmann::json> PauseSpec(const runtime::v1::PodSandboxConfig& co
         {"readonlyPaths",
          {"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
           "/proc/sysrq-trigger"}}}}};
+  if (inputs.image != nullptr) {
+    nlohmann::json& process = spec["process"];
+    process["args"] = inputs.image->args;
+    process["env"] = inputs.image->env.empty() ? std::vector<std::string>{"PATH=/usr/bin:/bin"}
+                                               : inputs.image->env;
+    process["cwd"] = inputs.image->cwd;
+    process["user"] = {{"uid", inputs.image->uid}, {"gid", inputs.image->gid}};
+  }
   if (!host_network && !config.hostname().empty()) spec["hostname"] = config.hostname();
   if (!sysctls->empty()) spec["linux"]["sysctl"] = *sysctls;
   if (!config.annotations().empty()) {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "cri/sandbox/sandbox_images.h"
 #include "nlohmann/json.hpp"
 #include "runtime/v1/api.pb.h"
 
@@ -21,6 +22,8 @@ struct PauseSpecInputs {
   std::string netns_path;    // the pinned network namespace; empty for host network
   std::string cgroups_path;  // linux.cgroupsPath (driver syntax)
   int oom_score_adj = -998;  // kubelet's value for pods' infrastructure
+  // A pause image's process (sandbox_image); null: berth-pause as /pause.
+  const PauseImage* image = nullptr;
 };
 
 // -998, or berthd's own oom_score_adj where it cannot lower a child's below

@@ -54,7 +54,8 @@ SandboxRecord ToRecord(const Sandbox& sandbox) {
                           {"pid", sandbox.pid},
                           {"cgroups_path", sandbox.cgroups_path},
                           {"shm_mounted", sandbox.shm_mounted},
-                          {"complete", sandbox.complete}};
+                          {"complete", sandbox.complete},
+                          {"rootfs_view", sandbox.rootfs_view}};
   return SandboxRecord{.id = sandbox.id,
                        .name = sandbox.name,
                        .state = sandbox.state,
@@ -85,6 +86,7 @@ absl::StatusOr<Sandbox> FromRecord(const SandboxRecord& record) {
     sandbox.cgroups_path = extra->value("cgroups_path", "");
     sandbox.shm_mounted = extra->value("shm_mounted", false);
     sandbox.complete = extra->value("complete", false);
+    sandbox.rootfs_view = extra->value("rootfs_view", "");
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(absl::StrCat("sandbox ", record.id, ": ", e.what()));
   }

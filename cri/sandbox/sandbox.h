@@ -32,12 +32,15 @@ struct Sandbox {
   pid_t pid = 0;                 // the pause process, in the host's pid namespace
   std::string cgroups_path;
   bool shm_mounted = false;  // <dir>/shm, the pod's /dev/shm
+  // With a sandbox_image: the snapshot view mounted on rootfs().
+  std::string rootfs_view;
   // RunPodSandbox finished; a record without it is what a crash left half-made.
   bool complete = false;
 
   std::string bundle() const { return dir + "/bundle"; }
   std::string monitor_dir() const { return dir + "/monitor"; }
   std::string shm_dir() const { return dir + "/shm"; }
+  std::string rootfs() const { return dir + "/rootfs"; }
 };
 
 // The config's bytes, serialized deterministically: a retried

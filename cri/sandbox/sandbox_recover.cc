@@ -59,6 +59,7 @@ absl::Status SandboxService::Start() {
         spdlog::error("sandbox {}: {}; kept for a later retry", sandbox.id, stopped.message());
       } else {
         (void)DeleteContainerOf(sandbox);
+        (void)ReleaseRootfs(sandbox);
         std::error_code ignored;
         std::filesystem::remove_all(sandbox.dir, ignored);
         (void)store_.Update([&](MetadataTables& t) { return t.DeleteSandbox(sandbox.id); });

@@ -8,9 +8,11 @@
 
 #include <filesystem>
 #include <future>
+#include <optional>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "cri/sandbox/pause_spec.h"
 #include "cri/sandbox/pod_files.h"
@@ -109,8 +111,14 @@ absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sand
   const runtime::v1::PodSandboxConfig& config = sandbox.config;
   const runtime::v1::NamespaceOption& ns = config.linux().security_context().namespace_options();
   bool host_network = ns.network() == runtime::v1::NODE;
-  // Checked before anything is made.
+  // Checked (and the pause image pulled) before anything is made.
   RETURN_IF_ERROR(PodSysctls(config).status());
+  std::optional<PauseImage> image;
+  if (!options_.sandbox_image.empty()) {
+    if (options_.images == nullptr)
+      return absl::InternalError("no image service for sandbox_image");
+    ASSIGN_OR_RETURN(image, options_.images->Ensure(options_.sandbox_image));
+  }
   sandbox.cgroups_path =
       PodCgroupsPath(config.linux().cgroup_parent(), id, options_.systemd_cgroup);
 
@@ -166,10 +174,31 @@ absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sand
     });
   }
 
-  ASSIGN_OR_RETURN(nlohmann::json spec, PauseSpec(config, {.rootfs = PauseRootfs(),
+  std::string rootfs = PauseRootfs();
+  if (image.has_value()) {
+    std::string key = "sandbox-" + id;
+    ASSIGN_OR_RETURN(std::vector<snapshotter::Mount> mounts,
+                     options_.images->View(key, image->top_layer));
+    sandbox.rootfs_view = key;
+    RETURN_IF_ERROR(Persist(sandbox));
+    rollback.Push("release the pause image rootfs", [&] { return ReleaseRootfs(sandbox); });
+    if (mounts.size() != 1 || !mounts[0].working_dir.empty())
+      return absl::FailedPreconditionError("sandbox image " + options_.sandbox_image +
+                                           " has too many layers for a pause image");
+    RETURN_IF_ERROR(MakeDirectories(sandbox.rootfs(), 0755));
+    std::string data = absl::StrJoin(mounts[0].options, ",");
+    if (::mount(mounts[0].source.c_str(), sandbox.rootfs().c_str(), mounts[0].type.c_str(),
+                mounts[0].type == "bind" ? MS_BIND | MS_RDONLY : MS_RDONLY,
+                mounts[0].type == "bind" ? nullptr : data.c_str()) != 0) {
+      return ErrnoStatus("mount the pause image on " + sandbox.rootfs());
+    }
+    rootfs = sandbox.rootfs();
+  }
+  ASSIGN_OR_RETURN(nlohmann::json spec, PauseSpec(config, {.rootfs = rootfs,
                                                            .netns_path = sandbox.netns_path,
                                                            .cgroups_path = sandbox.cgroups_path,
-                                                           .oom_score_adj = PauseOomScoreAdj()}));
+                                                           .oom_score_adj = PauseOomScoreAdj(),
+                                                           .image = image ? &*image : nullptr}));
   RETURN_IF_ERROR(MakeDirectories(sandbox.bundle(), 0700));
   RETURN_IF_ERROR(WriteFileAtomically(sandbox.bundle() + "/config.json", spec.dump(), 0600));
   RETURN_IF_ERROR(MakeDirectories(sandbox.monitor_dir(), 0700));

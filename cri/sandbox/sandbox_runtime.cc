@@ -3,10 +3,14 @@
 // the runtime's runc-style CLI for a configured RuntimeClass handler.
 
 #include <signal.h>
+#include <sys/mount.h>
+
+#include <cerrno>
 
 #include "absl/strings/str_cat.h"
 #include "cri/sandbox/sandbox_service.h"
 #include "runtime/base/child_process.h"
+#include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
 
 namespace berth::cri {
@@ -47,6 +51,15 @@ absl::Status SandboxService::KillContainerOf(const Sandbox& sandbox) {
   absl::Status killed = KillContainer(ExecutorOptions(), sandbox.id, SIGKILL, /*all=*/true);
   if (!killed.ok() && !absl::IsNotFound(killed) && !absl::IsFailedPrecondition(killed))
     return killed;
+  return absl::OkStatus();
+}
+
+absl::Status SandboxService::ReleaseRootfs(Sandbox& sandbox) {
+  if (sandbox.rootfs_view.empty()) return absl::OkStatus();
+  if (::umount2(sandbox.rootfs().c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+    return ErrnoStatus("unmount " + sandbox.rootfs());
+  if (options_.images != nullptr) RETURN_IF_ERROR(options_.images->RemoveView(sandbox.rootfs_view));
+  sandbox.rootfs_view.clear();
   return absl::OkStatus();
 }
 

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "cni/network_manager.h"
 #include "cri/sandbox/sandbox.h"
+#include "cri/sandbox/sandbox_images.h"
 #include "cri/store/metadata_store.h"
 #include "runtime/container.h"
 #include "runtime/monitor/client/monitor_client.h"
@@ -35,6 +36,9 @@ struct SandboxServiceOptions {
   std::string netns_dir = "/var/run/netns";
   std::string pause_binary;  // berth-pause, copied into the pause rootfs
   bool systemd_cgroup = false;
+  // A pause image to pull and run instead of berth-pause; empty: berth-pause.
+  std::string sandbox_image;
+  SandboxImages* images = nullptr;  // needed with sandbox_image
   // Handlers besides the default "" (the in-tree executor), by name.
   std::map<std::string, ExternalRuntime> runtime_handlers;
   // How long a killed pause process may take to be reported gone.
@@ -93,6 +97,8 @@ class SandboxService {
   // that made it (sandbox_runtime.cc).
   absl::Status KillContainerOf(const Sandbox& sandbox);
   absl::Status DeleteContainerOf(const Sandbox& sandbox);
+  // Unmounts and removes a sandbox_image rootfs, if the sandbox has one.
+  absl::Status ReleaseRootfs(Sandbox& sandbox);
   const ExternalRuntime* ExternalRuntimeOf(const Sandbox& sandbox) const;
   std::string PauseRootfs() const { return options_.state_dir + "/pause/rootfs"; }
 

@@ -137,6 +137,7 @@ absl::Status SandboxService::Remove(const std::string& id) {
   Sandbox& sandbox = entry->sandbox;
   RETURN_IF_ERROR(StopLocked(sandbox));
   RETURN_IF_ERROR(DeleteContainerOf(sandbox));
+  RETURN_IF_ERROR(ReleaseRootfs(sandbox));
   std::error_code error;
   std::filesystem::remove_all(sandbox.dir, error);
   if (error)

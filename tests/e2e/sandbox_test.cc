@@ -24,6 +24,7 @@
 #include "runtime/base/child_process.h"
 #include "runtime/base/unique_fd.h"
 #include "tests/e2e/berthd_fixture.h"
+#include "tests/e2e/local_registry.h"
 #include "tests/unit/temp_dir.h"
 
 namespace berth::cri {
@@ -507,6 +508,47 @@ TEST_F(SandboxTest, RuntimeHandlersRunPodsWithOtherOciRuntimes) {
   unknown.set_runtime_handler("kata");
   EXPECT_EQ(berthd_.client().Call(&Stub::RunPodSandbox, unknown).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// sandbox_image: a pause image pulled from a registry on first use, pinned,
+// and run instead of berth-pause.
+TEST_F(SandboxTest, SandboxImageIsPulledPinnedAndRun) {
+  testing::LocalRegistry registry(dir_.Join("registry"));
+  ASSERT_TRUE(registry.Start().ok());
+  std::string layout = dir_.Join("pause-image");
+  ASSERT_TRUE(
+      testing::RunHack({"test-images", "pause", layout, "--binary", BERTH_PAUSE_PATH, "--layout"},
+                       dir_.Join("pause-image.log"))
+          .ok());
+  ASSERT_TRUE(registry.Push(layout).ok());
+  std::string image = registry.host() + "/berth-test/pause:latest";
+
+  berthd_.process().Signal(SIGTERM).IgnoreError();
+  (void)berthd_.process().WaitFor(absl::Seconds(20));
+  ASSERT_TRUE(berthd_.Start(CniYaml() + "image:\n  sandbox_image: " + image + "\n").ok())
+      << berthd_.Log();
+  absl::StatusOr<std::string> id = RunPod(Pod("imaged"));
+  ASSERT_TRUE(id.ok()) << id.status() << berthd_.Log();
+  EXPECT_EQ(Status(*id)->status().state(), runtime::v1::SANDBOX_READY);
+  EXPECT_EQ(registry.CountRequests("/v2/berth-test/pause/manifests/latest"), 1);
+  runtime::v1::ImageStatusRequest request;
+  request.mutable_image()->set_image(image);
+  absl::StatusOr<runtime::v1::ImageStatusResponse> status =
+      berthd_.client().Call(&runtime::v1::ImageService::Stub::ImageStatus, request);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(status->image().pinned()) << "kubelet's image GC must leave it alone";
+  // The pause process runs from the image's view, not berth-pause's rootfs.
+  pid_t pid = PausePid(*id);
+  std::string mounts = ReadFileToString(absl::StrCat("/proc/", pid, "/mountinfo")).value_or("");
+  // Its root is the image's (one-layer) snapshot, read-only.
+  EXPECT_THAT(mounts, ::testing::ContainsRegex("/snapshots/[0-9]+/fs / ro,"));
+  // A second pod reuses the pulled image.
+  absl::StatusOr<std::string> second = RunPod(Pod("imaged-too"));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(registry.CountRequests("/v2/berth-test/pause/manifests/latest"), 1);
+  ASSERT_TRUE(Remove(*id).ok());
+  ASSERT_TRUE(Remove(*second).ok());
+  EXPECT_THAT(Leftovers({*id, *second}, {pid}), ::testing::IsEmpty());
 }
 
 }  // namespace

@@ -96,6 +96,7 @@ TEST(ConfigTest, EveryKeyCanBeOverridden) {
       {"cni.bin_dirs", "/x/bin:/y/cni"},
       {"cni.cache_dir", "/x/cni"},
       {"cni.plugin_timeout", "30s"},
+      {"image.sandbox_image", "registry.k8s.io/pause:3.10"},
       {"image.registries_file", "/x/registries.yaml"},
       {"image.auth_file", "/x/auth.json"},
       {"image.max_concurrent_downloads", "7"},
