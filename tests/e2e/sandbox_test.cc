@@ -65,6 +65,24 @@ class SandboxTest : public ::testing::Test {
     RunCommand({"/usr/sbin/ip", "link", "del", bridge_});
   }
 
+  void StopBerthd() {
+    berthd_.process().Signal(SIGTERM).IgnoreError();
+    (void)berthd_.process().WaitFor(absl::Seconds(20));
+  }
+
+  // Restarts berthd with a fake CNI plugin `name` (a shell `script`) after
+  // the bridge network's plugins; returns the config it runs with.
+  std::string RestartWithPlugin(const std::string& name, const std::string& script) {
+    std::string bin = dir_.Join("fake-bin");
+    std::filesystem::create_directories(bin);
+    EXPECT_TRUE(WriteFileAtomically(bin + "/" + name, script, 0755).ok());
+    StopBerthd();
+    WriteNetwork({{{"type", name}}});
+    std::string yaml = CniYaml() + absl::StrCat("  bin_dirs: ", bin, ":/usr/lib/cni\n");
+    EXPECT_TRUE(berthd_.Start(yaml).ok()) << berthd_.Log();
+    return yaml;
+  }
+
   // More cni keys: the fixture's config starts with "cni:\n  conf_dir: ...".
   std::string CniYaml() { return absl::StrCat("  cache_dir: ", dir_.Join("cni-cache"), "\n"); }
 
@@ -270,20 +288,11 @@ TEST_F(SandboxTest, HostNetworkPodSharesTheHostsNamespace) {
 }
 
 TEST_F(SandboxTest, FailingPluginFailsRunAndLeavesNothing) {
-  std::string bin = dir_.Join("bin");
-  std::filesystem::create_directories(bin);
-  ASSERT_TRUE(WriteFileAtomically(bin + "/failing",
-                                  "#!/bin/sh\ncat >/dev/null\n"
-                                  "[ \"$CNI_COMMAND\" = ADD ] || exit 0\n"
-                                  "echo '{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"refused "
-                                  "on purpose\"}'\nexit 1\n",
-                                  0755)
-                  .ok());
-  berthd_.process().Signal(SIGTERM).IgnoreError();
-  (void)berthd_.process().WaitFor(absl::Seconds(20));
-  WriteNetwork({{{"type", "failing"}}});
-  ASSERT_TRUE(berthd_.Start(CniYaml() + absl::StrCat("  bin_dirs: ", bin, ":/usr/lib/cni\n")).ok())
-      << berthd_.Log();
+  RestartWithPlugin("failing",
+                    "#!/bin/sh\ncat >/dev/null\n"
+                    "[ \"$CNI_COMMAND\" = ADD ] || exit 0\n"
+                    "echo '{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"refused "
+                    "on purpose\"}'\nexit 1\n");
   absl::StatusOr<std::string> id = RunPod(Pod("fails"));
   ASSERT_FALSE(id.ok());
   EXPECT_THAT(id.status().message(), HasSubstr("refused on purpose"));
@@ -421,21 +430,13 @@ TEST_F(SandboxTest, PodsReachEachOtherAndAHostPortReachesAPodFromLoopback) {
 // berthd killed while a CNI ADD runs (the IP already allocated), then
 // restarted: the half-made pod is undone, its IP freed.
 TEST_F(SandboxTest, BerthdKilledDuringCniAddLeavesNothingAfterRestart) {
-  std::string bin = dir_.Join("slow-bin");
-  std::filesystem::create_directories(bin);
   // Passes the previous result through, slowly.
-  ASSERT_TRUE(WriteFileAtomically(bin + "/slow",
-                                  "#!/bin/sh\nconfig=$(cat)\n"
-                                  "[ \"$CNI_COMMAND\" = ADD ] || exit 0\nsleep 3\n"
-                                  "echo \"$config\" | /usr/bin/python3 -c 'import json,sys; "
-                                  "print(json.dumps(json.load(sys.stdin)[\"prevResult\"]))'\n",
-                                  0755)
-                  .ok());
-  berthd_.process().Signal(SIGTERM).IgnoreError();
-  (void)berthd_.process().WaitFor(absl::Seconds(20));
-  WriteNetwork({{{"type", "slow"}}});
-  std::string yaml = CniYaml() + absl::StrCat("  bin_dirs: ", bin, ":/usr/lib/cni\n");
-  ASSERT_TRUE(berthd_.Start(yaml).ok()) << berthd_.Log();
+  std::string yaml =
+      RestartWithPlugin("slow",
+                        "#!/bin/sh\nconfig=$(cat)\n"
+                        "[ \"$CNI_COMMAND\" = ADD ] || exit 0\nsleep 3\n"
+                        "echo \"$config\" | /usr/bin/python3 -c 'import json,sys; "
+                        "print(json.dumps(json.load(sys.stdin)[\"prevResult\"]))'\n");
   std::thread run([&] { (void)RunPod(Pod("killed")); });
   // Wait for the IP to be allocated, then kill berthd in the middle of ADD.
   bool allocated = false;
@@ -462,8 +463,7 @@ TEST_F(SandboxTest, BerthdKilledDuringCniAddLeavesNothingAfterRestart) {
 // RuntimeClass handlers: pods of a configured handler run under that OCI
 // runtime (Debian's runc and crun here); unknown handlers are refused.
 TEST_F(SandboxTest, RuntimeHandlersRunPodsWithOtherOciRuntimes) {
-  berthd_.process().Signal(SIGTERM).IgnoreError();
-  (void)berthd_.process().WaitFor(absl::Seconds(20));
+  StopBerthd();
   std::string yaml = CniYaml() + "runtime_handlers:\n";
   std::vector<std::pair<std::string, std::string>> runtimes;
   for (auto [name, binary] :
@@ -523,8 +523,7 @@ TEST_F(SandboxTest, SandboxImageIsPulledPinnedAndRun) {
   ASSERT_TRUE(registry.Push(layout).ok());
   std::string image = registry.host() + "/berth-test/pause:latest";
 
-  berthd_.process().Signal(SIGTERM).IgnoreError();
-  (void)berthd_.process().WaitFor(absl::Seconds(20));
+  StopBerthd();
   ASSERT_TRUE(berthd_.Start(CniYaml() + "image:\n  sandbox_image: " + image + "\n").ok())
       << berthd_.Log();
   absl::StatusOr<std::string> id = RunPod(Pod("imaged"));
@@ -549,6 +548,28 @@ TEST_F(SandboxTest, SandboxImageIsPulledPinnedAndRun) {
   ASSERT_TRUE(Remove(*id).ok());
   ASSERT_TRUE(Remove(*second).ok());
   EXPECT_THAT(Leftovers({*id, *second}, {pid}), ::testing::IsEmpty());
+}
+
+// The pod's sysctls land in the pod's namespaces, not the node's.
+TEST_F(SandboxTest, PodSysctlsApplyInsideThePod) {
+  runtime::v1::PodSandboxConfig config = Pod("sysctls");
+  (*config.mutable_linux()->mutable_sysctls())["net.ipv4.ip_unprivileged_port_start"] = "321";
+  (*config.mutable_linux()->mutable_sysctls())["kernel.shm_rmid_forced"] = "1";
+  absl::StatusOr<std::string> id = RunPod(config);
+  ASSERT_TRUE(id.ok()) << id.status() << berthd_.Log();
+  pid_t pid = PausePid(*id);
+  EXPECT_EQ(RunCommand({"/usr/bin/nsenter", absl::StrCat("--net=/proc/", pid, "/ns/net"),
+                        "/bin/cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"}),
+            "321\n");
+  EXPECT_EQ(RunCommand({"/usr/bin/nsenter", absl::StrCat("--ipc=/proc/", pid, "/ns/ipc"),
+                        "/bin/cat", "/proc/sys/kernel/shm_rmid_forced"}),
+            "1\n");
+  EXPECT_NE(ReadFileToString("/proc/sys/net/ipv4/ip_unprivileged_port_start").value_or(""), "321\n")
+      << "the node's own value is untouched";
+  runtime::v1::PodSandboxConfig node_wide = Pod("node-wide-sysctl");
+  (*node_wide.mutable_linux()->mutable_sysctls())["vm.swappiness"] = "1";
+  EXPECT_EQ(RunPod(node_wide).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(List().size(), 1u);
 }
 
 }  // namespace
