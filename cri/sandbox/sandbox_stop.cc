@@ -101,6 +101,9 @@ absl::Status SandboxService::DetachNetwork(Sandbox& sandbox) {
 
 absl::Status SandboxService::StopLocked(Sandbox& sandbox) {
   RETURN_IF_ERROR(KillPause(sandbox));
+  // The pause container's state and cgroup go at stop, as containerd's do;
+  // the monitor's exit file still tells how it ended.
+  RETURN_IF_ERROR(DeleteContainerOf(sandbox));
   // A DEL that fails stays owed: the next stop, or berthd's next start,
   // runs it again, so no IP is ever leaked.
   absl::Status detached = DetachNetwork(sandbox);

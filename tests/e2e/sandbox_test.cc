@@ -572,5 +572,53 @@ TEST_F(SandboxTest, PodSysctlsApplyInsideThePod) {
   EXPECT_EQ(List().size(), 1u);
 }
 
+// A pod whose pause process died is NOTREADY, and still stops and goes.
+TEST_F(SandboxTest, DeadPauseMakesThePodNotReadyAndStopStillWorks) {
+  absl::StatusOr<std::string> id = RunPod(Pod("dies"));
+  ASSERT_TRUE(id.ok()) << id.status();
+  pid_t pid = PausePid(*id);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  for (int i = 0; i < 100 && Status(*id)->status().state() == runtime::v1::SANDBOX_READY; ++i)
+    absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(Status(*id)->status().state(), runtime::v1::SANDBOX_NOTREADY);
+  EXPECT_TRUE(Stop(*id).ok());
+  EXPECT_TRUE(Remove(*id).ok());
+  EXPECT_THAT(Leftovers({*id}, {pid}), ::testing::IsEmpty());
+}
+
+// A CNI DEL that fails is owed: StopPodSandbox says so, and the next stop
+// (or berthd's next start) runs it again, so the IP is not leaked.
+TEST_F(SandboxTest, FailedCniDelIsRetriedOnTheNextStopAndAtStartup) {
+  std::string once = dir_.Join("del-failed-once");
+  std::string yaml = RestartWithPlugin(
+      "flaky",
+      absl::StrCat("#!/bin/sh\nconfig=$(cat)\n"
+                   "if [ \"$CNI_COMMAND\" = DEL ] && [ ! -e ",
+                   once, " ]; then touch ", once,
+                   "; echo '{\"cniVersion\":\"1.0.0\",\"code\":11,\"msg\":\"DEL refused once\"}';"
+                   " exit 1; fi\n"
+                   "[ \"$CNI_COMMAND\" = ADD ] || exit 0\n"
+                   "echo \"$config\" | /usr/bin/python3 -c 'import json,sys; "
+                   "print(json.dumps(json.load(sys.stdin)[\"prevResult\"]))'\n"));
+  absl::StatusOr<std::string> id = RunPod(Pod("flaky-del"));
+  ASSERT_TRUE(id.ok()) << id.status() << berthd_.Log();
+  absl::Status first = Stop(*id);
+  EXPECT_FALSE(first.ok());
+  EXPECT_THAT(first.message(), HasSubstr("DEL refused once"));
+  EXPECT_TRUE(Stop(*id).ok()) << "the owed DEL runs again";
+  EXPECT_TRUE(Remove(*id).ok());
+  EXPECT_THAT(Leftovers({*id}, {}), ::testing::IsEmpty());
+
+  // The same, with berthd restarted in between: startup runs the owed DEL.
+  std::filesystem::remove(once);
+  absl::StatusOr<std::string> again = RunPod(Pod("flaky-del-restart"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(Stop(*again).ok());
+  StopBerthd();
+  ASSERT_TRUE(berthd_.Start(yaml).ok()) << berthd_.Log();
+  EXPECT_THAT(Leftovers({*again}, {}), ::testing::IsEmpty()) << "startup freed the IP";
+  EXPECT_TRUE(Remove(*again).ok());
+}
+
 }  // namespace
 }  // namespace berth::cri
