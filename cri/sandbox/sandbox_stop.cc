@@ -138,8 +138,7 @@ absl::Status SandboxService::Remove(const std::string& id) {
   if (entry == nullptr) return absl::OkStatus();  // removing what is gone succeeds
   absl::MutexLock lock(&entry->mutex);
   Sandbox& sandbox = entry->sandbox;
-  RETURN_IF_ERROR(StopLocked(sandbox));
-  RETURN_IF_ERROR(DeleteContainerOf(sandbox));
+  RETURN_IF_ERROR(StopLocked(sandbox));  // the pause container goes with it
   RETURN_IF_ERROR(ReleaseRootfs(sandbox));
   std::error_code error;
   std::filesystem::remove_all(sandbox.dir, error);
