@@ -27,6 +27,7 @@
 #include "cri/server/cri_server.h"
 #include "cri/server/helper_binaries.h"
 #include "cri/server/runtime_service.h"
+#include "cri/server/systemd_notify.h"
 #include "cri/store/metadata_store.h"
 #include "cri/version.h"
 #include "runtime/base/atomic_file.h"
@@ -166,6 +167,12 @@ int Run(absl::Time started) {
                kBerthVersion, config->socket, config->root, (*store)->schema_version(),
                absl::ToDoubleMilliseconds(absl::Now() - started));
 
+  // Type=notify: systemd starts kubelet's dependents only once we serve.
+  if (absl::Status notified = NotifyServiceManager(absl::StrCat(
+          "READY=1\nMAINPID=", ::getpid(), "\nSTATUS=serving CRI on ", config->socket));
+      !notified.ok()) {
+    spdlog::warn("{}", notified.message());
+  }
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
@@ -174,6 +181,7 @@ int Run(absl::Time started) {
   sigwait(&stop_signals, &signal_number);
   spdlog::info("{} received: draining in-flight RPCs for up to {}", strsignal(signal_number),
                absl::FormatDuration(config->shutdown_timeout));
+  (void)NotifyServiceManager("STOPPING=1\nSTATUS=draining in-flight RPCs");
   (*server)->Shutdown(config->shutdown_timeout);
   spdlog::info("berthd stopped");
   return 0;

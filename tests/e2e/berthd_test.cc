@@ -263,5 +263,36 @@ TEST(BerthdTest, BerthctlTalksToTheDaemon) {
   EXPECT_EQ(parsed["status"]["conditions"][0]["type"], "RuntimeReady");
 }
 
+// Type=notify: READY=1 once the socket serves, STOPPING=1 on SIGTERM, sent
+// to the datagram socket systemd names in NOTIFY_SOCKET (here a fake one).
+TEST(BerthdTest, TellsTheServiceManagerWhenReadyAndWhenStopping) {
+  TempDir dir;
+  std::string notify_path = dir.Join("notify.sock");
+  UniqueFd notify(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{.sun_family = AF_UNIX};
+  std::strncpy(addr.sun_path, notify_path.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(::bind(notify.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  timeval timeout{.tv_sec = 10, .tv_usec = 0};
+  ::setsockopt(notify.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+
+  ::setenv("NOTIFY_SOCKET", notify_path.c_str(), 1);
+  BerthdUnderTest berthd(dir);
+  absl::Status started = berthd.Start();
+  ::unsetenv("NOTIFY_SOCKET");
+  ASSERT_TRUE(started.ok()) << berthd.Log();
+  char message[512] = {};
+  ASSERT_GT(::recv(notify.get(), message, sizeof(message) - 1, 0), 0);
+  EXPECT_THAT(message, HasSubstr("READY=1\n"));
+  EXPECT_THAT(message, HasSubstr(absl::StrCat("MAINPID=", berthd.process().pid())));
+  // Ready means serving: the socket answers now.
+  EXPECT_TRUE(berthd.client().Version().ok());
+
+  ASSERT_TRUE(berthd.process().Signal(SIGTERM).ok());
+  std::memset(message, 0, sizeof(message));
+  ASSERT_GT(::recv(notify.get(), message, sizeof(message) - 1, 0), 0);
+  EXPECT_THAT(message, HasSubstr("STOPPING=1"));
+  ASSERT_TRUE(berthd.process().WaitFor(absl::Seconds(20)).ok());
+}
+
 }  // namespace
 }  // namespace berth::cri
