@@ -49,11 +49,12 @@ ABSL_FLAG(bool, version, false, "print the version and exit");
 namespace berth::cri {
 namespace {
 
-absl::StatusOr<BerthConfig> EffectiveConfig() {
+absl::StatusOr<LoadedConfig> EffectiveConfig() {
   std::string path = absl::GetFlag(FLAGS_config);
   bool explicitly_given = !path.empty();
-  ASSIGN_OR_RETURN(BerthConfig config,
-                   LoadConfigFile(explicitly_given ? path : kDefaultConfigPath, explicitly_given));
+  ASSIGN_OR_RETURN(LoadedConfig loaded,
+                   LoadConfigFiles(explicitly_given ? path : kDefaultConfigPath, explicitly_given));
+  BerthConfig& config = loaded.config;
   const std::pair<absl::string_view, std::optional<std::string>> overrides[] = {
       {"root", absl::GetFlag(FLAGS_root)},
       {"state_dir", absl::GetFlag(FLAGS_state_dir)},
@@ -65,8 +66,21 @@ absl::StatusOr<BerthConfig> EffectiveConfig() {
     if (!value.has_value()) continue;
     absl::Status status = SetConfigValue(key, *value, config);
     if (!status.ok()) return absl::InvalidArgumentError(absl::StrCat("flag --", status.message()));
+    loaded.sources[std::string(key)] = absl::StrCat("flag --", key);
   }
-  return config;
+  return loaded;
+}
+
+// The effective config as JSON, after YAML comments saying which file (or
+// flag) set each key: still a valid config file.
+std::string ConfigWithSources(const LoadedConfig& loaded) {
+  std::string text = "# files read, in order:";
+  for (const std::string& file : loaded.files) absl::StrAppend(&text, " ", file);
+  if (loaded.files.empty()) absl::StrAppend(&text, " none (embedded defaults)");
+  absl::StrAppend(&text, "\n");
+  for (const auto& [key, source] : loaded.sources)
+    absl::StrAppend(&text, "# ", key, ": ", source, "\n");
+  return text + ConfigToJson(loaded.config);
 }
 
 cni::CniOptions CniOptionsOf(const BerthConfig& config) {
@@ -85,15 +99,16 @@ void SetUpLogging(const BerthConfig& config) {
 }
 
 int Run(absl::Time started) {
-  absl::StatusOr<BerthConfig> config = EffectiveConfig();
-  if (!config.ok()) {
-    std::cerr << "berthd: " << config.status().message() << "\n";
+  absl::StatusOr<LoadedConfig> loaded = EffectiveConfig();
+  if (!loaded.ok()) {
+    std::cerr << "berthd: " << loaded.status().message() << "\n";
     return 2;
   }
   if (absl::GetFlag(FLAGS_print_config)) {
-    std::cout << ConfigToJson(*config) << "\n";
+    std::cout << ConfigWithSources(*loaded) << "\n";
     return 0;
   }
+  const BerthConfig* config = &loaded->config;
   SetUpLogging(*config);
 
   for (const std::string& dir : {config->root, config->state_dir}) {

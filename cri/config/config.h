@@ -99,4 +99,14 @@ absl::StatusOr<BerthConfig> ParseConfigYaml(absl::string_view yaml, absl::string
 // path was given explicitly (--config); the default path may be absent.
 absl::StatusOr<BerthConfig> LoadConfigFile(const std::string& path, bool explicitly_given);
 
+// The main file and its drop-ins: <path>.d/*.yaml (e.g.
+// /etc/berth/berth.yaml.d/), merged in lexical order over the main file,
+// a later file's value winning per key.
+struct LoadedConfig {
+  BerthConfig config;
+  std::vector<std::string> files;              // read, in order
+  std::map<std::string, std::string> sources;  // key path -> the file that set it
+};
+absl::StatusOr<LoadedConfig> LoadConfigFiles(const std::string& path, bool explicitly_given);
+
 }  // namespace berth::cri

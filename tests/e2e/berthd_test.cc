@@ -235,7 +235,11 @@ TEST(BerthdTest, PrintConfigShowsFileAndFlagsWithFlagsWinning) {
   absl::StatusOr<ExitStatus> exit = process->WaitFor(absl::Seconds(10));
   ASSERT_TRUE(exit.ok());
   EXPECT_EQ(exit->exit_code, 0);
-  nlohmann::json printed = nlohmann::json::parse(berthd.Log());
+  // YAML comments name where each value came from, then the JSON itself.
+  std::string output = berthd.Log();
+  EXPECT_THAT(output, HasSubstr("# log_level: flag --log_level\n"));
+  EXPECT_THAT(output, ::testing::ContainsRegex("# cgroup_driver: /[^\n]*berthd.yaml\n"));
+  nlohmann::json printed = nlohmann::json::parse(output.substr(output.find('{')));
   EXPECT_EQ(printed["log_level"], "warn");         // flag over file
   EXPECT_EQ(printed["cgroup_driver"], "systemd");  // file over default
   EXPECT_EQ(printed["shutdown_timeout"], "10s");   // default

@@ -1,6 +1,7 @@
 #include "cri/config/config.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "cri/config/registries_file.h"
 #include "gmock/gmock.h"
@@ -285,6 +286,33 @@ runtime_handlers:
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(expected)))
         << yaml;
   }
+}
+
+TEST(ConfigTest, DropInsMergeInLexicalOrderAndNameTheirFiles) {
+  TempDir dir;
+  std::string main = dir.Join("berth.yaml");
+  ASSERT_TRUE(WriteFileAtomically(main, "log_level: debug\ncni:\n  conf_dir: /main/net.d\n").ok());
+  std::filesystem::create_directories(main + ".d");
+  ASSERT_TRUE(WriteFileAtomically(main + ".d/20-later.yaml", "log_level: warn\n").ok());
+  ASSERT_TRUE(WriteFileAtomically(main + ".d/10-first.yaml",
+                                  "log_level: error\nimage:\n  sandbox_image: pause:1\n")
+                  .ok());
+  ASSERT_TRUE(WriteFileAtomically(main + ".d/README", "not yaml: [").ok());  // not *.yaml
+  absl::StatusOr<LoadedConfig> loaded = LoadConfigFiles(main, true);
+  ASSERT_THAT(loaded, IsOk());
+  EXPECT_EQ(loaded->config.log_level, "warn") << "the lexically last file wins";
+  EXPECT_EQ(loaded->config.image.sandbox_image, "pause:1");
+  EXPECT_EQ(loaded->config.cni.conf_dir, "/main/net.d");
+  EXPECT_EQ(loaded->files,
+            (std::vector<std::string>{main, main + ".d/10-first.yaml", main + ".d/20-later.yaml"}));
+  EXPECT_EQ(loaded->sources.at("log_level"), main + ".d/20-later.yaml");
+  EXPECT_EQ(loaded->sources.at("cni.conf_dir"), main);
+  EXPECT_EQ(loaded->sources.at("image.sandbox_image"), main + ".d/10-first.yaml");
+
+  // A bad drop-in names itself and stops the load.
+  ASSERT_TRUE(WriteFileAtomically(main + ".d/30-bad.yaml", "cni:\n  conf_dri: /x\n").ok());
+  EXPECT_THAT(LoadConfigFiles(main, true),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("30-bad.yaml: cni.conf_dri")));
 }
 
 TEST(RegistriesFileTest, ErrorsNameTheFileHostAndKey) {
