@@ -298,5 +298,35 @@ TEST(BerthdTest, TellsTheServiceManagerWhenReadyAndWhenStopping) {
   ASSERT_TRUE(berthd.process().WaitFor(absl::Seconds(20)).ok());
 }
 
+// `cmake --install` lays berth out in FHS places, and the installed berthd
+// finds its helpers (berth-monitor, berth-pause) relative to itself: it
+// refuses to start without them.
+TEST(BerthdTest, InstalledBerthdFindsItsHelpers) {
+  TempDir dir;
+  std::string prefix = dir.Join("usr");
+  absl::StatusOr<ChildProcess> install = ChildProcess::Spawn(
+      {"/usr/bin/cmake", "--install", BERTH_BUILD_DIR, "--prefix", prefix},
+      {.stdout_path = dir.Join("install.log"), .stderr_path = dir.Join("install.log")});
+  ASSERT_TRUE(install.ok());
+  ASSERT_EQ(install->WaitFor(absl::Seconds(60))->ShellCode(), 0)
+      << ReadFileToString(dir.Join("install.log")).value_or("");
+  for (const char* file :
+       {"bin/berthd", "bin/berthctl", "bin/berth-runtime", "libexec/berth/berth-monitor",
+        "libexec/berth/berth-pause", "lib/systemd/system/berth.service"}) {
+    EXPECT_EQ(::access((prefix + "/" + file).c_str(), F_OK), 0) << file;
+  }
+  std::string socket = dir.Join("run/berth.sock");
+  absl::StatusOr<ChildProcess> berthd = ChildProcess::Spawn(
+      {prefix + "/bin/berthd", "--root", dir.Join("root"), "--state-dir", dir.Join("run"),
+       "--socket", socket},
+      {.stdout_path = dir.Join("berthd.log"), .stderr_path = dir.Join("berthd.log")});
+  ASSERT_TRUE(berthd.ok());
+  absl::StatusOr<CriClient> client = CriClient::Connect(socket, absl::Seconds(10));
+  ASSERT_TRUE(client.ok()) << ReadFileToString(dir.Join("berthd.log")).value_or("");
+  EXPECT_TRUE(client->Version().ok());
+  berthd->Signal(SIGTERM).IgnoreError();
+  EXPECT_EQ(berthd->WaitFor(absl::Seconds(20))->ShellCode(), 0);
+}
+
 }  // namespace
 }  // namespace berth::cri
