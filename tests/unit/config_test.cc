@@ -315,6 +315,15 @@ TEST(ConfigTest, DropInsMergeInLexicalOrderAndNameTheirFiles) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("30-bad.yaml: cni.conf_dri")));
 }
 
+// The commented default config that `cmake --install` ships parses, and
+// means exactly the embedded defaults.
+TEST(ConfigTest, ShippedDefaultConfigIsTheDefaults) {
+  absl::StatusOr<BerthConfig> shipped =
+      LoadConfigFile(std::string(BERTH_SOURCE_DIR) + "/packaging/berth.yaml", true);
+  ASSERT_THAT(shipped, IsOk());
+  EXPECT_EQ(ConfigToJson(*shipped), ConfigToJson(BerthConfig{}));
+}
+
 TEST(RegistriesFileTest, ErrorsNameTheFileHostAndKey) {
   for (auto [yaml, expected] : std::vector<std::pair<std::string, std::string>>{
            {"docker.io:\n  mirror: [x]\n", "r.yaml: docker.io.mirror: unknown key"},
