@@ -312,7 +312,7 @@ TEST(BerthdTest, InstalledBerthdFindsItsHelpers) {
       << ReadFileToString(dir.Join("install.log")).value_or("");
   for (const char* file :
        {"bin/berthd", "bin/berthctl", "bin/berth-runtime", "libexec/berth/berth-monitor",
-        "libexec/berth/berth-pause", "lib/systemd/system/berth.service"}) {
+        "libexec/berth/berth-pause", "lib/systemd/system/berth.service", "etc/berth/berth.yaml"}) {
     EXPECT_EQ(::access((prefix + "/" + file).c_str(), F_OK), 0) << file;
   }
   std::string socket = dir.Join("run/berth.sock");
