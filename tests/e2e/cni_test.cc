@@ -240,6 +240,14 @@ class CniE2eTest : public ::testing::Test {
     return {id, *pin};
   }
 
+  // A request for pod `id` in `netns` publishing kPodPort on host_port_.
+  AttachRequest RequestWithHostPort(const std::string& id, const std::string& netns) {
+    AttachRequest request = Request(id, netns);
+    request.port_mappings = {
+        {.protocol = "tcp", .container_port = kPodPort, .host_port = host_port_}};
+    return request;
+  }
+
   // Addresses host-local still holds: its dataDir has one file per IP.
   std::vector<std::string> AllocatedIps() {
     std::vector<std::string> ips;
@@ -400,9 +408,7 @@ TEST_F(CniE2eTest, PodsGetAddressesAndReachEachOther) {
 TEST_F(CniE2eTest, HostPortReachesThePodFromLoopback) {
   auto [id, netns] = NewPod("p");
   ASSERT_FALSE(netns.empty());
-  AttachRequest request = Request(id, netns);
-  request.port_mappings = {
-      {.protocol = "tcp", .container_port = kPodPort, .host_port = host_port_}};
+  AttachRequest request = RequestWithHostPort(id, netns);
   absl::StatusOr<AttachResult> attached = manager_->Attach(request);
   ASSERT_TRUE(attached.ok()) << attached.status();
   EXPECT_THAT(IptablesLines("nat"), ::testing::Not(IsEmpty())) << "portmap added no DNAT rule";
@@ -422,9 +428,7 @@ TEST_F(CniE2eTest, HostPortReachesThePodFromLoopback) {
 TEST_F(CniE2eTest, DetachAfterTheConfigDirWasEmptiedFreesTheAddress) {
   auto [id, netns] = NewPod("d");
   ASSERT_FALSE(netns.empty());
-  AttachRequest request = Request(id, netns);
-  request.port_mappings = {
-      {.protocol = "tcp", .container_port = kPodPort, .host_port = host_port_}};
+  AttachRequest request = RequestWithHostPort(id, netns);
   absl::StatusOr<AttachResult> attached = manager_->Attach(request);
   ASSERT_TRUE(attached.ok()) << attached.status();
   EXPECT_EQ(AllocatedIps(), attached->ips);
@@ -455,9 +459,7 @@ fi
           .ok());
   auto [id, netns] = NewPod("f");
   ASSERT_FALSE(netns.empty());
-  AttachRequest request = Request(id, netns);
-  request.port_mappings = {
-      {.protocol = "tcp", .container_port = kPodPort, .host_port = host_port_}};
+  AttachRequest request = RequestWithHostPort(id, netns);
   absl::StatusOr<AttachResult> attached = manager_->Attach(request);
   ASSERT_FALSE(attached.ok());
   EXPECT_THAT(
