@@ -21,6 +21,9 @@
 #include "absl/time/clock.h"
 #include "cni/network_manager.h"
 #include "cri/config/config.h"
+#include "cri/container/container_events.h"
+#include "cri/container/container_service.h"
+#include "cri/images/container_image_provider.h"
 #include "cri/images/image_stack.h"
 #include "cri/images/sandbox_image_provider.h"
 #include "cri/sandbox/sandbox_service.h"
@@ -147,7 +150,7 @@ int Run(absl::Time started) {
   }
   std::unique_ptr<cni::NetworkManager> network = cni::NewCniNetworkManager(CniOptionsOf(*config));
   std::unique_ptr<MonitorClient> monitors = NewMonitorClient(*monitor_binary);
-  std::map<std::string, ExternalRuntime> handlers;
+  std::map<std::string, ExternalRuntime> handlers;  // shared by pods and their containers
   for (const auto& [name, handler] : config->runtime_handlers) {
     if (::access(handler.binary.c_str(), X_OK) != 0) {
       spdlog::critical("runtime_handlers.{}: {} is not an executable", name, handler.binary);
@@ -164,14 +167,26 @@ int Run(absl::Time started) {
                             .systemd_cgroup = config->cgroup_driver == CgroupDriver::kSystemd,
                             .sandbox_image = config->image.sandbox_image,
                             .images = &pause_images,
-                            .runtime_handlers = std::move(handlers)},
+                            .runtime_handlers = handlers},
                            **store, *network, *monitors);
   if (absl::Status started = sandboxes.Start(); !started.ok()) {
     spdlog::critical("cannot reload pod sandboxes: {}", started.message());
     return 1;
   }
+  ContainerImageProvider container_images(*(*images)->service, *(*images)->snapshots,
+                                          config->root + "/snapshots");
+  ContainerEvents events;
+  ContainerService containers({.state_dir = config->state_dir,
+                               .systemd_cgroup = config->cgroup_driver == CgroupDriver::kSystemd,
+                               .runtime_handlers = std::move(handlers)},
+                              **store, sandboxes, container_images, *monitors, events);
+  if (absl::Status started = containers.Start(); !started.ok()) {
+    spdlog::critical("cannot reload containers: {}", started.message());
+    return 1;
+  }
+  sandboxes.SetPodMembers(&containers);
 
-  CriRuntimeService runtime_service(*config, &sandboxes);
+  CriRuntimeService runtime_service(*config, &sandboxes, &containers, &events);
   absl::StatusOr<std::unique_ptr<CriServer>> server = CriServer::Start(
       config->socket, {&runtime_service, (*images)->service.get(), (*images)->berth_service.get()});
   if (!server.ok()) {

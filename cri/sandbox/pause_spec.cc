@@ -88,8 +88,7 @@ absl::StatusOr<std::map<std::string, std::string>> PodSysctls(
   return sysctls;
 }
 
-int PauseOomScoreAdj() {
-  constexpr int kWanted = -998;
+int LowestOomScoreAdj() {
   constexpr uint64_t kCapSysResource = uint64_t{1} << 24;
   std::string status = ReadFileToString("/proc/self/status").value_or("");
   uint64_t effective = 0;
@@ -98,12 +97,14 @@ int PauseOomScoreAdj() {
     std::string hex = status.substr(at + 7, status.find('\n', at) - at - 7);
     effective = std::strtoull(std::string(absl::StripAsciiWhitespace(hex)).c_str(), nullptr, 16);
   }
-  if (effective & kCapSysResource) return kWanted;
+  if (effective & kCapSysResource) return -1000;
   int current = 0;
   std::string own = ReadFileToString("/proc/self/oom_score_adj").value_or("0");
   if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(own), &current)) current = 0;
-  return std::max(kWanted, current);
+  return current;
 }
+
+int PauseOomScoreAdj() { return std::max(-998, LowestOomScoreAdj()); }
 
 std::string PodCgroupsPath(const std::string& cgroup_parent, const std::string& id, bool systemd) {
   if (systemd) {

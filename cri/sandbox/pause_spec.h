@@ -31,6 +31,10 @@ struct PauseSpecInputs {
 // runc and crun fail outright on a value they may not set.
 int PauseOomScoreAdj();
 
+// The lowest oom_score_adj berthd can give a child: -1000 with
+// CAP_SYS_RESOURCE, else its own value.
+int LowestOomScoreAdj();
+
 // Sysctls normalized to dotted names ("net/ipv4/ip_forward" is
 // "net.ipv4.ip_forward") and checked: each must be namespaced, and its
 // namespace must be the pod's own (no net.* with host network, no IPC ones

@@ -35,6 +35,29 @@ std::string VerboseInfo(const Sandbox& sandbox) {
 
 }  // namespace
 
+absl::StatusOr<Sandbox> SandboxService::Get(const std::string& id) {
+  std::shared_ptr<Entry> entry = Find(id);
+  if (entry == nullptr) return absl::NotFoundError(absl::StrCat("pod sandbox ", id, " not found"));
+  absl::MutexLock lock(&entry->mutex);
+  Sandbox copy = entry->sandbox;
+  copy.state = Observed(copy, PauseRunning(copy));
+  return copy;
+}
+
+absl::StatusOr<std::string> SandboxService::ResolveId(const std::string& prefix) {
+  absl::MutexLock lock(&mutex_);
+  if (sandboxes_.count(prefix)) return prefix;
+  std::string found;
+  for (const auto& [id, entry] : sandboxes_) {
+    if (prefix.empty() || !absl::StartsWith(id, prefix)) continue;
+    if (!found.empty())
+      return absl::NotFoundError(absl::StrCat("pod sandbox id prefix ", prefix, " is ambiguous"));
+    found = id;
+  }
+  if (found.empty()) return absl::NotFoundError(absl::StrCat("pod sandbox ", prefix, " not found"));
+  return found;
+}
+
 absl::StatusOr<runtime::v1::PodSandboxStatusResponse> SandboxService::Status(const std::string& id,
                                                                              bool verbose) {
   std::shared_ptr<Entry> entry = Find(id);

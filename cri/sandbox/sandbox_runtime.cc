@@ -14,10 +14,8 @@
 #include "runtime/base/status_macros.h"
 
 namespace berth::cri {
-namespace {
 
-// Runs `<binary> --root <root> args...`; the runtime's stderr in the error.
-absl::Status RunRuntime(const ExternalRuntime& runtime, std::vector<std::string> args) {
+absl::Status RunExternalRuntime(const ExternalRuntime& runtime, std::vector<std::string> args) {
   std::vector<std::string> argv = {runtime.binary, "--root", runtime.root};
   argv.insert(argv.end(), args.begin(), args.end());
   ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Spawn(argv, {}));
@@ -28,8 +26,6 @@ absl::Status RunRuntime(const ExternalRuntime& runtime, std::vector<std::string>
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 std::vector<std::string> SandboxService::HandlerNames() const {
   std::vector<std::string> names = {""};
@@ -45,7 +41,7 @@ const ExternalRuntime* SandboxService::ExternalRuntimeOf(const Sandbox& sandbox)
 absl::Status SandboxService::KillContainerOf(const Sandbox& sandbox) {
   if (const ExternalRuntime* runtime = ExternalRuntimeOf(sandbox)) {
     // Failing for a container already gone is fine: the exit is awaited next.
-    (void)RunRuntime(*runtime, {"kill", "--all", sandbox.id, "KILL"});
+    (void)RunExternalRuntime(*runtime, {"kill", "--all", sandbox.id, "KILL"});
     return absl::OkStatus();
   }
   absl::Status killed = KillContainer(ExecutorOptions(), sandbox.id, SIGKILL, /*all=*/true);
@@ -67,7 +63,7 @@ absl::Status SandboxService::DeleteContainerOf(const Sandbox& sandbox) {
   if (const ExternalRuntime* runtime = ExternalRuntimeOf(sandbox)) {
     // runc and crun answer "does not exist" with an error for delete --force
     // of an unknown id; a container already deleted is the goal anyway.
-    (void)RunRuntime(*runtime, {"delete", "--force", sandbox.id});
+    (void)RunExternalRuntime(*runtime, {"delete", "--force", sandbox.id});
     return absl::OkStatus();
   }
   absl::Status deleted = DeleteContainer(ExecutorOptions(), sandbox.id, /*force=*/true);

@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "cni/network_manager.h"
+#include "cri/sandbox/pod_members.h"
 #include "cri/sandbox/sandbox.h"
 #include "cri/sandbox/sandbox_images.h"
 #include "cri/store/metadata_store.h"
@@ -30,6 +31,9 @@ struct ExternalRuntime {
   std::string binary;
   std::string root;  // its --root
 };
+
+// Runs `<binary> --root <root> args...`; fails with the exit status.
+absl::Status RunExternalRuntime(const ExternalRuntime& runtime, std::vector<std::string> args);
 
 struct SandboxServiceOptions {
   std::string state_dir;  // sandboxes/, pause/ and runtime/ go below it
@@ -54,6 +58,15 @@ class SandboxService {
   // finishing what a crash left: half-made sandboxes are undone, owed CNI
   // DELs are retried, sandboxes whose pause died are NOTREADY.
   absl::Status Start();
+  // Set once before serving: whom Stop and Remove ask to end a pod's containers.
+  void SetPodMembers(PodMembers* members) { members_ = members; }
+
+  // A copy of the sandbox, for creating and running containers in it, with
+  // its state as observed now (NOTREADY once the pause process is gone).
+  absl::StatusOr<Sandbox> Get(const std::string& id);
+  // The full id of the sandbox `prefix` names; NotFound for none, or for
+  // more than one.
+  absl::StatusOr<std::string> ResolveId(const std::string& prefix);
 
   absl::StatusOr<std::string> Run(const runtime::v1::RunPodSandboxRequest& request);
   // Both succeed for ids that do not exist (the CRI wants them idempotent).
@@ -106,6 +119,7 @@ class SandboxService {
   MetadataStore& store_;
   cni::NetworkManager& network_;
   MonitorClient& monitors_;
+  PodMembers* members_ = nullptr;
 
   absl::Mutex mutex_;
   absl::CondVar reservation_done_;

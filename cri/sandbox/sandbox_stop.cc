@@ -129,6 +129,8 @@ absl::Status SandboxService::StopLocked(Sandbox& sandbox) {
 absl::Status SandboxService::Stop(const std::string& id) {
   std::shared_ptr<Entry> entry = Find(id);
   if (entry == nullptr) return absl::OkStatus();  // the CRI wants stop to be idempotent
+  // The containers first, outside the sandbox's lock: they look it up.
+  if (members_ != nullptr) RETURN_IF_ERROR(members_->StopPodContainers(id));
   absl::MutexLock lock(&entry->mutex);
   return StopLocked(entry->sandbox);
 }
@@ -136,6 +138,7 @@ absl::Status SandboxService::Stop(const std::string& id) {
 absl::Status SandboxService::Remove(const std::string& id) {
   std::shared_ptr<Entry> entry = Find(id);
   if (entry == nullptr) return absl::OkStatus();  // removing what is gone succeeds
+  if (members_ != nullptr) RETURN_IF_ERROR(members_->RemovePodContainers(id));
   absl::MutexLock lock(&entry->mutex);
   Sandbox& sandbox = entry->sandbox;
   RETURN_IF_ERROR(StopLocked(sandbox));  // the pause container goes with it

@@ -7,6 +7,8 @@
 
 namespace berth::cri {
 class SandboxService;
+class ContainerService;
+class ContainerEvents;
 }
 
 namespace berth::cri {
@@ -14,9 +16,10 @@ namespace berth::cri {
 // The CRI RuntimeService. RPCs not overridden here answer UNIMPLEMENTED.
 class CriRuntimeService final : public runtime::v1::RuntimeService::Service {
  public:
-  // `sandboxes` may be null: the sandbox RPCs then answer UNAVAILABLE.
-  CriRuntimeService(const BerthConfig& config, SandboxService* sandboxes)
-      : config_(config), sandboxes_(sandboxes) {}
+  // The services may be null: their RPCs then answer UNAVAILABLE.
+  CriRuntimeService(const BerthConfig& config, SandboxService* sandboxes,
+                    ContainerService* containers = nullptr, ContainerEvents* events = nullptr)
+      : config_(config), sandboxes_(sandboxes), containers_(containers), events_(events) {}
 
   grpc::Status Version(grpc::ServerContext* context, const runtime::v1::VersionRequest* request,
                        runtime::v1::VersionResponse* response) override;
@@ -43,9 +46,56 @@ class CriRuntimeService final : public runtime::v1::RuntimeService::Service {
                               const runtime::v1::ListPodSandboxRequest* request,
                               runtime::v1::ListPodSandboxResponse* response) override;
 
+  // Containers (container_rpcs.cc).
+  grpc::Status CreateContainer(grpc::ServerContext* context,
+                               const runtime::v1::CreateContainerRequest* request,
+                               runtime::v1::CreateContainerResponse* response) override;
+  grpc::Status StartContainer(grpc::ServerContext* context,
+                              const runtime::v1::StartContainerRequest* request,
+                              runtime::v1::StartContainerResponse* response) override;
+  grpc::Status StopContainer(grpc::ServerContext* context,
+                             const runtime::v1::StopContainerRequest* request,
+                             runtime::v1::StopContainerResponse* response) override;
+  grpc::Status RemoveContainer(grpc::ServerContext* context,
+                               const runtime::v1::RemoveContainerRequest* request,
+                               runtime::v1::RemoveContainerResponse* response) override;
+  grpc::Status ListContainers(grpc::ServerContext* context,
+                              const runtime::v1::ListContainersRequest* request,
+                              runtime::v1::ListContainersResponse* response) override;
+  grpc::Status ContainerStatus(grpc::ServerContext* context,
+                               const runtime::v1::ContainerStatusRequest* request,
+                               runtime::v1::ContainerStatusResponse* response) override;
+  grpc::Status UpdateContainerResources(
+      grpc::ServerContext* context, const runtime::v1::UpdateContainerResourcesRequest* request,
+      runtime::v1::UpdateContainerResourcesResponse* response) override;
+  grpc::Status ReopenContainerLog(grpc::ServerContext* context,
+                                  const runtime::v1::ReopenContainerLogRequest* request,
+                                  runtime::v1::ReopenContainerLogResponse* response) override;
+  grpc::Status ExecSync(grpc::ServerContext* context, const runtime::v1::ExecSyncRequest* request,
+                        runtime::v1::ExecSyncResponse* response) override;
+  grpc::Status GetContainerEvents(
+      grpc::ServerContext* context, const runtime::v1::GetEventsRequest* request,
+      grpc::ServerWriter<runtime::v1::ContainerEventResponse>* writer) override;
+
+  // Stats (also container_rpcs.cc).
+  grpc::Status ContainerStats(grpc::ServerContext* context,
+                              const runtime::v1::ContainerStatsRequest* request,
+                              runtime::v1::ContainerStatsResponse* response) override;
+  grpc::Status ListContainerStats(grpc::ServerContext* context,
+                                  const runtime::v1::ListContainerStatsRequest* request,
+                                  runtime::v1::ListContainerStatsResponse* response) override;
+  grpc::Status PodSandboxStats(grpc::ServerContext* context,
+                               const runtime::v1::PodSandboxStatsRequest* request,
+                               runtime::v1::PodSandboxStatsResponse* response) override;
+  grpc::Status ListPodSandboxStats(grpc::ServerContext* context,
+                                   const runtime::v1::ListPodSandboxStatsRequest* request,
+                                   runtime::v1::ListPodSandboxStatsResponse* response) override;
+
  private:
   const BerthConfig& config_;
   SandboxService* sandboxes_;
+  ContainerService* containers_;
+  ContainerEvents* events_;
 };
 
 }  // namespace berth::cri

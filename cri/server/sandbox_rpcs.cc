@@ -1,6 +1,7 @@
 // The pod sandbox RPCs: request checks and the status conversion at the gRPC
 // edge; the work is SandboxService's (cri/sandbox/).
 
+#include "cri/container/container_service.h"
 #include "cri/grpc_status.h"
 #include "cri/sandbox/sandbox_service.h"
 #include "cri/server/runtime_service.h"
@@ -48,6 +49,12 @@ grpc::Status CriRuntimeService::PodSandboxStatus(
       sandboxes_->Status(request->pod_sandbox_id(), request->verbose());
   if (!status.ok()) return ToGrpcStatus(status.status());
   *response = *std::move(status);
+  // For kubelet's evented PLEG, which reads a pod's containers from here.
+  if (containers_ != nullptr) {
+    for (runtime::v1::ContainerStatus& container :
+         containers_->PodContainerStatuses(response->status().id()))
+      *response->add_containers_statuses() = std::move(container);
+  }
   return grpc::Status::OK;
 }
 

@@ -1,0 +1,47 @@
+#pragma once
+
+// GetContainerEvents' fan-out: every published event reaches every
+// subscriber in order. A subscriber that falls more than kBacklog events
+// behind is cut off (its stream ends with an error) rather than making
+// berthd buffer without bound; kubelet then relists, as it does with
+// containerd.
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "runtime/v1/api.pb.h"
+
+namespace berth::cri {
+
+class ContainerEvents {
+ public:
+  static constexpr size_t kBacklog = 4096;
+
+  class Subscription {
+   public:
+    // The next event; nullopt on timeout. `overflowed` tells a cut-off.
+    std::optional<runtime::v1::ContainerEventResponse> Next(absl::Duration timeout);
+    bool overflowed() const;
+
+   private:
+    friend class ContainerEvents;
+    mutable absl::Mutex mutex_;
+    std::deque<runtime::v1::ContainerEventResponse> queue_ ABSL_GUARDED_BY(mutex_);
+    bool overflowed_ ABSL_GUARDED_BY(mutex_) = false;
+  };
+
+  std::shared_ptr<Subscription> Subscribe();
+  void Unsubscribe(const std::shared_ptr<Subscription>& subscription);
+  void Publish(const runtime::v1::ContainerEventResponse& event);
+
+ private:
+  absl::Mutex mutex_;
+  std::set<std::shared_ptr<Subscription>> subscribers_ ABSL_GUARDED_BY(mutex_);
+};
+
+}  // namespace berth::cri

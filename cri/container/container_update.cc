@@ -1,0 +1,121 @@
+// UpdateContainerResources, ReopenContainerLog and ExecSync: what kubelet
+// does to a running container without restarting it.
+
+#include "absl/strings/str_cat.h"
+#include "cri/container/container_service.h"
+#include "cri/container/container_spec.h"
+#include "nlohmann/json.hpp"
+#include "runtime/base/atomic_file.h"
+#include "runtime/base/json_reader.h"
+#include "runtime/base/status_macros.h"
+#include "runtime/oci/spec_parse.h"
+
+namespace berth::cri {
+namespace {
+
+absl::Status NotRunning(const Container& container) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "container ", container.id, " is ", runtime::v1::ContainerState_Name(container.state),
+      ", not RUNNING"));
+}
+
+// The swap setting only means something where the kernel accounts swap.
+bool SwapAccounted(const std::string& spec_text) {
+  absl::StatusOr<nlohmann::json> spec = ParseJson(spec_text, "spec");
+  if (!spec.ok()) return false;
+  const nlohmann::json* memory = nullptr;
+  try {
+    memory = &spec->at("linux").at("resources").at("memory");
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+  return memory->contains("swap");
+}
+
+}  // namespace
+
+absl::Status ContainerService::UpdateResources(
+    const std::string& prefix, const runtime::v1::LinuxContainerResources& resources) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Entry> entry, Lookup(prefix));
+  absl::MutexLock lock(&entry->mutex);
+  Container& container = entry->container;
+  Refresh(container);
+  if (container.state == runtime::v1::CONTAINER_EXITED)
+    return NotRunning(container);
+  std::string spec_path = container.bundle() + "/config.json";
+  ASSIGN_OR_RETURN(std::string spec_text, ReadFileToString(spec_path));
+  ASSIGN_OR_RETURN(nlohmann::json spec, ParseJson(spec_text, spec_path));
+  nlohmann::json update = ResourcesJson(resources, SwapAccounted(spec_text));
+  if (container.state == runtime::v1::CONTAINER_RUNNING) {
+    if (const ExternalRuntime* runtime = ExternalRuntimeOf(container)) {
+      std::string file = container.dir + "/update.json";
+      RETURN_IF_ERROR(WriteFileAtomically(file, update.dump(), 0600));
+      RETURN_IF_ERROR(RunExternalRuntime(*runtime, {"update", "--resources", file, container.id}));
+    } else {
+      ASSIGN_OR_RETURN(oci::Resources parsed, oci::ParseResourcesJson(update.dump()));
+      RETURN_IF_ERROR(UpdateContainerResources(ExecutorOptions(), container.id, parsed));
+    }
+  }
+  // The bundle keeps the new limits for a container not started yet, and
+  // for anyone reading its spec.
+  nlohmann::json& current = spec["linux"]["resources"];
+  for (const char* key : {"cpu", "memory", "hugepageLimits", "unified"}) current.erase(key);
+  for (auto& [key, value] : update.items()) current[key] = value;
+  RETURN_IF_ERROR(WriteFileAtomically(spec_path, spec.dump(), 0600));
+  int64_t oom = container.resources.oom_score_adj();
+  container.resources = resources;
+  container.resources.set_oom_score_adj(oom);  // fixed at start
+  return Persist(container);
+}
+
+absl::Status ContainerService::ReopenLog(const std::string& prefix) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Entry> entry, Lookup(prefix));
+  absl::MutexLock lock(&entry->mutex);
+  Container& container = entry->container;
+  Refresh(container);
+  if (container.state != runtime::v1::CONTAINER_RUNNING) return NotRunning(container);
+  return monitors_.ReopenLog(container.monitor_dir());
+}
+
+absl::StatusOr<runtime::v1::ExecSyncResponse> ContainerService::ExecSync(
+    const runtime::v1::ExecSyncRequest& request) {
+  if (request.cmd().empty()) return absl::InvalidArgumentError("ExecSync needs a command");
+  ASSIGN_OR_RETURN(std::shared_ptr<Entry> entry, Lookup(request.container_id()));
+  ExecConfig exec;
+  {
+    absl::MutexLock lock(&entry->mutex);
+    Container& container = entry->container;
+    Refresh(container);
+    if (container.state != runtime::v1::CONTAINER_RUNNING) return NotRunning(container);
+    ASSIGN_OR_RETURN(std::string spec_text,
+                     ReadFileToString(container.bundle() + "/config.json"));
+    ASSIGN_OR_RETURN(nlohmann::json spec, ParseJson(spec_text, "the spec of " + container.id));
+    // The container's own process settings (user, env, cwd, capabilities,
+    // LSM labels), running the command without a terminal.
+    nlohmann::json process = spec.value("process", nlohmann::json::object());
+    process["args"] = std::vector<std::string>(request.cmd().begin(), request.cmd().end());
+    process["terminal"] = false;
+    exec = ExecConfig{.container_id = container.id,
+                      .runtime_root = ExecutorOptions().root,
+                      .systemd_cgroup = options_.systemd_cgroup,
+                      .process_json = process.dump(),
+                      .timeout = absl::Seconds(std::max<int64_t>(request.timeout(), 0))};
+    if (const ExternalRuntime* runtime = ExternalRuntimeOf(container)) {
+      exec.runtime_binary = runtime->binary;
+      exec.runtime_root = runtime->root;
+    }
+  }
+  // Outside the container's lock: a long exec must not block its status.
+  ASSIGN_OR_RETURN(ExecSyncResult result, monitors_.ExecSync(exec));
+  if (result.exit.timed_out) {
+    return absl::DeadlineExceededError(absl::StrCat("command timed out after ",
+                                                    request.timeout(), "s"));
+  }
+  runtime::v1::ExecSyncResponse response;
+  response.set_stdout(std::move(result.stdout_data));
+  response.set_stderr(std::move(result.stderr_data));
+  response.set_exit_code(result.exit.exit_code);
+  return response;
+}
+
+}  // namespace berth::cri
