@@ -5,6 +5,7 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -40,18 +41,25 @@ std::string NormalizeCapability(const std::string& name) {
   return absl::StartsWith(upper, "CAP_") || upper == "ALL" ? upper : "CAP_" + upper;
 }
 
-// Capabilities this kernel knows: a bounding set naming one it does not
-// know makes the executor fail.
+// Capabilities a container can get: those the kernel knows and berthd
+// holds itself (a bounding set naming more makes capset fail: root on some
+// hosts lacks CAP_SYS_RESOURCE), as containerd's "all current capabilities".
 std::vector<std::string> HostCapabilities() {
-  int last = 40;
-  std::ifstream file("/proc/sys/kernel/cap_last_cap");
-  file >> last;
-  std::vector<std::string> known;
+  uint64_t bounding = ~uint64_t{0};
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (absl::StartsWith(line, "CapEff:")) {
+      bounding = std::strtoull(line.substr(7).c_str(), nullptr, 16);
+      break;
+    }
+  }
+  std::vector<std::string> held;
   for (const std::string& name : oci::KnownCapabilities()) {
     std::optional<int> number = oci::CapabilityFromName(name);
-    if (number && *number <= last) known.push_back(name);
+    if (number && *number < 64 && (bounding >> *number) & 1) held.push_back(name);
   }
-  return known;
+  return held;
 }
 
 // The optional fields of the mount holding `path` in /proc/self/mountinfo
@@ -258,7 +266,12 @@ absl::StatusOr<std::vector<std::string>> ContainerCapabilities(
     const runtime::v1::LinuxContainerSecurityContext& security) {
   std::vector<std::string> host = HostCapabilities();
   if (security.privileged()) return host;
-  std::vector<std::string> caps = DefaultCapabilities();
+  auto held = [&](const std::string& name) {
+    return std::find(host.begin(), host.end(), name) != host.end();
+  };
+  std::vector<std::string> caps;
+  for (const std::string& name : DefaultCapabilities())
+    if (held(name)) caps.push_back(name);
   auto known = [&](const std::string& name) -> absl::Status {
     if (name == "ALL" || oci::CapabilityFromName(name).has_value()) return absl::OkStatus();
     return absl::InvalidArgumentError("unknown capability " + name);
@@ -273,6 +286,10 @@ absl::StatusOr<std::vector<std::string>> ContainerCapabilities(
     if (name == "ALL") {
       caps = host;
       continue;
+    }
+    if (!held(name)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("capability ", name, " cannot be granted: berthd does not hold it"));
     }
     if (std::find(caps.begin(), caps.end(), name) == caps.end()) caps.push_back(name);
   }
