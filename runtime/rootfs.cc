@@ -11,6 +11,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -117,6 +119,18 @@ absl::Status MountOne(int root_fd, const oci::Mount& mount, const RootfsOptions&
     struct stat st;
     if (::fstat(source_fd.get(), &st) != 0) return ErrnoStatus("stat " + source);
     ASSIGN_OR_RETURN(dest, CreateInRoot(root_fd, mount.destination, S_ISDIR(st.st_mode)));
+    if (options.propagation & (MS_SHARED | MS_SLAVE)) {
+      // A detached clone (open_tree) leaves the source's peer group, so
+      // mounts would no longer travel between host and container. A bind
+      // through the pinned fds joins it, as a Bidirectional volume needs.
+      RETURN_IF_ERROR(Mount(FdPath(source_fd.get()), FdPath(dest.get()), nullptr,
+                            MS_BIND | (options.flags & MS_REC), "",
+                            absl::StrCat("bind ", source, " on ", mount.destination)));
+      ASSIGN_OR_RETURN(UniqueFd top, OpenInRoot(root_fd, mount.destination, O_PATH));
+      RETURN_IF_ERROR(SetMountAttributes(top.get(), BindAttributes(options),
+                                         "flags of " + mount.destination));
+      return FinishMount(top.get(), options, mount.destination);
+    }
     ASSIGN_OR_RETURN(UniqueFd top,
                      BindMount(source_fd.get(), dest.get(), (options.flags & MS_REC) != 0,
                                BindAttributes(options),
@@ -233,14 +247,59 @@ absl::Status CreateDevices(int root_fd, const oci::Spec& spec, const RootfsOptio
   return absl::OkStatus();
 }
 
+// The mount point of the mount holding `path`, from mountinfo.
+std::string MountPointOf(const std::string& path) {
+  std::error_code error;
+  std::string resolved = std::filesystem::canonical(path, error).string();
+  if (error) resolved = path;
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::string line, best = "/";
+  while (std::getline(mountinfo, line)) {
+    size_t at = 0;
+    for (int field = 0; field < 4 && at != std::string::npos; ++field) at = line.find(' ', at + 1);
+    if (at == std::string::npos) continue;
+    size_t end = line.find(' ', at + 1);
+    std::string point = line.substr(at + 1, end - at - 1);
+    bool holds = resolved == point || absl::StartsWith(resolved, point + "/");
+    if (holds && point.size() > best.size()) best = point;
+  }
+  return best;
+}
+
+// The propagation of "/" while the container's mounts are made: rslave by
+// default (nothing leaks to the host), or what rootfsPropagation asks, so
+// that bind mounts of shared host mounts join the host's peer groups and
+// mounts made inside reach the host (kubelet's Bidirectional volumes).
+absl::Status SetInitialPropagation(const oci::Spec& spec) {
+  unsigned long flags = MS_SLAVE | MS_REC;
+  if (!spec.linux.rootfs_propagation.empty()) {
+    ASSIGN_OR_RETURN(MountOptions parsed, ParseMountOptions({spec.linux.rootfs_propagation}));
+    if (parsed.propagation != 0) flags = parsed.propagation;
+  }
+  RETURN_IF_ERROR(Mount("", "/", nullptr, flags, "", "set the propagation of /"));
+  if (flags & MS_SHARED) {
+    // pivot_root refuses a new root whose parent mount is shared; a private
+    // parent also keeps the rootfs bind below from propagating anywhere.
+    std::string parent = MountPointOf(spec.root.path);
+    RETURN_IF_ERROR(
+        Mount("", parent, nullptr, MS_PRIVATE, "", "make the rootfs's parent mount private"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status PivotRoot(int root_fd) {
   // pivot_root(".", ".") stacks the old root on top of the new one; unmounting
   // "." then drops the old root without needing a directory to park it in.
+  // Held by fd: after the pivot, mount(2) resolves "." to the new root,
+  // not to the old one stacked on it, and making the new root's tree
+  // rslave would cut shared volumes off from the host.
+  UniqueFd old_root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!old_root) return ErrnoStatus("open the old root");
   if (::fchdir(root_fd) != 0) return ErrnoStatus("chdir into rootfs");
   if (::syscall(SYS_pivot_root, ".", ".") != 0) return ErrnoStatus("pivot_root");
   // Keep the old root's unmount from propagating back to the host.
-  if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0)
-    return ErrnoStatus("make old root slave");
+  RETURN_IF_ERROR(SetMountAttributes(old_root.get(), {.propagation = MS_SLAVE, .recursive = true},
+                                     "the old root"));
   if (::umount2(".", MNT_DETACH) != 0) return ErrnoStatus("detach old root");
   if (::chdir("/") != 0) return ErrnoStatus("chdir /");
   return absl::OkStatus();
@@ -313,8 +372,8 @@ absl::Status PrepareRootfs(const oci::Spec& spec, const RootfsOptions& options) 
     return absl::OkStatus();
   }
   // Nothing mounted from here on may leak to the host, and nothing the host
-  // mounts later should appear in the container unless asked.
-  RETURN_IF_ERROR(Mount("", "/", nullptr, MS_SLAVE | MS_REC, "", "make / rslave"));
+  // mounts later should appear in the container, unless the spec asks.
+  RETURN_IF_ERROR(SetInitialPropagation(spec));
   // pivot_root needs the new root to be a mount point.
   RETURN_IF_ERROR(Mount(spec.root.path, spec.root.path, nullptr, MS_BIND | MS_REC, "",
                         "bind rootfs " + spec.root.path));
