@@ -94,7 +94,8 @@ class ContainerService final : public PodMembers {
   absl::Status CreateSteps(Container& container, const Sandbox& sandbox,
                            const runtime::v1::PodSandboxConfig& sandbox_config);
   absl::Status StartLocked(Container& container);
-  absl::Status StopLocked(Container& container, absl::Duration grace);
+  // SIGKILL and wait: the rest of a stop, or all of a forced one.
+  absl::Status StopLocked(Container& container);
   absl::Status RemoveLocked(Container& container);
   // Reads the exit file of a container berthd thinks runs; true if it ended.
   bool Refresh(Container& container);

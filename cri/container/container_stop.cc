@@ -122,19 +122,9 @@ absl::Status ContainerService::ReleaseRootfs(Container& container) {
   return absl::OkStatus();
 }
 
-absl::Status ContainerService::StopLocked(Container& container, absl::Duration grace) {
+absl::Status ContainerService::StopLocked(Container& container) {
   if (container.state != runtime::v1::CONTAINER_RUNNING || Refresh(container))
     return absl::OkStatus();
-  if (grace > absl::ZeroDuration()) {
-    RETURN_IF_ERROR(KillContainerOf(container, StopSignalNumber(container.stop_signal)));
-    absl::StatusOr<ExitRecord> exit = monitors_.WaitForExit(container.monitor_dir(), grace);
-    if (!absl::IsDeadlineExceeded(exit.status())) {
-      Refresh(container);
-      return absl::OkStatus();
-    }
-    spdlog::info("container {} outlived its {} grace period: SIGKILL", container.id,
-                 absl::FormatDuration(grace));
-  }
   RETURN_IF_ERROR(KillContainerOf(container, SIGKILL));
   absl::StatusOr<ExitRecord> exit =
       monitors_.WaitForExit(container.monitor_dir(), options_.kill_timeout);
@@ -149,23 +139,44 @@ absl::Status ContainerService::Stop(const std::string& prefix, int64_t timeout_s
   absl::StatusOr<std::shared_ptr<Entry>> entry = Lookup(prefix);
   if (absl::IsNotFound(entry.status())) return absl::OkStatus();  // idempotent, as the CRI wants
   RETURN_IF_ERROR(entry.status());
-  std::string id, sandbox_id;
+  Container target;
+  {
+    absl::MutexLock lock(&(*entry)->mutex);
+    Container& container = (*entry)->container;
+    if (container.state != runtime::v1::CONTAINER_RUNNING || Refresh(container))
+      return absl::OkStatus();
+    target = container;
+  }
+  // The grace period passes without the container's lock: kubelet's
+  // relists and status calls must not wait for a slow stop.
+  absl::Duration grace = absl::Seconds(std::max<int64_t>(timeout_seconds, 0));
+  bool exited = false;
+  if (grace > absl::ZeroDuration()) {
+    RETURN_IF_ERROR(KillContainerOf(target, StopSignalNumber(target.stop_signal)));
+    exited = !absl::IsDeadlineExceeded(
+        monitors_.WaitForExit(target.monitor_dir(), grace).status());
+    if (!exited)
+      spdlog::info("container {} outlived its {} grace period: SIGKILL", target.id,
+                   absl::FormatDuration(grace));
+  }
   bool stopped = false;
   {
     absl::MutexLock lock(&(*entry)->mutex);
     Container& container = (*entry)->container;
-    id = container.id;
-    sandbox_id = container.sandbox_id;
-    bool running = container.state == runtime::v1::CONTAINER_RUNNING;
-    RETURN_IF_ERROR(StopLocked(container, absl::Seconds(std::max<int64_t>(timeout_seconds, 0))));
-    stopped = running && container.state == runtime::v1::CONTAINER_EXITED;
+    if (exited) {
+      stopped = Refresh(container);
+    } else {
+      bool running = container.state == runtime::v1::CONTAINER_RUNNING;
+      RETURN_IF_ERROR(StopLocked(container));
+      stopped = running && container.state == runtime::v1::CONTAINER_EXITED;
+    }
   }
-  if (stopped) Emit(runtime::v1::CONTAINER_STOPPED_EVENT, id, sandbox_id);
+  if (stopped) Emit(runtime::v1::CONTAINER_STOPPED_EVENT, target.id, target.sandbox_id);
   return absl::OkStatus();
 }
 
 absl::Status ContainerService::RemoveLocked(Container& container) {
-  RETURN_IF_ERROR(StopLocked(container, absl::ZeroDuration()));
+  RETURN_IF_ERROR(StopLocked(container));
   watcher_->Unwatch(container.id);
   RETURN_IF_ERROR(DeleteContainerOf(container));
   RETURN_IF_ERROR(ReleaseRootfs(container));
@@ -204,7 +215,7 @@ absl::Status ContainerService::StopPodContainers(const std::string& sandbox_id) 
     {
       absl::MutexLock lock(&entry->mutex);
       bool running = entry->container.state == runtime::v1::CONTAINER_RUNNING;
-      RETURN_IF_ERROR(StopLocked(entry->container, absl::ZeroDuration()));
+      RETURN_IF_ERROR(StopLocked(entry->container));
       stopped = running && entry->container.state == runtime::v1::CONTAINER_EXITED;
       id = entry->container.id;
     }

@@ -150,7 +150,8 @@ absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sand
   }
 
   std::string hostname = config.hostname();
-  if (host_network) {
+  // A new UTS namespace starts with the host's name: the files say so too.
+  if (host_network || hostname.empty()) {
     char name[256] = {};
     ::gethostname(name, sizeof(name) - 1);
     hostname = name;
