@@ -58,6 +58,9 @@ absl::StatusOr<ImageRecord> CriImageService::ResolveImage(const std::string& spe
     if (by_id.ok() || !absl::IsNotFound(by_id.status()) || absl::StartsWith(spec, "sha256:")) {
       return by_id;
     }
+    // Not a valid repository either: an id of no image here, so NotFound
+    // (RemoveImage of it must succeed, ImageStatus be empty).
+    if (!snapshotter::ParseImageReference(spec).ok()) return by_id;
   }
   ASSIGN_OR_RETURN(snapshotter::ImageReference ref, snapshotter::ParseImageReference(spec));
   std::string name = ref.digest ? ref.DigestName() : ref.TagName();

@@ -442,6 +442,16 @@ TEST_F(ImageTest, CorruptBlobIsRejectedAndNothingIsKept) {
   EXPECT_TRUE(fs::is_empty(berthd_->root() + "/content/ingest"));
 }
 
+TEST_F(ImageTest, UnknownIdsAreAbsentNotInvalid) {
+  ASSERT_TRUE(StartBerthd().ok());
+  // kubelet retries removals with the bare id it listed; critest's
+  // idempotence spec sends 64 zeros.
+  for (const std::string id : {std::string(64, '0'), "sha256:" + std::string(64, 'f')}) {
+    EXPECT_TRUE(Remove(id).ok()) << id;
+    EXPECT_FALSE(Status(id).has_image()) << id;
+  }
+}
+
 TEST_F(ImageTest, RemoveUntagsThenRemovesAndCollectsWhatNothingUses) {
   auto registry = StartRegistry("registry");
   ASSERT_TRUE(StartBerthd().ok());
