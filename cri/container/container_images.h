@@ -32,6 +32,9 @@ class ContainerImages {
   // Succeeds when it is already gone.
   virtual absl::Status RemoveSnapshot(const std::string& key) = 0;
   virtual absl::StatusOr<snapshotter::SnapshotUsage> Usage(const std::string& key) = 0;
+  // Keys of the snapshots whose key starts with `prefix`, for the cleanup
+  // of what a crash left.
+  virtual absl::StatusOr<std::vector<std::string>> SnapshotKeys(const std::string& prefix) = 0;
   // The filesystem holding the snapshots, for the stats' fs ids.
   virtual std::string SnapshotsRoot() const = 0;
 };

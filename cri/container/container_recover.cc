@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -100,6 +101,26 @@ absl::Status ContainerService::Start() {
     (void)UnmountSnapshot(orphan.rootfs());
     (void)images_.RemoveSnapshot("container-" + id);
     std::filesystem::remove_all(dir.path(), error);
+  }
+  // Snapshots of containers no record names (a crash inside create).
+  if (absl::StatusOr<std::vector<std::string>> keys = images_.SnapshotKeys("container-");
+      keys.ok()) {
+    for (const std::string& key : *keys) {
+      if (known.count(key.substr(std::strlen("container-")))) continue;
+      spdlog::warn("removing snapshot {}: no container of that id is known", key);
+      (void)images_.RemoveSnapshot(key);
+    }
+  }
+  // Containers the executor still has that are neither a known container
+  // nor a pod's pause: delete them, with their processes and cgroups.
+  if (absl::StatusOr<std::vector<ContainerInfo>> runtime = ListContainers(ExecutorOptions());
+      runtime.ok()) {
+    for (const ContainerInfo& info : *runtime) {
+      const std::string& id = info.state.id;
+      if (known.count(id) || sandboxes_.Get(id).ok()) continue;
+      spdlog::warn("deleting runtime container {}: no container or pod of that id is known", id);
+      (void)DeleteContainer(ExecutorOptions(), id, /*force=*/true);
+    }
   }
   absl::MutexLock lock(&mutex_);
   spdlog::info("{} containers reloaded", containers_.size());

@@ -43,4 +43,13 @@ absl::StatusOr<snapshotter::SnapshotUsage> ContainerImageProvider::Usage(const s
   return snapshots_.Usage(key);
 }
 
+absl::StatusOr<std::vector<std::string>> ContainerImageProvider::SnapshotKeys(
+    const std::string& prefix) {
+  ASSIGN_OR_RETURN(std::vector<snapshotter::SnapshotInfo> all, snapshots_.List());
+  std::vector<std::string> keys;
+  for (const snapshotter::SnapshotInfo& info : all)
+    if (absl::StartsWith(info.key, prefix)) keys.push_back(info.key);
+  return keys;
+}
+
 }  // namespace berth::cri

@@ -18,6 +18,7 @@ class ContainerImageProvider final : public ContainerImages {
                                                           const std::string& top_layer) override;
   absl::Status RemoveSnapshot(const std::string& key) override;
   absl::StatusOr<snapshotter::SnapshotUsage> Usage(const std::string& key) override;
+  absl::StatusOr<std::vector<std::string>> SnapshotKeys(const std::string& prefix) override;
   std::string SnapshotsRoot() const override { return snapshots_root_; }
 
  private:

@@ -2,9 +2,12 @@
 // them (their monitors outlived the old berthd), undoes the ones a crash
 // left half-made, and retries the CNI DELs still owed.
 
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -35,6 +38,23 @@ absl::Status PreparePauseRootfs(const std::string& rootfs, const std::string& pa
 }
 
 }  // namespace
+
+void SandboxService::RemoveUnknownSandboxDirs() {
+  std::string root = options_.state_dir + "/sandboxes";
+  std::error_code error;
+  for (const auto& dir : std::filesystem::directory_iterator(root, error)) {
+    std::string id = dir.path().filename().string();
+    if (Find(id) != nullptr) continue;
+    // A crash between making the directory and recording the sandbox.
+    spdlog::warn("removing {}: no pod sandbox of that id is known", dir.path().string());
+    for (const char* mount : {"/shm", "/rootfs"}) {
+      std::string path = dir.path().string() + mount;
+      if (::umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+        spdlog::warn("unmount {}: {}", path, strerror(errno));
+    }
+    std::filesystem::remove_all(dir.path(), error);
+  }
+}
 
 absl::Status SandboxService::Start() {
   RETURN_IF_ERROR(PreparePauseRootfs(PauseRootfs(), options_.pause_binary));
@@ -81,6 +101,7 @@ absl::Status SandboxService::Start() {
     names_[name] = std::move(reservation);
     sandboxes_[id] = std::move(entry);
   }
+  RemoveUnknownSandboxDirs();
   absl::MutexLock lock(&mutex_);
   spdlog::info("{} pod sandboxes reloaded", sandboxes_.size());
   return absl::OkStatus();

@@ -138,8 +138,14 @@ absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sand
   // waited for before the rollback's DEL runs.
   std::future<absl::StatusOr<cni::AttachResult>> attaching;
   if (!host_network) {
-    ASSIGN_OR_RETURN(sandbox.netns_path, cni::CreatePinnedNetns(options_.netns_dir, "berth-" + id));
+    // Recorded before it exists: a crash in between must not leak the pin.
+    sandbox.netns_path = absl::StrCat(options_.netns_dir, "/berth-", id);
+    RETURN_IF_ERROR(Persist(sandbox));
     rollback.Push("remove netns", [&] { return cni::RemovePinnedNetns(sandbox.netns_path); });
+    ASSIGN_OR_RETURN(std::string pinned, cni::CreatePinnedNetns(options_.netns_dir, "berth-" + id));
+    if (pinned != sandbox.netns_path)
+      return absl::InternalError("network namespace pinned at " + pinned + ", not " +
+                                 sandbox.netns_path);
     // DEL is owed from before ADD runs: a crash inside ADD must not leak an IP.
     sandbox.network_attached = true;
     RETURN_IF_ERROR(Persist(sandbox));

@@ -94,6 +94,8 @@ class SandboxService {
     bool done = false;
   };
 
+  // Directories under sandboxes/ that no record names: what a crash left.
+  void RemoveUnknownSandboxDirs();
   absl::StatusOr<std::string> RunSteps(const std::string& id, Sandbox& sandbox);
   absl::Status StopLocked(Sandbox& sandbox);
   absl::Status KillPause(const Sandbox& sandbox);
