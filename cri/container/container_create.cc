@@ -26,6 +26,7 @@
 #include "runtime/base/path_in_root.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/lsm.h"
+#include "runtime/oci/spec_parse.h"
 
 namespace berth::cri {
 namespace {
@@ -208,7 +209,6 @@ absl::Status ContainerService::CreateSteps(Container& container, const Sandbox& 
       ASSIGN_OR_RETURN(seccomp, SeccompForProfilePath(legacy_path, capabilities));
     }
   }
-  LsmSupport lsm = DetectLsm();
   ASSIGN_OR_RETURN(
       nlohmann::json spec,
       ContainerSpec(config, {.rootfs = container.rootfs(),
@@ -225,10 +225,14 @@ absl::Status ContainerService::CreateSteps(Container& container, const Sandbox& 
                              .lowest_oom_score_adj = LowestOomScoreAdj(),
                              .cgroup_v2 = CgroupV2(options_.cgroup_root),
                              .swap_accounting = SwapAccounting(options_.cgroup_root),
-                             .apparmor = lsm.apparmor,
                              .container_id = container.id,
                              .sandbox_id = sandbox.id,
                              .image_name = config.image().image()}));
+  if (absl::StatusOr<oci::Process> process = oci::ParseProcessJson(spec["process"].dump());
+      process.ok()) {
+    std::string unenforced = UnenforcedLabels(*process, DetectLsm());
+    if (!unenforced.empty()) spdlog::warn("container {}: {}", container.id, unenforced);
+  }
   RETURN_IF_ERROR(MakeDirectories(container.bundle(), 0700));
   RETURN_IF_ERROR(WriteFileAtomically(container.bundle() + "/config.json", spec.dump(), 0600));
   RETURN_IF_ERROR(PrepareLogDirectory(sandbox_config.log_directory(), config.log_path()));

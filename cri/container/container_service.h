@@ -73,6 +73,10 @@ class ContainerService final : public PodMembers {
   std::vector<runtime::v1::PodSandboxStats> ListPodStats(
       const runtime::v1::PodSandboxStatsFilter& filter);
 
+  // ListMetricDescriptors and ListPodSandboxMetrics (container_metrics.cc).
+  static std::vector<runtime::v1::MetricDescriptor> MetricDescriptors();
+  std::vector<runtime::v1::PodSandboxMetrics> PodMetrics();
+
   // The statuses of a pod's containers, for PodSandboxStatus and events.
   std::vector<runtime::v1::ContainerStatus> PodContainerStatuses(const std::string& sandbox_id);
 

@@ -377,8 +377,9 @@ absl::StatusOr<nlohmann::json> ContainerSpec(const runtime::v1::ContainerConfig&
   if (oom < in.lowest_oom_score_adj) oom = in.lowest_oom_score_adj;
   process["oomScoreAdj"] = oom;
 
-  // Apparmor: a host without it cannot confine; asking for a named profile
-  // there is an error rather than a silent downgrade.
+  // LSM labels go into the spec whatever the host runs: the executor applies
+  // them where the module is enforcing and reports them unenforced otherwise
+  // (runtime/lsm.h), and ContainerStatus shows that.
   const runtime::v1::SecurityProfile& apparmor = security.apparmor();
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -388,11 +389,13 @@ absl::StatusOr<nlohmann::json> ContainerSpec(const runtime::v1::ContainerConfig&
       apparmor.profile_type() == runtime::v1::SecurityProfile::Localhost ? apparmor.localhost_ref()
       : absl::StartsWith(legacy_apparmor, "localhost/")                  ? legacy_apparmor.substr(10)
                                                                          : "";
-  if (!apparmor_name.empty() && !privileged) {
-    if (!in.apparmor)
-      return absl::FailedPreconditionError(absl::StrCat(
-          "AppArmor profile ", apparmor_name, " asked for, but this host does not run AppArmor"));
-    process["apparmorProfile"] = apparmor_name;
+  if (!apparmor_name.empty() && !privileged) process["apparmorProfile"] = apparmor_name;
+  const runtime::v1::SELinuxOption& selinux = security.selinux_options();
+  if (!privileged && !selinux.type().empty()) {
+    process["selinuxLabel"] = absl::StrCat(selinux.user().empty() ? "system_u" : selinux.user(), ":",
+                                           selinux.role().empty() ? "system_r" : selinux.role(),
+                                           ":", selinux.type(),
+                                           selinux.level().empty() ? "" : ":" + selinux.level());
   }
 
   // Namespaces: the pod's, held by the pause process.

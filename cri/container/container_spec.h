@@ -68,7 +68,6 @@ struct ContainerSpecInputs {
   int lowest_oom_score_adj = -1000;       // what berthd may set (see LowestOomScoreAdj)
   bool cgroup_v2 = false;
   bool swap_accounting = true;  // memory.memsw (v1) or memory.swap.max (v2) exists
-  bool apparmor = false;        // the host enforces AppArmor
   // For annotations hooks and tools read (io.kubernetes.cri.*).
   std::string container_id, sandbox_id, image_name;
 };

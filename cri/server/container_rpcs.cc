@@ -152,4 +152,21 @@ grpc::Status CriRuntimeService::ListPodSandboxStats(
   return grpc::Status::OK;
 }
 
+grpc::Status CriRuntimeService::ListMetricDescriptors(
+    grpc::ServerContext*, const runtime::v1::ListMetricDescriptorsRequest*,
+    runtime::v1::ListMetricDescriptorsResponse* response) {
+  for (runtime::v1::MetricDescriptor& descriptor : ContainerService::MetricDescriptors())
+    *response->add_descriptors() = std::move(descriptor);
+  return grpc::Status::OK;
+}
+
+grpc::Status CriRuntimeService::ListPodSandboxMetrics(
+    grpc::ServerContext*, const runtime::v1::ListPodSandboxMetricsRequest*,
+    runtime::v1::ListPodSandboxMetricsResponse* response) {
+  if (containers_ == nullptr) return NoContainers();
+  for (runtime::v1::PodSandboxMetrics& metrics : containers_->PodMetrics())
+    *response->add_pod_metrics() = std::move(metrics);
+  return grpc::Status::OK;
+}
+
 }  // namespace berth::cri

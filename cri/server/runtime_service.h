@@ -91,6 +91,13 @@ class CriRuntimeService final : public runtime::v1::RuntimeService::Service {
                                    const runtime::v1::ListPodSandboxStatsRequest* request,
                                    runtime::v1::ListPodSandboxStatsResponse* response) override;
 
+  grpc::Status ListMetricDescriptors(grpc::ServerContext* context,
+                                     const runtime::v1::ListMetricDescriptorsRequest* request,
+                                     runtime::v1::ListMetricDescriptorsResponse* response) override;
+  grpc::Status ListPodSandboxMetrics(grpc::ServerContext* context,
+                                     const runtime::v1::ListPodSandboxMetricsRequest* request,
+                                     runtime::v1::ListPodSandboxMetricsResponse* response) override;
+
  private:
   const BerthConfig& config_;
   SandboxService* sandboxes_;
