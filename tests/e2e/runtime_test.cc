@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -297,6 +298,49 @@ TEST_F(RuntimeTest, BindMountWithOptions) {
   RunResult r = Run(config);
   EXPECT_EQ(r.out, "from host\n") << Status(r);
   EXPECT_THAT(r.err, HasSubstr("Read-only file system"));
+}
+
+// Whether a mount sits exactly at `path` in this (the host's) namespace.
+bool IsMountPoint(const std::string& path) {
+  std::string mountinfo = ReadFileToString("/proc/self/mountinfo").value_or("");
+  for (absl::string_view line : absl::StrSplit(mountinfo, '\n')) {
+    std::vector<absl::string_view> fields = absl::StrSplit(line, ' ');
+    if (fields.size() > 4 && fields[4] == path) return true;
+  }
+  return false;
+}
+
+// kubelet's Bidirectional volumes: a shared host mount bound with rshared
+// under rootfsPropagation rshared. A mount the container makes in it must
+// reach the host, and the container's teardown of its view of the host's
+// tree must not unmount anything on the host.
+TEST_F(RuntimeTest, SharedVolumesPropagateBothWaysAndNeverUnmountTheHosts) {
+  std::string volume = dir().Join("volume");
+  std::filesystem::create_directories(volume + "/host-child");
+  std::filesystem::create_directories(volume + "/from-container");
+  ASSERT_EQ(::mount(volume.c_str(), volume.c_str(), nullptr, MS_BIND, nullptr), 0);
+  ASSERT_EQ(::mount(nullptr, volume.c_str(), nullptr, MS_SHARED, nullptr), 0);
+  std::string host_child = volume + "/host-child";
+  ASSERT_EQ(::mount("tmpfs", host_child.c_str(), "tmpfs", 0, "size=64k"), 0);
+  std::string from_container = volume + "/from-container";
+
+  nlohmann::json config = Config({"mount", "-t", "tmpfs", "tmpfs", "/vol/from-container"});
+  config["process"]["capabilities"] = {{"bounding", {"CAP_SYS_ADMIN"}},
+                                       {"effective", {"CAP_SYS_ADMIN"}},
+                                       {"permitted", {"CAP_SYS_ADMIN"}}};
+  config["linux"]["rootfsPropagation"] = "rshared";
+  config["linux"].erase("seccomp");
+  config["mounts"].push_back({{"destination", "/vol"},
+                              {"type", "bind"},
+                              {"source", volume},
+                              {"options", {"rbind", "rshared"}}});
+  RunResult r = Run(config);
+  EXPECT_EQ(r.exit_code, 0) << Status(r);
+  EXPECT_TRUE(IsMountPoint(from_container)) << "the container's mount did not reach the host";
+  EXPECT_TRUE(IsMountPoint(host_child)) << "the host lost a mount when the container started";
+
+  for (const std::string& path : {from_container, host_child, volume})
+    ::umount2(path.c_str(), MNT_DETACH);
 }
 
 TEST_F(RuntimeTest, JoinedNetworkNamespaceIsShared) {
