@@ -163,6 +163,7 @@ int Run(absl::Time started) {
   }
   SandboxImageProvider pause_images(*(*images)->service, **store, *(*images)->snapshots);
   SandboxService sandboxes({.state_dir = config->state_dir,
+                            .netns_dir = config->cni.netns_dir,
                             .pause_binary = *pause_binary,
                             .systemd_cgroup = config->cgroup_driver == CgroupDriver::kSystemd,
                             .sandbox_image = config->image.sandbox_image,

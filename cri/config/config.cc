@@ -179,6 +179,8 @@ const std::vector<Key>& Keys() {
        [](const auto& c) { return absl::StrJoin(c.cni.bin_dirs, ":"); }},
       {"cni.cache_dir", [](auto v, auto& c) { return SetAbsolutePath(v, c.cni.cache_dir); },
        [](const auto& c) { return c.cni.cache_dir; }},
+      {"cni.netns_dir", [](auto v, auto& c) { return SetAbsolutePath(v, c.cni.netns_dir); },
+       [](const auto& c) { return c.cni.netns_dir; }},
       {"cni.plugin_timeout",
        [](auto v, auto& c) { return SetPositiveDuration(v, c.cni.plugin_timeout); },
        [](const auto& c) { return absl::FormatDuration(c.cni.plugin_timeout); }},

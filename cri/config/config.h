@@ -21,6 +21,9 @@ struct CniConfig {
   std::vector<std::string> bin_dirs = {"/opt/cni/bin", "/usr/lib/cni"};
   // libcni's cache directory: results/ holds what DEL needs of each attachment.
   std::string cache_dir = "/var/lib/cni";
+  // Where pods' network namespaces are pinned (berth-<sandbox id>), as
+  // `ip netns` expects them.
+  std::string netns_dir = "/var/run/netns";
   // A plugin call still running after this long is killed and fails.
   absl::Duration plugin_timeout = absl::Minutes(1);
 };

@@ -96,6 +96,7 @@ TEST(ConfigTest, EveryKeyCanBeOverridden) {
       {"cni.conf_dir", "/x/net.d"},
       {"cni.bin_dirs", "/x/bin:/y/cni"},
       {"cni.cache_dir", "/x/cni"},
+      {"cni.netns_dir", "/x/netns"},
       {"cni.plugin_timeout", "30s"},
       {"image.sandbox_image", "registry.k8s.io/pause:3.10"},
       {"image.registries_file", "/x/registries.yaml"},
