@@ -185,8 +185,9 @@ absl::Status ContainerService::CreateSteps(Container& container, const Sandbox& 
                    images_.Prepare(container.snapshot_key, image.top_layer));
   rollback.Push("remove the snapshot", [&] { return images_.RemoveSnapshot(container.snapshot_key); });
   RETURN_IF_ERROR(MakeDirectories(container.rootfs(), 0755));
+  // Not persisted on its own: recovery unmounts the rootfs of every
+  // incomplete record anyway, and the final record says it.
   container.rootfs_mounted = true;
-  RETURN_IF_ERROR(Persist(container));
   RETURN_IF_ERROR(MountSnapshot(mounts, container.rootfs()));
   rollback.Push("unmount the rootfs", [&] { return UnmountSnapshot(container.rootfs()); });
 

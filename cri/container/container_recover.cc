@@ -52,7 +52,8 @@ absl::Status ContainerService::Start() {
       }
       spdlog::error("container {}: {}; kept for a later retry", container.id, removed.message());
     }
-    if (container.state == runtime::v1::CONTAINER_CREATED && container.monitor_started) {
+    if (container.state == runtime::v1::CONTAINER_CREATED &&
+        (container.monitor_started || std::filesystem::exists(container.monitor_dir()))) {
       // berthd died inside StartContainer: whether the process ran is
       // unknowable, so it is ended and reported as a failed start.
       (void)KillContainerOf(container, SIGKILL);

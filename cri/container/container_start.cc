@@ -80,9 +80,10 @@ absl::Status ContainerService::StartLocked(Container& container) {
     monitor.runtime_binary = runtime->binary;
     monitor.runtime_root = runtime->root;
   }
+  // The monitor's directory is the mark of a start begun: recovery finds it
+  // (the state dir outlives a berthd crash) without a write to the store.
   RETURN_IF_ERROR(MakeDirectories(container.monitor_dir(), 0700));
   container.monitor_started = true;
-  RETURN_IF_ERROR(Persist(container));
 
   absl::StatusOr<pid_t> pid = monitors_.Create(monitor);
   absl::Status started = pid.status();
