@@ -1,0 +1,1526 @@
+// Containers through berthd's CRI socket, on Debian's real CNI plugins: the
+// CRI's container configs checked from inside the container (its output in
+// the CRI log, or ExecSync), the lifecycle and its exit reasons, ExecSync,
+// live resource updates, log reopening, stats and the event stream.
+//
+// One berthd, one bridge (name and subnet of this test process's own) and
+// one import of the test images serve the whole binary, so it stays fast;
+// every test makes pods of its own, removes them, and checks that what it
+// removed left no mount, cgroup or process behind.
+
+#include <grpcpp/grpcpp.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "runtime/base/atomic_file.h"
+#include "runtime/base/child_process.h"
+#include "runtime/base/status_macros.h"
+#include "snapshotter/digest.h"
+#include "tests/e2e/berthd_fixture.h"
+#include "tests/e2e/local_registry.h"
+#include "tests/support/tar_builder.h"
+#include "tests/unit/temp_dir.h"
+
+namespace berth::cri {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using testing::TempDir;
+using Stub = runtime::v1::RuntimeService::Stub;
+
+constexpr char kBusybox[] = "docker.io/berth-test/busybox:latest";
+constexpr char kUserUid[] = "docker.io/berth-test/user-uid:latest";    // User "1000"
+constexpr char kUserName[] = "docker.io/berth-test/user-name:latest";  // User "berthuser" (1234)
+// Made by BuildArchive: Entrypoint ["/bin/sh", "-c"], Cmd ["echo from-cmd"],
+// its own PATH and variables, WorkingDir /tmp, StopSignal SIGUSR1, and a
+// user "member" (2000) listed in the groups extra (3000) and other (3001).
+constexpr char kCustom[] = "docker.io/berth-e2e/custom:latest";
+constexpr char kCustomPath[] = "/image/bin:/usr/bin:/bin";
+
+std::string RunCommand(const std::vector<std::string>& argv) {
+  TempDir dir;
+  std::string out = dir.Join("out");
+  absl::StatusOr<ChildProcess> child =
+      ChildProcess::Spawn(argv, {.stdout_path = out, .stderr_path = out});
+  if (!child.ok()) return "";
+  (void)child->WaitFor(absl::Seconds(30));
+  return ReadFileToString(out).value_or("");
+}
+
+// Polls `done` until it holds or `timeout` passes.
+bool Eventually(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(10)) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return true;
+}
+
+// ---- the test images, as one OCI archive berthd imports ----
+
+nlohmann::json Descriptor(const std::string& media_type, const std::string& blob) {
+  return {{"mediaType", media_type},
+          {"digest", snapshotter::DigestOf(blob).ToString()},
+          {"size", blob.size()}};
+}
+
+// hack/test-images' busybox, user-uid and user-name, plus kCustom made here
+// on busybox's layer, as an OCI archive naming each image.
+absl::StatusOr<std::string> BuildArchive(const testing::TestImages& images) {
+  std::map<std::string, std::string> blobs;  // digest -> content
+  auto add_blob = [&](const std::string& data) {
+    std::string digest = snapshotter::DigestOf(data).ToString();
+    blobs[digest] = data;
+    return digest;
+  };
+  auto read_blob = [&](const std::string& digest) -> absl::Status {
+    ASSIGN_OR_RETURN(std::string data,
+                     ReadFileToString(images.dir() + "/blobs/sha256/" + digest.substr(7)));
+    blobs[digest] = std::move(data);
+    return absl::OkStatus();
+  };
+  nlohmann::json index = {{"schemaVersion", 2},
+                          {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                          {"manifests", nlohmann::json::array()}};
+  auto name_manifest = [&](const std::string& name, const std::string& digest) {
+    index["manifests"].push_back({{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                                  {"digest", digest},
+                                  {"size", blobs.at(digest).size()},
+                                  {"annotations", {{"io.containerd.image.name", name}}}});
+  };
+  for (const auto& [repo, name] :
+       {std::pair<std::string, std::string>{"berth-test/busybox", kBusybox},
+        {"berth-test/user-uid", kUserUid},
+        {"berth-test/user-name", kUserName}}) {
+    const nlohmann::json& image = images.Image(repo, "latest");
+    if (image.is_null()) return absl::NotFoundError(repo + ":latest is not in images.json");
+    RETURN_IF_ERROR(read_blob(image["manifest_digest"]));
+    RETURN_IF_ERROR(read_blob(image["config_digest"]));
+    for (const nlohmann::json& layer : image["layers"]) RETURN_IF_ERROR(read_blob(layer["digest"]));
+    name_manifest(name, image["manifest_digest"]);
+  }
+
+  const nlohmann::json& busybox = images.Image("berth-test/busybox", "latest");
+  const nlohmann::json& base = busybox["layers"][0];
+  std::string layer =
+      berth::testing::TarBuilder()
+          .Dir("etc")
+          .File("etc/passwd",
+                "root:x:0:0:root:/root:/bin/sh\nmember:x:2000:2000:member:/tmp:/bin/sh\n")
+          .File("etc/group",
+                "root:x:0:\nmember:x:2000:\nextra:x:3000:member\nother:x:3001:member\n")
+          .Build();
+  std::string layer_digest = add_blob(layer);
+  nlohmann::json config = {
+      {"architecture", busybox["platform"]["architecture"]},
+      {"os", "linux"},
+      {"config",
+       {{"Entrypoint", {"/bin/sh", "-c"}},
+        {"Cmd", {"echo from-cmd"}},
+        {"Env", {absl::StrCat("PATH=", kCustomPath), "IMAGE_ONLY=image", "SHARED=image"}},
+        {"WorkingDir", "/tmp"},
+        {"StopSignal", "SIGUSR1"}}},
+      {"rootfs", {{"type", "layers"}, {"diff_ids", {base["diff_id"], layer_digest}}}}};
+  std::string config_blob = config.dump();
+  add_blob(config_blob);
+  nlohmann::json manifest = {
+      {"schemaVersion", 2},
+      {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+      {"config", Descriptor("application/vnd.oci.image.config.v1+json", config_blob)},
+      {"layers",
+       {{{"mediaType", base["media_type"]}, {"digest", base["digest"]}, {"size", base["size"]}},
+        Descriptor("application/vnd.oci.image.layer.v1.tar", layer)}}};
+  name_manifest(kCustom, add_blob(manifest.dump()));
+
+  berth::testing::TarBuilder archive;
+  archive.File("oci-layout", R"({"imageLayoutVersion":"1.0.0"})")
+      .File("index.json", index.dump())
+      .Dir("blobs")
+      .Dir("blobs/sha256");
+  for (const auto& [digest, data] : blobs) archive.File("blobs/sha256/" + digest.substr(7), data);
+  return archive.Build();
+}
+
+absl::Status Import(CriClient& client, const std::string& archive) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  berth::v1::ImportResponse response;
+  std::unique_ptr<grpc::ClientWriter<berth::v1::ImportRequest>> writer =
+      client.berth_images().Import(&context, &response);
+  berth::v1::ImportRequest request;
+  for (size_t at = 0; at < archive.size(); at += 1 << 20) {
+    request.set_data(archive.substr(at, 1 << 20));
+    if (!writer->Write(request)) break;  // the server ended the call; Finish says why
+  }
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  if (!status.ok())
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        "import: " + status.error_message());
+  if (response.images_size() != 4)
+    return absl::InternalError(absl::StrCat("imported ", response.images_size(), " images, not 4"));
+  return absl::OkStatus();
+}
+
+// ---- the node the whole binary shares ----
+
+class Node {
+ public:
+  // Made by the first test that asks; torn down by NodeEnvironment.
+  static Node& Get() {
+    if (instance_ == nullptr) {
+      instance_ = new Node();
+      instance_->status_ = instance_->SetUp();
+    }
+    return *instance_;
+  }
+  static void Destroy() {
+    if (instance_ == nullptr) return;
+    instance_->TearDown();
+    delete instance_;
+    instance_ = nullptr;
+  }
+
+  const absl::Status& status() const { return status_; }
+  CriClient& client() { return berthd_.client(); }
+  const std::string& socket() const { return berthd_.socket(); }
+  const std::string& subnet_prefix() const { return subnet_prefix_; }
+  std::string state_dir() const { return dir_.Join("berthd-run"); }
+  std::string Join(const std::string& name) const { return dir_.Join(name); }
+  // A seccomp profile (Localhost) failing mkdir with ENOMEDIUM.
+  std::string seccomp_profile() const { return dir_.Join("no-mkdir.json"); }
+
+  std::string LogTail(size_t lines = 40) const {
+    std::vector<std::string> all = absl::StrSplit(berthd_.Log(), '\n');
+    size_t from = all.size() > lines ? all.size() - lines : 0;
+    return "\n--- berthd log (tail) ---\n" +
+           absl::StrJoin(all.begin() + static_cast<std::ptrdiff_t>(from), all.end(), "\n");
+  }
+
+  // berthd is still serving; a dead one is restarted (on the same root) so
+  // one crash fails one test, not the rest.
+  absl::Status EnsureServing() {
+    if (!started_) return status_;
+    absl::StatusOr<ExitStatus> ended = berthd_.process().WaitFor(absl::ZeroDuration());
+    if (!ended.ok()) return absl::OkStatus();
+    std::string log = LogTail();
+    RETURN_IF_ERROR(berthd_.Start(CniYaml()));
+    return absl::InternalError(
+        absl::StrCat("berthd had exited (", ended->ToString(), "); restarted it", log));
+  }
+
+ private:
+  Node() = default;
+
+  std::string CniYaml() const {
+    return absl::StrCat("  cache_dir: ", dir_.Join("cni-cache"), "\n");
+  }
+
+  absl::Status SetUp() {
+    int pid = ::getpid();
+    // Apart from sandbox_test's bt<pid> and 10.100-199.x.0/24.
+    bridge_ = absl::StrCat("bc", pid);
+    subnet_prefix_ = absl::StrCat("10.", 200 + pid % 50, ".", (pid / 50) % 250, ".");
+    testing::TestImages images;
+    RETURN_IF_ERROR(images.Build(dir_.Join("images")));
+    ASSIGN_OR_RETURN(std::string archive, BuildArchive(images));
+    RETURN_IF_ERROR(WriteFileAtomically(
+        seccomp_profile(),
+        R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"],
+            "action": "SCMP_ACT_ERRNO", "errnoRet": 123}]})"));
+    fs::create_directories(berthd_.conf_dir());
+    nlohmann::json list = {{"cniVersion", "1.0.0"},
+                           {"name", absl::StrCat("berth-ctr-e2e-", pid)},
+                           {"plugins",
+                            {{{"type", "bridge"},
+                              {"bridge", bridge_},
+                              {"isGateway", true},
+                              {"ipMasq", true},
+                              {"ipam",
+                               {{"type", "host-local"},
+                                {"dataDir", dir_.Join("ipam")},
+                                {"ranges", {{{{"subnet", subnet_prefix_ + "0/24"}}}}},
+                                {"routes", {{{"dst", "0.0.0.0/0"}}}}}}},
+                             {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}}}}};
+    RETURN_IF_ERROR(WriteFileAtomically(berthd_.conf_dir() + "/10-test.conflist", list.dump()));
+    RETURN_IF_ERROR(berthd_.Start(CniYaml()));
+    started_ = true;
+    return Import(berthd_.client(), archive);
+  }
+
+  void TearDown() {
+    if (status_.ok() && EnsureServing().ok()) {
+      runtime::v1::ListPodSandboxResponse pods =
+          client()
+              .Call(&Stub::ListPodSandbox, runtime::v1::ListPodSandboxRequest())
+              .value_or(runtime::v1::ListPodSandboxResponse());
+      for (const runtime::v1::PodSandbox& pod : pods.items()) {
+        runtime::v1::RemovePodSandboxRequest request;
+        request.set_pod_sandbox_id(pod.id());
+        absl::Status removed = client().Call(&Stub::RemovePodSandbox, request).status();
+        EXPECT_TRUE(removed.ok()) << "pod " << pod.id() << " left behind: " << removed;
+      }
+    }
+    if (started_) {
+      berthd_.process().Signal(SIGTERM).IgnoreError();
+      (void)berthd_.process().WaitFor(absl::Seconds(20));
+    }
+    RunCommand({"/usr/sbin/ip", "link", "del", bridge_});
+    // Whatever is still mounted below the temporary directory would be
+    // emptied by its removal: detach it first, and say so.
+    std::vector<std::string> points;
+    std::ifstream mountinfo("/proc/self/mountinfo");
+    for (std::string line; std::getline(mountinfo, line);) {
+      std::vector<std::string> fields = absl::StrSplit(line, ' ');
+      if (fields.size() > 4 && absl::StartsWith(fields[4], dir_.path()))
+        points.push_back(fields[4]);
+    }
+    EXPECT_THAT(points, IsEmpty()) << "mounts left under " << dir_.path();
+    for (auto it = points.rbegin(); it != points.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+  }
+
+  static Node* instance_;
+  TempDir dir_;
+  BerthdUnderTest berthd_{dir_};
+  std::string bridge_, subnet_prefix_;
+  bool started_ = false;  // berthd served once: its process exists from then on
+  absl::Status status_;
+};
+
+Node* Node::instance_ = nullptr;
+
+class NodeEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override { Node::Destroy(); }
+};
+
+::testing::Environment* const kNodeEnvironment =
+    ::testing::AddGlobalTestEnvironment(new NodeEnvironment);
+
+// ---- what a test sees of a container ----
+
+// The CRI log's content by stream ("<time> <stream> <P|F> <text>" lines).
+struct CriLog {
+  std::string stdout_text, stderr_text;
+};
+
+CriLog ReadCriLog(const std::string& path) {
+  CriLog log;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> parts = absl::StrSplit(line, absl::MaxSplits(' ', 3));
+    if (parts.size() < 3) continue;
+    std::string text = parts.size() == 4 ? parts[3] : "";
+    if (parts[2] == "F") text += "\n";
+    (parts[1] == "stderr" ? log.stderr_text : log.stdout_text) += text;
+  }
+  return log;
+}
+
+struct Pod {
+  std::string id;
+  runtime::v1::PodSandboxConfig config;
+};
+
+// What is left of a removed container on the node, seen from outside berthd.
+std::vector<std::string> Leftovers(const std::string& state_dir, const std::string& id, pid_t pid) {
+  std::vector<std::string> left;
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  for (std::string line; std::getline(mountinfo, line);)
+    if (absl::StrContains(line, id)) left.push_back("mount: " + line);
+  std::error_code ignored;
+  for (const auto& hierarchy : fs::directory_iterator("/sys/fs/cgroup", ignored)) {
+    std::string cgroup = hierarchy.path().string() + "/berth/" + id;
+    if (fs::exists(cgroup, ignored)) left.push_back("cgroup " + cgroup);
+  }
+  for (const auto& proc : fs::directory_iterator("/proc", ignored)) {
+    std::string name = proc.path().filename();
+    int number = 0;
+    if (!absl::SimpleAtoi(name, &number)) continue;
+    std::string cmdline = ReadFileToString(proc.path().string() + "/cmdline").value_or("");
+    if (!absl::StrContains(cmdline, id)) continue;
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    left.push_back(absl::StrCat("process ", name, ": ", cmdline));
+  }
+  if (pid > 0 && ::kill(pid, 0) == 0) left.push_back(absl::StrCat("the container's process ", pid));
+  if (fs::exists(state_dir + "/containers/" + id, ignored))
+    left.push_back("state directory " + state_dir + "/containers/" + id);
+  return left;
+}
+
+class ContainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: namespaces, mounts, cgroups";
+    if (::access("/usr/lib/cni/bridge", X_OK) != 0)
+      GTEST_SKIP() << "needs containernetworking-plugins (hack/deps installs it)";
+    node_ = &Node::Get();
+    ASSERT_TRUE(node_->status().ok()) << node_->status() << node_->LogTail();
+    absl::Status serving = node_->EnsureServing();
+    EXPECT_TRUE(serving.ok()) << serving;
+  }
+
+  void TearDown() override {
+    if (node_ == nullptr || !node_->status().ok()) return;
+    for (const std::string& id : pods_) {
+      absl::Status removed = RemovePod(id);
+      EXPECT_TRUE(removed.ok()) << "remove pod " << id << ": " << removed;
+      runtime::v1::ContainerFilter filter;
+      filter.set_pod_sandbox_id(id);
+      EXPECT_THAT(ListContainers(filter), IsEmpty()) << "containers of removed pod " << id;
+    }
+  }
+
+  CriClient& client() { return node_->client(); }
+  std::string LogTail() { return node_->LogTail(); }
+
+  // A pod of this test, removed by TearDown; names are unique in the binary.
+  absl::StatusOr<Pod> RunPod(const std::string& prefix,
+                             const std::function<void(runtime::v1::PodSandboxConfig&)>& edit = {}) {
+    static int counter = 0;
+    std::string name = absl::StrCat(prefix, "-", ++counter);
+    Pod pod;
+    pod.config.mutable_metadata()->set_name(name);
+    pod.config.mutable_metadata()->set_namespace_("e2e");
+    pod.config.mutable_metadata()->set_uid(absl::StrCat(name, "-uid-", ::getpid()));
+    pod.config.set_hostname(name);
+    pod.config.set_log_directory(node_->Join("logs/" + name));
+    (*pod.config.mutable_labels())["pod"] = name;
+    if (edit) edit(pod.config);
+    runtime::v1::RunPodSandboxRequest request;
+    *request.mutable_config() = pod.config;
+    ASSIGN_OR_RETURN(runtime::v1::RunPodSandboxResponse response,
+                     client().Call(&Stub::RunPodSandbox, request));
+    pod.id = response.pod_sandbox_id();
+    pods_.push_back(pod.id);
+    return pod;
+  }
+
+  absl::Status RemovePod(const std::string& id) {
+    runtime::v1::RemovePodSandboxRequest request;
+    request.set_pod_sandbox_id(id);
+    return client().Call(&Stub::RemovePodSandbox, request).status();
+  }
+
+  static std::vector<std::string> Sh(const std::string& script) {
+    return {"/bin/sh", "-c", script};
+  }
+
+  static runtime::v1::ContainerConfig Container(const std::string& name, const std::string& image,
+                                                const std::vector<std::string>& command = {}) {
+    runtime::v1::ContainerConfig config;
+    config.mutable_metadata()->set_name(name);
+    config.mutable_image()->set_image(image);
+    for (const std::string& arg : command) config.add_command(arg);
+    config.set_log_path(name + "/0.log");
+    (*config.mutable_labels())["container"] = name;
+    // kubelet's default: a PID namespace of the container's own.
+    config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(
+        runtime::v1::CONTAINER);
+    return config;
+  }
+
+  static std::string LogPath(const Pod& pod, const runtime::v1::ContainerConfig& config) {
+    return pod.config.log_directory() + "/" + config.log_path();
+  }
+
+  absl::StatusOr<std::string> Create(const Pod& pod, const runtime::v1::ContainerConfig& config) {
+    runtime::v1::CreateContainerRequest request;
+    request.set_pod_sandbox_id(pod.id);
+    *request.mutable_config() = config;
+    *request.mutable_sandbox_config() = pod.config;
+    ASSIGN_OR_RETURN(runtime::v1::CreateContainerResponse response,
+                     client().Call(&Stub::CreateContainer, request));
+    return response.container_id();
+  }
+
+  absl::Status Start(const std::string& id) {
+    runtime::v1::StartContainerRequest request;
+    request.set_container_id(id);
+    return client().Call(&Stub::StartContainer, request).status();
+  }
+
+  absl::StatusOr<std::string> CreateAndStart(const Pod& pod,
+                                             const runtime::v1::ContainerConfig& config) {
+    ASSIGN_OR_RETURN(std::string id, Create(pod, config));
+    RETURN_IF_ERROR(Start(id));
+    return id;
+  }
+
+  absl::Status Stop(const std::string& id, int64_t timeout) {
+    runtime::v1::StopContainerRequest request;
+    request.set_container_id(id);
+    request.set_timeout(timeout);
+    return client().Call(&Stub::StopContainer, request).status();
+  }
+
+  absl::Status Remove(const std::string& id) {
+    runtime::v1::RemoveContainerRequest request;
+    request.set_container_id(id);
+    return client().Call(&Stub::RemoveContainer, request).status();
+  }
+
+  absl::StatusOr<runtime::v1::ContainerStatusResponse> Status(const std::string& id,
+                                                              bool verbose = false) {
+    runtime::v1::ContainerStatusRequest request;
+    request.set_container_id(id);
+    request.set_verbose(verbose);
+    return client().Call(&Stub::ContainerStatus, request);
+  }
+
+  runtime::v1::ContainerState State(const std::string& id) {
+    absl::StatusOr<runtime::v1::ContainerStatusResponse> status = Status(id);
+    return status.ok() ? status->status().state() : runtime::v1::CONTAINER_UNKNOWN;
+  }
+
+  // The container's init pid, from the verbose status.
+  pid_t Pid(const std::string& id) {
+    absl::StatusOr<runtime::v1::ContainerStatusResponse> status = Status(id, true);
+    if (!status.ok() || !status->info().contains("info")) return 0;
+    return nlohmann::json::parse(status->info().at("info")).value("pid", 0);
+  }
+
+  std::vector<runtime::v1::Container> ListContainers(const runtime::v1::ContainerFilter& filter) {
+    runtime::v1::ListContainersRequest request;
+    *request.mutable_filter() = filter;
+    absl::StatusOr<runtime::v1::ListContainersResponse> response =
+        client().Call(&Stub::ListContainers, request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    if (!response.ok()) return {};
+    return {response->containers().begin(), response->containers().end()};
+  }
+
+  absl::StatusOr<runtime::v1::ContainerStatus> WaitForExit(
+      const std::string& id, absl::Duration timeout = absl::Seconds(20)) {
+    absl::Time deadline = absl::Now() + timeout;
+    for (;;) {
+      ASSIGN_OR_RETURN(runtime::v1::ContainerStatusResponse status, Status(id));
+      if (status.status().state() == runtime::v1::CONTAINER_EXITED) return status.status();
+      if (absl::Now() > deadline)
+        return absl::DeadlineExceededError(
+            absl::StrCat("container ", id, " still ",
+                         runtime::v1::ContainerState_Name(status.status().state())));
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+
+  struct Ran {
+    runtime::v1::ContainerStatus status;
+    CriLog log;
+  };
+
+  // Creates, starts and waits for the container, then removes it.
+  absl::StatusOr<Ran> RunToExit(const Pod& pod, const runtime::v1::ContainerConfig& config) {
+    ASSIGN_OR_RETURN(std::string id, CreateAndStart(pod, config));
+    Ran ran;
+    ASSIGN_OR_RETURN(ran.status, WaitForExit(id));
+    ran.log = ReadCriLog(LogPath(pod, config));
+    RETURN_IF_ERROR(Remove(id));
+    return ran;
+  }
+
+  absl::StatusOr<runtime::v1::ExecSyncResponse> Exec(const std::string& id,
+                                                     const std::vector<std::string>& cmd,
+                                                     int64_t timeout = 10) {
+    runtime::v1::ExecSyncRequest request;
+    request.set_container_id(id);
+    for (const std::string& arg : cmd) request.add_cmd(arg);
+    request.set_timeout(timeout);
+    return client().Call(&Stub::ExecSync, request);
+  }
+
+  // The stdout of a command that must succeed in the container.
+  std::string ExecOut(const std::string& id, const std::string& script) {
+    absl::StatusOr<runtime::v1::ExecSyncResponse> response = Exec(id, Sh(script));
+    EXPECT_TRUE(response.ok()) << script << ": " << response.status();
+    if (!response.ok()) return "";
+    EXPECT_EQ(response->exit_code(), 0) << script << ": " << response->stderr();
+    return response->stdout();
+  }
+
+  // Polls until the removed container left nothing behind; what is left.
+  std::vector<std::string> LeftoversOf(const std::string& id, pid_t pid) {
+    std::vector<std::string> left;
+    Eventually(
+        [&] {
+          left = Leftovers(node_->state_dir(), id, pid);
+          return left.empty();
+        },
+        absl::Seconds(5));
+    return left;
+  }
+
+  Node* node_ = nullptr;
+  std::vector<std::string> pods_;
+};
+
+// ---- 1. CRI configs, checked from inside the container ----
+
+uint64_t CapabilityMask(std::initializer_list<int> capabilities) {
+  uint64_t mask = 0;
+  for (int capability : capabilities) mask |= uint64_t{1} << capability;
+  return mask;
+}
+
+// Docker's and containerd's defaults.
+const uint64_t kDefaultCapabilities =
+    CapabilityMask({CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW,
+                    CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP, CAP_NET_BIND_SERVICE,
+                    CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE});
+
+uint64_t OurCapabilities() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (absl::StartsWith(line, "CapEff:")) return std::strtoull(line.c_str() + 7, nullptr, 16);
+  }
+  return 0;
+}
+
+// What kCapabilityScript prints for `mask` as effective and bounding set.
+std::string CapabilityLines(uint64_t mask) {
+  char line[64];
+  std::snprintf(line, sizeof(line), "%016" PRIx64, mask);
+  return absl::StrCat("CapEff:\t", line, "\nCapBnd:\t", line);
+}
+
+constexpr char kIdScript[] = "echo $(id -u):$(id -g):$(id -G)";
+constexpr char kCapabilityScript[] = "grep CapEff /proc/self/status; grep CapBnd /proc/self/status";
+
+using ContainerEdit = std::function<void(runtime::v1::ContainerConfig&)>;
+
+runtime::v1::LinuxContainerSecurityContext& Security(runtime::v1::ContainerConfig& config) {
+  return *config.mutable_linux()->mutable_security_context();
+}
+
+struct ConfigCase {
+  std::string name;
+  std::string image = kBusybox;
+  std::string script;  // the command, run by sh -c; empty keeps the image's
+  ContainerEdit edit;
+  std::string want;  // the container's stdout, without the last newline
+  std::function<void(runtime::v1::PodSandboxConfig&)> edit_pod;
+};
+
+void PrintTo(const ConfigCase& c, std::ostream* os) { *os << c.name; }
+
+std::vector<ConfigCase> ConfigCases() {
+  auto user = [](int64_t uid) {
+    return [uid](runtime::v1::ContainerConfig& c) {
+      Security(c).mutable_run_as_user()->set_value(uid);
+    };
+  };
+  auto caps = [](std::vector<std::string> add, std::vector<std::string> drop) {
+    return [add, drop](runtime::v1::ContainerConfig& c) {
+      for (const std::string& name : add)
+        Security(c).mutable_capabilities()->add_add_capabilities(name);
+      for (const std::string& name : drop)
+        Security(c).mutable_capabilities()->add_drop_capabilities(name);
+    };
+  };
+  auto seccomp = [](runtime::v1::SecurityProfile::ProfileType type) {
+    return [type](runtime::v1::ContainerConfig& c) {
+      Security(c).mutable_seccomp()->set_profile_type(type);
+    };
+  };
+  return {
+      // command and args against the image's Entrypoint ["/bin/sh", "-c"] and Cmd.
+      {.name = "ImageEntrypointAndCmdByDefault", .image = kCustom, .want = "from-cmd"},
+      {.name = "ArgsReplaceTheImageCmd",
+       .image = kCustom,
+       .edit = [](auto& c) { c.add_args("echo from-args"); },
+       .want = "from-args"},
+      {.name = "CommandReplacesEntrypointAndDropsCmd",
+       .image = kCustom,
+       .edit =
+           [](auto& c) {
+             c.add_command("/bin/echo");
+             c.add_command("from-command");
+           },
+       .want = "from-command"},
+      {.name = "CommandAndArgs",
+       .image = kCustom,
+       .edit =
+           [](auto& c) {
+             c.add_command("/bin/echo");
+             c.add_args("a");
+             c.add_args("b");
+           },
+       .want = "a b"},
+      // Env: the image's, then the CRI's winning; the image's PATH kept.
+      {.name = "EnvMergedCriWinsImagePathKept",
+       .image = kCustom,
+       .script = "echo $IMAGE_ONLY $SHARED $CRI_ONLY $PATH",
+       .edit =
+           [](auto& c) {
+             auto* shared = c.add_envs();
+             shared->set_key("SHARED");
+             shared->set_value("cri");
+             auto* own = c.add_envs();
+             own->set_key("CRI_ONLY");
+             own->set_value("cri");
+           },
+       .want = absl::StrCat("image cri cri ", kCustomPath)},
+      {.name = "WorkingDirFromTheImage", .image = kCustom, .script = "pwd", .want = "/tmp"},
+      {.name = "WorkingDirFromTheConfig",
+       .image = kCustom,
+       .script = "pwd",
+       .edit = [](auto& c) { c.set_working_dir("/etc"); },
+       .want = "/etc"},
+      {.name = "MissingWorkingDirIsCreated",
+       .script = "pwd",
+       .edit = [](auto& c) { c.set_working_dir("/made/by/runtime"); },
+       .want = "/made/by/runtime"},
+      // Users and groups.
+      {.name = "RootByDefault", .script = kIdScript, .want = "0:0:0"},
+      {.name = "RunAsUser", .script = kIdScript, .edit = user(1000), .want = "1000:0:0"},
+      {.name = "RunAsUserAndGroup",
+       .script = kIdScript,
+       .edit =
+           [](auto& c) {
+             Security(c).mutable_run_as_user()->set_value(1000);
+             Security(c).mutable_run_as_group()->set_value(2000);
+           },
+       .want = "1000:2000:2000"},
+      {.name = "RunAsUsernameWithItsGroups",
+       .image = kCustom,
+       .script = kIdScript,
+       .edit = [](auto& c) { Security(c).set_run_as_username("member"); },
+       .want = "2000:2000:2000 3000 3001"},
+      {.name = "ImageUserUid", .image = kUserUid, .script = kIdScript, .want = "1000:0:0"},
+      {.name = "ImageUserName", .image = kUserName, .script = kIdScript, .want = "1234:1234:1234"},
+      {.name = "RunAsUserBeatsTheImageUser",
+       .image = kUserName,
+       .script = kIdScript,
+       .edit = user(0),
+       .want = "0:0:0"},
+      {.name = "SupplementalGroups",
+       .script = kIdScript,
+       .edit =
+           [](auto& c) {
+             Security(c).add_supplemental_groups(5000);
+             Security(c).add_supplemental_groups(5001);
+           },
+       .want = "0:0:0 5000 5001"},
+      {.name = "SupplementalGroupsPolicyMerge",
+       .image = kCustom,
+       .script = kIdScript,
+       .edit =
+           [](auto& c) {
+             Security(c).mutable_run_as_user()->set_value(2000);
+             Security(c).add_supplemental_groups(4000);
+             Security(c).set_supplemental_groups_policy(runtime::v1::Merge);
+           },
+       .want = "2000:2000:2000 3000 3001 4000"},
+      {.name = "SupplementalGroupsPolicyStrict",
+       .image = kCustom,
+       .script = kIdScript,
+       .edit =
+           [](auto& c) {
+             Security(c).mutable_run_as_user()->set_value(2000);
+             Security(c).add_supplemental_groups(4000);
+             Security(c).set_supplemental_groups_policy(runtime::v1::Strict);
+           },
+       .want = "2000:2000:2000 4000"},
+      // Capabilities.
+      {.name = "DefaultCapabilities",
+       .script = kCapabilityScript,
+       .want = CapabilityLines(kDefaultCapabilities)},
+      {.name = "CapabilitiesAddedAndDropped",
+       .script = kCapabilityScript,
+       .edit = caps({"SYS_ADMIN", "CAP_NET_ADMIN"}, {"CHOWN", "CAP_KILL"}),
+       .want =
+           CapabilityLines((kDefaultCapabilities | CapabilityMask({CAP_SYS_ADMIN, CAP_NET_ADMIN})) &
+                           ~CapabilityMask({CAP_CHOWN, CAP_KILL}))},
+      {.name = "DropAllCapabilities",
+       .script = kCapabilityScript,
+       .edit = caps({}, {"ALL"}),
+       .want = CapabilityLines(0)},
+      {.name = "DropAllThenAddOne",
+       .script = kCapabilityScript,
+       .edit = caps({"NET_BIND_SERVICE"}, {"ALL"}),
+       .want = CapabilityLines(CapabilityMask({CAP_NET_BIND_SERVICE}))},
+      {.name = "AddAllCapabilities",
+       .script = kCapabilityScript,
+       .edit = caps({"ALL"}, {}),
+       .want = CapabilityLines(OurCapabilities())},
+      // The root filesystem and the kernel's files.
+      {.name = "ReadonlyRootfs",
+       .script = "touch /probe 2>&1; echo rc=$?",
+       .edit = [](auto& c) { Security(c).set_readonly_rootfs(true); },
+       .want = "touch: /probe: Read-only file system\nrc=1"},
+      {.name = "WritableRootfsByDefault",
+       .script = "touch /probe && echo written",
+       .want = "written"},
+      // (This kernel has no /proc/kcore; timer_list and keys are on the same list.)
+      {.name = "DefaultMaskedAndReadonlyPaths",
+       .script = "stat -c %F:%t:%T /proc/timer_list /proc/keys; ls -A /sys/firmware | wc -l; "
+                 "awk '$5 == \"/proc/sys\" { print substr($6, 1, 3) }' /proc/self/mountinfo",
+       .want = "character special file:1:3\ncharacter special file:1:3\n0\nro,"},
+      {.name = "CustomMaskedAndReadonlyPathsReplaceTheDefaults",
+       .script = "wc -c < /etc/passwd; ls -A /sys/firmware | wc -l; touch /tmp/x 2>&1; "
+                 "stat -c %F /proc/timer_list",
+       .edit =
+           [](auto& c) {
+             Security(c).add_masked_paths("/etc/passwd");
+             Security(c).add_masked_paths("/sys/firmware");
+             Security(c).add_readonly_paths("/tmp");
+           },
+       .want = "0\n0\ntouch: /tmp/x: Read-only file system\nregular empty file"},
+      // Seccomp: user namespaces need no capability, only the default profile forbids them.
+      {.name = "SeccompRuntimeDefaultForbidsUserNamespaces",
+       .script = "unshare -U true 2>&1; echo rc=$?",
+       .edit = seccomp(runtime::v1::SecurityProfile::RuntimeDefault),
+       .want = "unshare: unshare(0x10000000): Operation not permitted\nrc=1"},
+      {.name = "SeccompUnconfinedAllowsUserNamespaces",
+       .script = "unshare -U true 2>&1; echo rc=$?",
+       .edit = seccomp(runtime::v1::SecurityProfile::Unconfined),
+       .want = "rc=0"},
+      {.name = "SeccompLocalhostProfile",
+       .script = "mkdir /tmp/made 2>&1; echo rc=$?",
+       .edit =
+           [](auto& c) {
+             Security(c).mutable_seccomp()->set_profile_type(
+                 runtime::v1::SecurityProfile::Localhost);
+             Security(c).mutable_seccomp()->set_localhost_ref(Node::Get().seccomp_profile());
+           },
+       .want = "mkdir: can't create directory '/tmp/made': No medium found\nrc=1"},
+      // Resources in the container's own cgroup (v1 here).
+      {.name = "ResourcesInTheCgroup",
+       .script = "cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_quota_us "
+                 "/sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/memory/memory.limit_in_bytes",
+       .edit =
+           [](auto& c) {
+             auto* resources = c.mutable_linux()->mutable_resources();
+             resources->set_cpu_shares(512);
+             resources->set_cpu_quota(25000);
+             resources->set_cpu_period(50000);
+             resources->set_memory_limit_in_bytes(64 << 20);
+           },
+       .want = "512\n25000\n50000\n67108864"},
+      // The pod's hostname, hosts and resolv.conf.
+      {.name = "HostnameHostsAndResolvConfOfThePod",
+       .script = "hostname; cat /etc/hostname /etc/resolv.conf; grep -o pod-host-name /etc/hosts",
+       .want = "pod-host-name\npod-host-name\nsearch e2e.svc.cluster.local\nnameserver "
+               "10.96.0.10\noptions ndots:5\npod-host-name",
+       .edit_pod =
+           [](runtime::v1::PodSandboxConfig& pod) {
+             pod.set_hostname("pod-host-name");
+             pod.mutable_dns_config()->add_servers("10.96.0.10");
+             pod.mutable_dns_config()->add_searches("e2e.svc.cluster.local");
+             pod.mutable_dns_config()->add_options("ndots:5");
+           }},
+  };
+}
+
+class ContainerConfigTest : public ContainerTest,
+                            public ::testing::WithParamInterface<ConfigCase> {};
+
+TEST_P(ContainerConfigTest, SeenFromInside) {
+  const ConfigCase& c = GetParam();
+  absl::StatusOr<Pod> pod = RunPod("config", c.edit_pod);
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  runtime::v1::ContainerConfig config =
+      Container("probe", c.image, c.script.empty() ? std::vector<std::string>{} : Sh(c.script));
+  if (c.edit) c.edit(config);
+  absl::StatusOr<Ran> ran = RunToExit(*pod, config);
+  ASSERT_TRUE(ran.ok()) << ran.status() << LogTail();
+  EXPECT_EQ(ran->status.exit_code(), 0) << ran->log.stderr_text;
+  EXPECT_EQ(absl::StripSuffix(ran->log.stdout_text, "\n"), c.want)
+      << "stderr: " << ran->log.stderr_text;
+  if (c.script == kIdScript) {
+    // ContainerStatus reports the user the process runs as.
+    const runtime::v1::LinuxContainerUser& user = ran->status.user().linux();
+    EXPECT_EQ(absl::StrCat(user.uid(), ":", user.gid(), ":",
+                           absl::StrJoin(user.supplemental_groups(), " ")),
+              c.want);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, ContainerConfigTest, ::testing::ValuesIn(ConfigCases()),
+                         [](const ::testing::TestParamInfo<ConfigCase>& info) {
+                           return info.param.name;
+                         });
+
+// ExecSync runs with the container's own user, environment and directory.
+TEST_F(ContainerTest, ExecSyncRunsAsTheContainersProcess) {
+  absl::StatusOr<Pod> pod = RunPod("exec-as");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  runtime::v1::ContainerConfig config = Container("sleeper", kBusybox, {"sleep", "1000"});
+  Security(config).mutable_run_as_user()->set_value(1000);
+  Security(config).mutable_capabilities()->add_drop_capabilities("ALL");
+  config.set_working_dir("/etc");
+  auto* env = config.add_envs();
+  env->set_key("FROM_CRI");
+  env->set_value("yes");
+  absl::StatusOr<std::string> id = CreateAndStart(*pod, config);
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  EXPECT_EQ(ExecOut(*id, "id -u; echo $FROM_CRI; pwd; grep CapEff /proc/self/status"),
+            "1000\nyes\n/etc\nCapEff:\t0000000000000000\n");
+}
+
+TEST_F(ContainerTest, HostPathMountsAreReadOnlyOrWritable) {
+  std::string volume = node_->Join("volume-" + std::to_string(::getpid()));
+  fs::create_directories(volume);
+  ASSERT_TRUE(WriteFileAtomically(volume + "/hello", "from the host\n").ok());
+  absl::StatusOr<Pod> pod = RunPod("volumes");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  runtime::v1::ContainerConfig config =
+      Container("volumes", kBusybox,
+                Sh("cat /ro/hello; touch /ro/new 2>&1; echo rc=$?; cat /rw/hello; "
+                   "echo from the container > /rw/written; echo rc=$?"));
+  runtime::v1::Mount* ro = config.add_mounts();
+  ro->set_container_path("/ro");
+  ro->set_host_path(volume);
+  ro->set_readonly(true);
+  runtime::v1::Mount* rw = config.add_mounts();
+  rw->set_container_path("/rw");
+  rw->set_host_path(volume);
+  absl::StatusOr<Ran> ran = RunToExit(*pod, config);
+  ASSERT_TRUE(ran.ok()) << ran.status() << LogTail();
+  EXPECT_EQ(ran->log.stdout_text,
+            "from the host\ntouch: /ro/new: Read-only file system\nrc=1\nfrom the host\nrc=0\n")
+      << ran->log.stderr_text;
+  EXPECT_EQ(ReadFileToString(volume + "/written").value_or(""), "from the container\n");
+  EXPECT_FALSE(fs::exists(volume + "/new"));
+  EXPECT_EQ(ran->status.mounts_size(), 2);
+}
+
+TEST_F(ContainerTest, DevShmIsSharedWithinAPodOnly) {
+  absl::StatusOr<Pod> pod = RunPod("shm");
+  absl::StatusOr<Pod> other_pod = RunPod("shm-other");
+  ASSERT_TRUE(pod.ok() && other_pod.ok()) << LogTail();
+  absl::StatusOr<std::string> writer =
+      CreateAndStart(*pod, Container("writer", kBusybox, {"sleep", "1000"}));
+  absl::StatusOr<std::string> reader =
+      CreateAndStart(*pod, Container("reader", kBusybox, {"sleep", "1000"}));
+  absl::StatusOr<std::string> stranger =
+      CreateAndStart(*other_pod, Container("stranger", kBusybox, {"sleep", "1000"}));
+  ASSERT_TRUE(writer.ok() && reader.ok() && stranger.ok()) << LogTail();
+  ExecOut(*writer, "echo shared > /dev/shm/note");
+  EXPECT_EQ(ExecOut(*reader, "cat /dev/shm/note"), "shared\n");
+  EXPECT_EQ(ExecOut(*stranger, "ls -A /dev/shm | wc -l"), "0\n");
+}
+
+// ---- 2. Lifecycle ----
+
+TEST_F(ContainerTest, CreatedRunningExitedWithTimesAndCompleted) {
+  absl::StatusOr<Pod> pod = RunPod("life");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  int64_t before = absl::ToUnixNanos(absl::Now());
+  runtime::v1::ContainerConfig config =
+      Container("waiter", kBusybox, Sh("while [ ! -e /tmp/go ]; do sleep 0.05; done; echo done"));
+  (*config.mutable_annotations())["note"] = "kept";
+  absl::StatusOr<std::string> id = Create(*pod, config);
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  absl::StatusOr<runtime::v1::ContainerStatusResponse> created = Status(*id);
+  ASSERT_TRUE(created.ok()) << created.status();
+  const runtime::v1::ContainerStatus& c = created->status();
+  EXPECT_EQ(c.state(), runtime::v1::CONTAINER_CREATED);
+  EXPECT_EQ(c.id(), *id);
+  EXPECT_EQ(c.metadata().name(), "waiter");
+  EXPECT_GE(c.created_at(), before);
+  EXPECT_EQ(c.started_at(), 0);
+  EXPECT_EQ(c.finished_at(), 0);
+  EXPECT_EQ(c.image().image(), kBusybox);
+  EXPECT_THAT(c.image_ref(), HasSubstr("sha256:"));
+  EXPECT_EQ(c.labels().at("container"), "waiter");
+  EXPECT_EQ(c.annotations().at("note"), "kept");
+  EXPECT_EQ(c.log_path(), LogPath(*pod, config));
+  runtime::v1::ContainerFilter in_pod;
+  in_pod.set_pod_sandbox_id(pod->id);
+  std::vector<runtime::v1::Container> listed = ListContainers(in_pod);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].id(), *id);
+  EXPECT_EQ(listed[0].state(), runtime::v1::CONTAINER_CREATED);
+
+  ASSERT_TRUE(Start(*id).ok()) << LogTail();
+  absl::StatusOr<runtime::v1::ContainerStatusResponse> running = Status(*id);
+  ASSERT_TRUE(running.ok());
+  EXPECT_EQ(running->status().state(), runtime::v1::CONTAINER_RUNNING);
+  EXPECT_GE(running->status().started_at(), c.created_at());
+  EXPECT_EQ(running->status().finished_at(), 0);
+  EXPECT_EQ(Start(*id).code(), absl::StatusCode::kFailedPrecondition) << "started only once";
+
+  ExecOut(*id, "touch /tmp/go");
+  absl::StatusOr<runtime::v1::ContainerStatus> exited = WaitForExit(*id);
+  ASSERT_TRUE(exited.ok()) << exited.status();
+  EXPECT_EQ(exited->exit_code(), 0);
+  EXPECT_EQ(exited->reason(), "Completed");
+  EXPECT_EQ(exited->started_at(), running->status().started_at());
+  EXPECT_GE(exited->finished_at(), exited->started_at());
+  EXPECT_LE(exited->finished_at(), absl::ToUnixNanos(absl::Now()));
+  EXPECT_EQ(ReadCriLog(LogPath(*pod, config)).stdout_text, "done\n");
+  runtime::v1::ContainerFilter exited_only;
+  exited_only.mutable_state()->set_state(runtime::v1::CONTAINER_EXITED);
+  exited_only.set_pod_sandbox_id(pod->id);
+  EXPECT_EQ(ListContainers(exited_only).size(), 1u);
+  EXPECT_EQ(Start(*id).code(), absl::StatusCode::kFailedPrecondition) << "no restart";
+  EXPECT_TRUE(Remove(*id).ok());
+}
+
+TEST_F(ContainerTest, NonZeroExitIsError) {
+  absl::StatusOr<Pod> pod = RunPod("fails");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  absl::StatusOr<Ran> ran =
+      RunToExit(*pod, Container("fails", kBusybox, Sh("echo failing >&2; exit 3")));
+  ASSERT_TRUE(ran.ok()) << ran.status() << LogTail();
+  EXPECT_EQ(ran->status.exit_code(), 3);
+  EXPECT_EQ(ran->status.reason(), "Error");
+  EXPECT_EQ(ran->log.stderr_text, "failing\n");
+}
+
+TEST_F(ContainerTest, OutOfMemoryIsOOMKilled) {
+  absl::StatusOr<Pod> pod = RunPod("oom");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  runtime::v1::ContainerConfig config =
+      Container("hog", kBusybox, {"dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"});
+  config.mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(16 << 20);
+  absl::StatusOr<Ran> ran = RunToExit(*pod, config);
+  ASSERT_TRUE(ran.ok()) << ran.status() << LogTail();
+  EXPECT_EQ(ran->status.exit_code(), 137) << ran->log.stderr_text;
+  EXPECT_EQ(ran->status.reason(), "OOMKilled");
+}
+
+TEST_F(ContainerTest, StopWaitsTheGracePeriodThenKills) {
+  absl::StatusOr<Pod> pod = RunPod("grace");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  runtime::v1::ContainerConfig stubborn_config =
+      Container("stubborn", kBusybox, Sh("trap '' TERM; echo ready; sleep 1000"));
+  absl::StatusOr<std::string> stubborn = CreateAndStart(*pod, stubborn_config);
+  runtime::v1::ContainerConfig polite_config = Container(
+      "polite", kBusybox, Sh("trap 'echo trapped; exit 0' TERM; echo ready; sleep 1000 & wait"));
+  absl::StatusOr<std::string> polite = CreateAndStart(*pod, polite_config);
+  ASSERT_TRUE(stubborn.ok() && polite.ok()) << LogTail();
+  // The shells have set their traps.
+  for (const auto* config : {&stubborn_config, &polite_config}) {
+    ASSERT_TRUE(
+        Eventually([&] { return ReadCriLog(LogPath(*pod, *config)).stdout_text == "ready\n"; }));
+  }
+
+  absl::Time started = absl::Now();
+  ASSERT_TRUE(Stop(*polite, 10).ok());
+  EXPECT_LT(absl::Now() - started, absl::Seconds(1)) << "SIGTERM ends it at once";
+  EXPECT_EQ(State(*polite), runtime::v1::CONTAINER_EXITED) << "stopped when Stop returns";
+  EXPECT_EQ(ReadCriLog(LogPath(*pod, polite_config)).stdout_text, "ready\ntrapped\n");
+  EXPECT_EQ(Status(*polite)->status().exit_code(), 0);
+
+  started = absl::Now();
+  ASSERT_TRUE(Stop(*stubborn, 2).ok());
+  absl::Duration took = absl::Now() - started;
+  EXPECT_GE(took, absl::Milliseconds(1900));
+  EXPECT_LT(took, absl::Seconds(8));
+  absl::StatusOr<runtime::v1::ContainerStatusResponse> status = Status(*stubborn);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->status().state(), runtime::v1::CONTAINER_EXITED);
+  EXPECT_EQ(status->status().exit_code(), 137) << "SIGKILL";
+  EXPECT_TRUE(Stop(*stubborn, 2).ok()) << "stopping a stopped container succeeds";
+}
+
+// shareProcessNamespace: the pod's PID namespace, pause its init. A
+// container whose main process ends is over, as with containerd (its shim
+// kills what is left of such a container): its other processes do not keep
+// it RUNNING.
+TEST_F(ContainerTest, InASharedPidNamespaceTheContainerEndsWithItsMainProcess) {
+  absl::StatusOr<Pod> pod = RunPod("sharedpid", [](runtime::v1::PodSandboxConfig& pod) {
+    pod.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(
+        runtime::v1::POD);
+  });
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  auto shared = [](runtime::v1::ContainerConfig config) {
+    Security(config).mutable_namespace_options()->set_pid(runtime::v1::POD);
+    return config;
+  };
+  absl::StatusOr<std::string> watcher =
+      CreateAndStart(*pod, shared(Container("watcher", kBusybox, {"sleep", "1000"})));
+  ASSERT_TRUE(watcher.ok()) << watcher.status() << LogTail();
+  runtime::v1::ContainerConfig config = shared(
+      Container("leaves-a-child", kBusybox, Sh("sleep 2345 & echo forked; sleep 1; exit 3")));
+  absl::StatusOr<std::string> id = CreateAndStart(*pod, config);
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  EXPECT_TRUE(Eventually([&] {
+    return absl::StrContains(ExecOut(*watcher, "ps -o args"), "sleep 2345");
+  })) << "one PID namespace";
+  absl::StatusOr<runtime::v1::ContainerStatus> exited = WaitForExit(*id);
+  ASSERT_TRUE(exited.ok()) << exited.status();
+  absl::Time reported = absl::Now();
+  EXPECT_EQ(exited->exit_code(), 3);
+  EXPECT_LT(reported - absl::FromUnixNanos(exited->finished_at()), absl::Milliseconds(500))
+      << "EXITED reported long after the main process ended";
+  EXPECT_EQ(ReadCriLog(LogPath(*pod, config)).stdout_text, "forked\n");
+  EXPECT_THAT(ExecOut(*watcher, "ps -o args"), ::testing::Not(HasSubstr("sleep 2345")))
+      << "what the container left is ended with it";
+}
+
+TEST_F(ContainerTest, StopSendsTheImagesStopSignal) {
+  absl::StatusOr<Pod> pod = RunPod("stopsignal");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  runtime::v1::ContainerConfig config =
+      Container("usr1", kCustom,
+                Sh("trap 'echo got USR1; exit 7' USR1; trap 'echo got TERM; exit 8' TERM; "
+                   "echo ready; sleep 1000 & wait"));
+  absl::StatusOr<std::string> id = CreateAndStart(*pod, config);
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  ASSERT_TRUE(
+      Eventually([&] { return ReadCriLog(LogPath(*pod, config)).stdout_text == "ready\n"; }));
+  absl::Time started = absl::Now();
+  ASSERT_TRUE(Stop(*id, 10).ok());
+  EXPECT_LT(absl::Now() - started, absl::Seconds(5));
+  absl::StatusOr<runtime::v1::ContainerStatusResponse> status = Status(*id);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->status().exit_code(), 7);
+  EXPECT_EQ(ReadCriLog(LogPath(*pod, config)).stdout_text, "ready\ngot USR1\n");
+}
+
+TEST_F(ContainerTest, UnknownIdsStopAndRemoveButHaveNoStatus) {
+  std::string unknown = absl::StrCat("no-such-container-", ::getpid());
+  EXPECT_TRUE(Stop(unknown, 1).ok());
+  EXPECT_TRUE(Remove(unknown).ok());
+  EXPECT_EQ(Status(unknown).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Start(unknown).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Exec(unknown, {"true"}).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ContainerTest, DuplicateNameIsRefusedAndTheIdenticalRetryGetsTheSameContainer) {
+  absl::StatusOr<Pod> pod = RunPod("dup");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  runtime::v1::ContainerConfig config = Container("twin", kBusybox, {"sleep", "1000"});
+  absl::StatusOr<std::string> first = Create(*pod, config);
+  ASSERT_TRUE(first.ok()) << first.status() << LogTail();
+  absl::StatusOr<std::string> retried = Create(*pod, config);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(*retried, *first) << "kubelet's retry after a timeout";
+  runtime::v1::ContainerConfig other = Container("twin", kBusybox, {"sleep", "2000"});
+  absl::StatusOr<std::string> refused = Create(*pod, other);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(refused.status().message(), HasSubstr(*first));
+  runtime::v1::ContainerFilter in_pod;
+  in_pod.set_pod_sandbox_id(pod->id);
+  EXPECT_EQ(ListContainers(in_pod).size(), 1u);
+  // The next attempt is another name.
+  other.mutable_metadata()->set_attempt(1);
+  absl::StatusOr<std::string> next = Create(*pod, other);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_NE(*next, *first);
+  // Once removed, the name is free again.
+  ASSERT_TRUE(Remove(*first).ok());
+  absl::StatusOr<std::string> reused = Create(*pod, Container("twin", kBusybox, {"true"}));
+  ASSERT_TRUE(reused.ok()) << reused.status();
+  EXPECT_NE(*reused, *first);
+}
+
+TEST_F(ContainerTest, RemoveStopsARunningContainerAndLeavesNothing) {
+  absl::StatusOr<Pod> pod = RunPod("remove");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  absl::StatusOr<std::string> id =
+      CreateAndStart(*pod, Container("sleeper", kBusybox, {"sleep", "1000"}));
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  pid_t pid = Pid(*id);
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(::kill(pid, 0), 0);
+  // The leak check sees a live container: its mount, cgroups, monitor, process.
+  std::vector<std::string> live = Leftovers(node_->state_dir(), *id, pid);
+  for (const char* kind : {"mount: ", "cgroup /sys/fs/cgroup/memory/", "process ",
+                           "the container's process", "state directory"})
+    EXPECT_THAT(live, ::testing::Contains(HasSubstr(kind)));
+  ASSERT_TRUE(Remove(*id).ok()) << LogTail();
+  EXPECT_EQ(Status(*id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(Remove(*id).ok()) << "removing twice succeeds";
+  EXPECT_THAT(LeftoversOf(*id, pid), IsEmpty());
+}
+
+TEST_F(ContainerTest, RemovePodSandboxRemovesItsContainersAndLeavesNothing) {
+  absl::StatusOr<Pod> pod = RunPod("pod-remove");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  absl::StatusOr<std::string> running =
+      CreateAndStart(*pod, Container("running", kBusybox, {"sleep", "1000"}));
+  absl::StatusOr<std::string> created = Create(*pod, Container("created", kBusybox, {"true"}));
+  absl::StatusOr<std::string> exited =
+      CreateAndStart(*pod, Container("exited", kBusybox, {"true"}));
+  ASSERT_TRUE(running.ok() && created.ok() && exited.ok()) << LogTail();
+  ASSERT_TRUE(WaitForExit(*exited).ok());
+  pid_t pid = Pid(*running);
+  ASSERT_TRUE(RemovePod(pod->id).ok()) << LogTail();
+  for (const std::string& id : {*running, *created, *exited}) {
+    EXPECT_EQ(Status(id).status().code(), absl::StatusCode::kNotFound) << id;
+    EXPECT_THAT(LeftoversOf(id, id == *running ? pid : 0), IsEmpty()) << id;
+  }
+  runtime::v1::ContainerFilter in_pod;
+  in_pod.set_pod_sandbox_id(pod->id);
+  EXPECT_THAT(ListContainers(in_pod), IsEmpty());
+  // This test's only pod gone, nothing is mounted below berthd's state
+  // directory (container rootfs, pod shm) any more.
+  std::string mounts = ReadFileToString("/proc/self/mountinfo").value_or("");
+  EXPECT_THAT(mounts, ::testing::Not(HasSubstr(node_->state_dir() + "/")));
+}
+
+// ---- 3. ExecSync ----
+
+TEST_F(ContainerTest, ExecSyncReturnsOutputAndExitCode) {
+  absl::StatusOr<Pod> pod = RunPod("exec");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  absl::StatusOr<std::string> id =
+      CreateAndStart(*pod, Container("sleeper", kBusybox, {"sleep", "1000"}));
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  absl::StatusOr<runtime::v1::ExecSyncResponse> response =
+      Exec(*id, Sh("echo to stdout; echo to stderr >&2; exit 5"));
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->stdout(), "to stdout\n");
+  EXPECT_EQ(response->stderr(), "to stderr\n");
+  EXPECT_EQ(response->exit_code(), 5);
+  EXPECT_EQ(Exec(*id, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(Stop(*id, 0).ok());
+  EXPECT_EQ(Exec(*id, {"true"}).status().code(), absl::StatusCode::kFailedPrecondition)
+      << "no exec in an exited container";
+}
+
+TEST_F(ContainerTest, ExecSyncTimeoutIsDeadlineExceededAndEndsTheCommand) {
+  absl::StatusOr<Pod> pod = RunPod("exec-timeout");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  absl::StatusOr<std::string> id =
+      CreateAndStart(*pod, Container("sleeper", kBusybox, {"sleep", "1000"}));
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  absl::Time started = absl::Now();
+  absl::StatusOr<runtime::v1::ExecSyncResponse> response = Exec(*id, {"sleep", "37"}, 1);
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kDeadlineExceeded) << response.status();
+  EXPECT_LT(absl::Now() - started, absl::Seconds(5));
+  std::string processes;
+  EXPECT_TRUE(Eventually([&] {
+    processes = ExecOut(*id, "ps -o args");
+    return !absl::StrContains(processes, "sleep 37");
+  })) << processes;
+}
+
+TEST_F(ContainerTest, ExecSyncOutputIsCapped) {
+  absl::StatusOr<Pod> pod = RunPod("exec-cap");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  absl::StatusOr<std::string> id =
+      CreateAndStart(*pod, Container("sleeper", kBusybox, {"sleep", "1000"}));
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  // A client receiving what kubelet does: messages up to 16 MiB.
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(16 << 20);
+  std::unique_ptr<Stub> stub = runtime::v1::RuntimeService::NewStub(grpc::CreateCustomChannel(
+      "unix:" + node_->socket(), grpc::InsecureChannelCredentials(), args));
+  runtime::v1::ExecSyncRequest request;
+  request.set_container_id(*id);
+  for (const std::string& arg : Sh("dd if=/dev/zero bs=1M count=20 2>/dev/null; echo end >&2"))
+    request.add_cmd(arg);
+  request.set_timeout(30);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  runtime::v1::ExecSyncResponse response;
+  grpc::Status status = stub->ExecSync(&context, request, &response);
+  // The capped reply must still fit the 16 MiB that kubelet (and berthd's
+  // own server) allow a message.
+  ASSERT_TRUE(status.ok()) << "gRPC code " << status.error_code() << ": " << status.error_message();
+  EXPECT_GT(response.stdout().size(), 0u);
+  EXPECT_LE(response.stdout().size(), size_t{16} << 20);
+  EXPECT_EQ(response.stdout().find_first_not_of('\0'), std::string::npos);
+  EXPECT_EQ(response.stderr(), "end\n");
+  EXPECT_EQ(response.exit_code(), 0);
+}
+
+// ---- 4. Live changes ----
+
+TEST_F(ContainerTest, UpdateContainerResourcesChangesTheLiveCgroup) {
+  absl::StatusOr<Pod> pod = RunPod("update");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  runtime::v1::ContainerConfig config = Container("sleeper", kBusybox, {"sleep", "1000"});
+  config.mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(64 << 20);
+  config.mutable_linux()->mutable_resources()->set_cpu_shares(256);
+  absl::StatusOr<std::string> id = CreateAndStart(*pod, config);
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  constexpr char kRead[] =
+      "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.shares "
+      "/sys/fs/cgroup/cpu/cpu.cfs_quota_us";
+  EXPECT_EQ(ExecOut(*id, kRead), "67108864\n256\n-1\n");
+
+  runtime::v1::UpdateContainerResourcesRequest request;
+  request.set_container_id(*id);
+  request.mutable_linux()->set_memory_limit_in_bytes(128 << 20);
+  request.mutable_linux()->set_cpu_shares(768);
+  request.mutable_linux()->set_cpu_quota(20000);
+  request.mutable_linux()->set_cpu_period(100000);
+  absl::StatusOr<runtime::v1::UpdateContainerResourcesResponse> updated =
+      client().Call(&Stub::UpdateContainerResources, request);
+  ASSERT_TRUE(updated.ok()) << updated.status() << LogTail();
+  EXPECT_EQ(ExecOut(*id, kRead), "134217728\n768\n20000\n");
+  EXPECT_EQ(ReadFileToString("/sys/fs/cgroup/memory/berth/" + *id + "/memory.limit_in_bytes")
+                .value_or(""),
+            "134217728\n");
+  absl::StatusOr<runtime::v1::ContainerStatusResponse> status = Status(*id);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->status().resources().linux().memory_limit_in_bytes(), 128 << 20);
+  EXPECT_EQ(status->status().resources().linux().cpu_quota(), 20000);
+
+  ASSERT_TRUE(Stop(*id, 0).ok());
+  request.mutable_linux()->set_memory_limit_in_bytes(256 << 20);
+  EXPECT_EQ(client().Call(&Stub::UpdateContainerResources, request).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ContainerTest, ReopenContainerLogAfterRotation) {
+  absl::StatusOr<Pod> pod = RunPod("reopen");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  runtime::v1::ContainerConfig config = Container(
+      "ticker", kBusybox, Sh("i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.05; done"));
+  absl::StatusOr<std::string> id = CreateAndStart(*pod, config);
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  std::string log = LogPath(*pod, config);
+  ASSERT_TRUE(
+      Eventually([&] { return absl::StrContains(ReadCriLog(log).stdout_text, "line-2\n"); }));
+
+  std::string rotated = log + ".1";
+  ASSERT_EQ(::rename(log.c_str(), rotated.c_str()), 0);
+  runtime::v1::ReopenContainerLogRequest request;
+  request.set_container_id(*id);
+  absl::StatusOr<runtime::v1::ReopenContainerLogResponse> reopened =
+      client().Call(&Stub::ReopenContainerLog, request);
+  ASSERT_TRUE(reopened.ok()) << reopened.status() << LogTail();
+  ASSERT_TRUE(Eventually([&] { return fs::exists(log); })) << "the log is made again";
+  std::string old_text = ReadCriLog(rotated).stdout_text;
+  ASSERT_TRUE(Eventually([&] { return absl::StrContains(ReadCriLog(log).stdout_text, "\n"); }));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(ReadCriLog(rotated).stdout_text, old_text) << "nothing more lands in the old file";
+  std::string new_text = ReadCriLog(log).stdout_text;
+  // The lines continue where the old file ends, none lost or repeated.
+  std::vector<std::string> old_lines = absl::StrSplit(absl::StripSuffix(old_text, "\n"), '\n');
+  std::vector<std::string> new_lines = absl::StrSplit(absl::StripSuffix(new_text, "\n"), '\n');
+  int last = -1, first = -1;
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripPrefix(old_lines.back(), "line-"), &last));
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripPrefix(new_lines.front(), "line-"), &first));
+  EXPECT_EQ(first, last + 1);
+
+  ASSERT_TRUE(Stop(*id, 0).ok());
+  EXPECT_EQ(client().Call(&Stub::ReopenContainerLog, request).status().code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "only a running container's log reopens";
+}
+
+// ---- 5. Stats ----
+
+TEST_F(ContainerTest, ContainerAndPodStats) {
+  absl::StatusOr<Pod> pod = RunPod("stats");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  absl::StatusOr<std::string> id =
+      CreateAndStart(*pod, Container("busy", kBusybox, {"sleep", "1000"}));
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  ExecOut(*id, "i=0; while [ $i -lt 50000 ]; do i=$((i+1)); done");
+  ExecOut(*id, "dd if=/dev/zero of=/written bs=1M count=3 2>/dev/null");
+  ExecOut(*id, absl::StrCat("ping -c 1 -W 2 ", node_->subnet_prefix(), "1"));
+
+  runtime::v1::ContainerStatsRequest request;
+  request.set_container_id(*id);
+  absl::StatusOr<runtime::v1::ContainerStatsResponse> stats =
+      client().Call(&Stub::ContainerStats, request);
+  ASSERT_TRUE(stats.ok()) << stats.status() << LogTail();
+  const runtime::v1::ContainerStats& s = stats->stats();
+  EXPECT_EQ(s.attributes().id(), *id);
+  EXPECT_EQ(s.attributes().metadata().name(), "busy");
+  EXPECT_EQ(s.attributes().labels().at("container"), "busy");
+  EXPECT_GT(s.cpu().usage_core_nano_seconds().value(), 0u);
+  EXPECT_GT(s.cpu().timestamp(), 0);
+  EXPECT_GT(s.memory().working_set_bytes().value(), 0u);
+  EXPECT_GE(s.writable_layer().used_bytes().value(), 3u << 20);
+  EXPECT_GE(s.writable_layer().inodes_used().value(), 1u);
+
+  runtime::v1::PodSandboxStatsRequest pod_request;
+  pod_request.set_pod_sandbox_id(pod->id);
+  absl::StatusOr<runtime::v1::PodSandboxStatsResponse> pod_stats =
+      client().Call(&Stub::PodSandboxStats, pod_request);
+  ASSERT_TRUE(pod_stats.ok()) << pod_stats.status() << LogTail();
+  const runtime::v1::LinuxPodSandboxStats& linux_stats = pod_stats->stats().linux();
+  EXPECT_EQ(pod_stats->stats().attributes().id(), pod->id);
+  EXPECT_EQ(pod_stats->stats().attributes().metadata().name(), pod->config.metadata().name());
+  EXPECT_EQ(linux_stats.network().default_interface().name(), "eth0");
+  EXPECT_GT(linux_stats.network().default_interface().rx_bytes().value(), 0u);
+  EXPECT_GT(linux_stats.network().default_interface().tx_bytes().value(), 0u);
+  EXPECT_GE(linux_stats.process().process_count().value(), 1u);
+  EXPECT_GT(linux_stats.cpu().usage_core_nano_seconds().value(), 0u);
+  EXPECT_GT(linux_stats.memory().working_set_bytes().value(), 0u);
+  ASSERT_EQ(linux_stats.containers_size(), 1);
+  EXPECT_EQ(linux_stats.containers(0).attributes().id(), *id);
+  EXPECT_EQ(client()
+                .Call(&Stub::PodSandboxStats,
+                      [] {
+                        runtime::v1::PodSandboxStatsRequest unknown;
+                        unknown.set_pod_sandbox_id("no-such-pod");
+                        return unknown;
+                      }())
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(ContainerTest, ListStatsFilters) {
+  absl::StatusOr<Pod> pod_a = RunPod("liststats-a");
+  absl::StatusOr<Pod> pod_b = RunPod("liststats-b");
+  ASSERT_TRUE(pod_a.ok() && pod_b.ok()) << LogTail();
+  absl::StatusOr<std::string> a1 =
+      CreateAndStart(*pod_a, Container("a1", kBusybox, {"sleep", "1000"}));
+  absl::StatusOr<std::string> a2 = Create(*pod_a, Container("a2", kBusybox, {"sleep", "1000"}));
+  absl::StatusOr<std::string> b1 =
+      CreateAndStart(*pod_b, Container("b1", kBusybox, {"sleep", "1000"}));
+  ASSERT_TRUE(a1.ok() && a2.ok() && b1.ok()) << LogTail();
+
+  auto ids = [&](const runtime::v1::ContainerStatsFilter& filter) {
+    runtime::v1::ListContainerStatsRequest request;
+    *request.mutable_filter() = filter;
+    absl::StatusOr<runtime::v1::ListContainerStatsResponse> response =
+        client().Call(&Stub::ListContainerStats, request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    std::set<std::string> out;
+    if (!response.ok()) return out;
+    for (const runtime::v1::ContainerStats& stats : response->stats())
+      out.insert(stats.attributes().id());
+    return out;
+  };
+  runtime::v1::ContainerStatsFilter by_pod;
+  by_pod.set_pod_sandbox_id(pod_a->id);
+  EXPECT_EQ(ids(by_pod), (std::set<std::string>{*a1, *a2}));
+  runtime::v1::ContainerStatsFilter by_id;
+  by_id.set_id(b1->substr(0, 16));
+  EXPECT_EQ(ids(by_id), std::set<std::string>{*b1});
+  runtime::v1::ContainerStatsFilter by_label;
+  (*by_label.mutable_label_selector())["container"] = "a2";
+  EXPECT_EQ(ids(by_label), std::set<std::string>{*a2});
+  runtime::v1::ContainerStatsFilter none;
+  none.set_pod_sandbox_id(pod_b->id);
+  (*none.mutable_label_selector())["container"] = "a1";
+  EXPECT_THAT(ids(none), IsEmpty());
+
+  runtime::v1::ListPodSandboxStatsRequest pods;
+  pods.mutable_filter()->set_id(pod_b->id);
+  absl::StatusOr<runtime::v1::ListPodSandboxStatsResponse> pod_stats =
+      client().Call(&Stub::ListPodSandboxStats, pods);
+  ASSERT_TRUE(pod_stats.ok()) << pod_stats.status();
+  ASSERT_EQ(pod_stats->stats_size(), 1);
+  EXPECT_EQ(pod_stats->stats(0).attributes().id(), pod_b->id);
+  pods.mutable_filter()->clear_id();
+  (*pods.mutable_filter()->mutable_label_selector())["pod"] = pod_a->config.metadata().name();
+  pod_stats = client().Call(&Stub::ListPodSandboxStats, pods);
+  ASSERT_TRUE(pod_stats.ok()) << pod_stats.status();
+  ASSERT_EQ(pod_stats->stats_size(), 1);
+  EXPECT_EQ(pod_stats->stats(0).attributes().id(), pod_a->id);
+  EXPECT_EQ(pod_stats->stats(0).linux().containers_size(), 2);
+}
+
+// ---- 6. Events ----
+
+// GetContainerEvents, read on a thread of its own until cancelled.
+class EventStream {
+ public:
+  explicit EventStream(CriClient& client)
+      : reader_(client.runtime().GetContainerEvents(&context_, runtime::v1::GetEventsRequest())),
+        thread_([this] {
+          runtime::v1::ContainerEventResponse event;
+          while (reader_->Read(&event)) {
+            absl::MutexLock lock(&mutex_);
+            events_.push_back(event);
+          }
+        }) {}
+  ~EventStream() {
+    context_.TryCancel();
+    thread_.join();
+    (void)reader_->Finish();
+  }
+
+  std::vector<runtime::v1::ContainerEventResponse> Of(const std::string& id) {
+    absl::MutexLock lock(&mutex_);
+    std::vector<runtime::v1::ContainerEventResponse> out;
+    for (const auto& event : events_)
+      if (event.container_id() == id) out.push_back(event);
+    return out;
+  }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<runtime::v1::ContainerEventResponse>> reader_;
+  absl::Mutex mutex_;
+  std::vector<runtime::v1::ContainerEventResponse> events_ ABSL_GUARDED_BY(mutex_);
+  std::thread thread_;
+};
+
+TEST_F(ContainerTest, EventsArriveInOrderWithThePodsStatus) {
+  absl::StatusOr<Pod> pod = RunPod("events");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  EventStream stream(client());
+  // The subscription starts when berthd runs the call: a first container
+  // shows when it does.
+  bool subscribed = false;
+  for (int attempt = 0; attempt < 20 && !subscribed; ++attempt) {
+    absl::StatusOr<std::string> probe =
+        Create(*pod, Container(absl::StrCat("probe-", attempt), kBusybox, {"true"}));
+    ASSERT_TRUE(probe.ok()) << probe.status();
+    subscribed = Eventually([&] { return !stream.Of(*probe).empty(); }, absl::Milliseconds(250));
+    ASSERT_TRUE(Remove(*probe).ok());
+  }
+  ASSERT_TRUE(subscribed) << "no event within 5s of subscribing";
+
+  runtime::v1::ContainerConfig config =
+      Container("observed", kBusybox, Sh("trap 'exit 0' TERM; sleep 1000 & wait"));
+  absl::StatusOr<std::string> id = CreateAndStart(*pod, config);
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  absl::SleepFor(absl::Milliseconds(200));  // the trap is set
+  ASSERT_TRUE(Stop(*id, 10).ok());
+  ASSERT_TRUE(Remove(*id).ok());
+  ASSERT_TRUE(Eventually([&] { return stream.Of(*id).size() >= 4; }));
+  absl::SleepFor(absl::Milliseconds(300));  // any duplicate would show by now
+
+  std::vector<runtime::v1::ContainerEventResponse> events = stream.Of(*id);
+  std::vector<runtime::v1::ContainerEventType> types;
+  for (const auto& event : events) types.push_back(event.container_event_type());
+  EXPECT_THAT(
+      types,
+      ElementsAre(runtime::v1::CONTAINER_CREATED_EVENT, runtime::v1::CONTAINER_STARTED_EVENT,
+                  runtime::v1::CONTAINER_STOPPED_EVENT, runtime::v1::CONTAINER_DELETED_EVENT));
+  int64_t previous = 0;
+  for (const auto& event : events) {
+    EXPECT_EQ(event.pod_sandbox_status().id(), pod->id);
+    EXPECT_EQ(event.pod_sandbox_status().state(), runtime::v1::SANDBOX_READY);
+    EXPECT_GE(event.created_at(), previous);
+    previous = event.created_at();
+  }
+  // Each event carries the pod's containers as they are then.
+  auto state_in = [&](const runtime::v1::ContainerEventResponse& event) {
+    for (const auto& status : event.containers_statuses())
+      if (status.id() == *id) return status.state();
+    return runtime::v1::CONTAINER_UNKNOWN;
+  };
+  if (events.size() == 4) {
+    EXPECT_EQ(state_in(events[0]), runtime::v1::CONTAINER_CREATED);
+    EXPECT_EQ(state_in(events[1]), runtime::v1::CONTAINER_RUNNING);
+    EXPECT_EQ(state_in(events[2]), runtime::v1::CONTAINER_EXITED);
+    EXPECT_EQ(state_in(events[3]), runtime::v1::CONTAINER_UNKNOWN) << "gone once deleted";
+  }
+}
+
+}  // namespace
+}  // namespace berth::cri
