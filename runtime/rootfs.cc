@@ -389,6 +389,12 @@ absl::Status PrepareRootfs(const oci::Spec& spec, const RootfsOptions& options) 
   // a mknod racing those writes would fail with EPERM.
   RETURN_IF_ERROR(barrier.Pass());
   RETURN_IF_ERROR(CreateDevices(root_fd.get(), spec, options));
+  // A working directory the image lacks is made (root-owned, 0755), as
+  // runc does: kubelet's workingDir need not exist in the image.
+  if (spec.process.has_value() && !spec.process->cwd.empty() &&
+      absl::IsNotFound(OpenInRoot(root_fd.get(), spec.process->cwd, O_PATH).status())) {
+    RETURN_IF_ERROR(CreateInRoot(root_fd.get(), spec.process->cwd, /*directory=*/true).status());
+  }
   if (options.before_pivot) RETURN_IF_ERROR(options.before_pivot());
   RETURN_IF_ERROR(ProtectPaths(root_fd.get(), spec));
   RETURN_IF_ERROR(PivotRoot(root_fd.get()));

@@ -1,6 +1,8 @@
 // UpdateContainerResources, ReopenContainerLog and ExecSync: what kubelet
 // does to a running container without restarting it.
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "cri/container/container_service.h"
 #include "cri/container/container_spec.h"
@@ -12,6 +14,10 @@
 
 namespace berth::cri {
 namespace {
+
+// kubelet's (and crictl's) receive limit is 16 MiB per message; the reply's
+// framing takes a few bytes of it.
+constexpr size_t kExecSyncReplyBudget = (16 << 20) - (16 << 10);
 
 absl::Status NotRunning(const Container& container) {
   return absl::FailedPreconditionError(absl::StrCat(
@@ -106,7 +112,13 @@ absl::StatusOr<runtime::v1::ExecSyncResponse> ContainerService::ExecSync(
     }
   }
   // Outside the container's lock: a long exec must not block its status.
-  ASSIGN_OR_RETURN(ExecSyncResult result, monitors_.ExecSync(exec));
+  ASSIGN_OR_RETURN(ExecSyncResult result, monitors_.ExecSync(exec, kExecSyncReplyBudget));
+  // Both streams together within one reply kubelet accepts (16 MiB); stderr,
+  // usually the short explanation of a failure, keeps up to half of it.
+  if (result.stdout_data.size() + result.stderr_data.size() > kExecSyncReplyBudget) {
+    result.stderr_data.resize(std::min(result.stderr_data.size(), kExecSyncReplyBudget / 2));
+    result.stdout_data.resize(kExecSyncReplyBudget - result.stderr_data.size());
+  }
   if (result.exit.timed_out) {
     return absl::DeadlineExceededError(absl::StrCat("command timed out after ",
                                                     request.timeout(), "s"));

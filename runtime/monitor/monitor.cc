@@ -168,8 +168,11 @@ class Monitor {
       if (stderr_) RETURN_IF_ERROR(Pump(stderr_, LogStream::kStderr));
       HandleSignals();
       if (exited_ && drain_deadline == absl::InfiniteFuture()) {
-        // Processes that outlive the init (host pid namespace) may hold the
-        // pipes; do not wait for them forever.
+        // The container ends with its init, as it would in a pid namespace
+        // of its own: processes left in a shared one (the pod's, the
+        // host's) go now, or they would hold the pipes and the exit.
+        KillLeftovers();
+        // Whatever still holds the pipes is not waited for forever.
         drain_deadline = absl::Now() + absl::Seconds(2);
       }
       AcceptClients();
@@ -180,6 +183,13 @@ class Monitor {
     (void)log_.Close(LogStream::kStdout);
     (void)log_.Close(LogStream::kStderr);
     return WriteExit();
+  }
+
+  void KillLeftovers() {
+    if (cgroup_ == nullptr) return;
+    absl::StatusOr<std::vector<pid_t>> pids = cgroup_->Pids();
+    if (!pids.ok()) return;
+    for (pid_t pid : *pids) ::kill(pid, SIGKILL);
   }
 
   absl::Status Pump(UniqueFd& fd, LogStream stream) {
