@@ -224,6 +224,21 @@ class Node {
            absl::StrJoin(all.begin() + static_cast<std::ptrdiff_t>(from), all.end(), "\n");
   }
 
+  // Pods' network namespaces are pinned here, not in the host's shared
+  // /var/run/netns, so leaks are this node's own to count.
+  std::string netns_dir() const { return dir_.Join("netns"); }
+  std::string ipam_dir() const { return dir_.Join("ipam"); }
+  const std::string& bridge() const { return bridge_; }
+
+  pid_t berthd_pid() { return berthd_.process().pid(); }
+  // SIGKILL: berthd dies with whatever it was doing half-done.
+  void Kill() {
+    berthd_.process().Signal(SIGKILL).IgnoreError();
+    (void)berthd_.process().WaitFor(absl::Seconds(20));
+  }
+  // berthd again, on the same root and state directory.
+  absl::Status Restart() { return berthd_.Start(CniYaml()); }
+
   // berthd is still serving; a dead one is restarted (on the same root) so
   // one crash fails one test, not the rest.
   absl::Status EnsureServing() {
@@ -240,7 +255,8 @@ class Node {
   Node() = default;
 
   std::string CniYaml() const {
-    return absl::StrCat("  cache_dir: ", dir_.Join("cni-cache"), "\n");
+    return absl::StrCat("  cache_dir: ", dir_.Join("cni-cache"), "\n  netns_dir: ", netns_dir(),
+                        "\n");
   }
 
   absl::Status SetUp() {
@@ -1520,6 +1536,200 @@ TEST_F(ContainerTest, EventsArriveInOrderWithThePodsStatus) {
     EXPECT_EQ(state_in(events[2]), runtime::v1::CONTAINER_EXITED);
     EXPECT_EQ(state_in(events[3]), runtime::v1::CONTAINER_UNKNOWN) << "gone once deleted";
   }
+}
+
+// ---- 7. Restart ----
+
+// What is left on the node of its pods, counted from outside berthd.
+struct NodeLeaks {
+  int netns = 0, veths = 0, ips = 0, mounts = 0, cgroups = 0, processes = 0, state_dirs = 0;
+  int total() const { return netns + veths + ips + mounts + cgroups + processes + state_dirs; }
+  std::string ToString() const {
+    return absl::StrCat("netns ", netns, ", veths ", veths, ", IPs ", ips, ", mounts ", mounts,
+                        ", cgroups ", cgroups, ", processes ", processes, ", state dirs ",
+                        state_dirs);
+  }
+};
+
+int CountEntries(const std::string& dir, const std::function<bool(const std::string&)>& counts) {
+  int n = 0;
+  std::error_code ignored;
+  for (const auto& entry : fs::directory_iterator(dir, ignored))
+    if (counts(entry.path().filename().string())) ++n;
+  return n;
+}
+
+// berthd SIGKILLed while 20 clients each make a pod and a container in it,
+// then started again on the same root: everything it reports is consistent,
+// what was made before the kill still works, a container that exited while
+// berthd was down reports its real exit code, and once every pod is removed
+// nothing of them is left on the node.
+TEST_F(ContainerTest, SigkillDuringParallelCreationsThenRestartLeavesNothingBehind) {
+  const std::string cgroup_parent = absl::StrCat("/berth-e2e-restart-", ::getpid());
+  const std::string run_label = absl::StrCat(::getpid());
+  auto pod_config = [&](const std::string& name) {
+    runtime::v1::PodSandboxConfig config;
+    config.mutable_metadata()->set_name(name);
+    config.mutable_metadata()->set_namespace_("e2e");
+    config.mutable_metadata()->set_uid(absl::StrCat(name, "-uid-", ::getpid()));
+    config.set_hostname(name);
+    config.set_log_directory(node_->Join("logs/" + name));
+    config.mutable_linux()->set_cgroup_parent(cgroup_parent);
+    (*config.mutable_labels())["restart-run"] = run_label;
+    return config;
+  };
+
+  // Before the storm: a container that will exit (code 7) while berthd is down.
+  absl::StatusOr<Pod> survivor = RunPod("survivor", [&](runtime::v1::PodSandboxConfig& config) {
+    config.mutable_linux()->set_cgroup_parent(cgroup_parent);
+    (*config.mutable_labels())["restart-run"] = run_label;
+  });
+  ASSERT_TRUE(survivor.ok()) << survivor.status() << LogTail();
+  absl::StatusOr<std::string> exits_later =
+      CreateAndStart(*survivor, Container("exits-later", kBusybox, Sh("sleep 2; exit 7")));
+  absl::StatusOr<std::string> keeps_running =
+      CreateAndStart(*survivor, Container("keeps-running", kBusybox, {"sleep", "1000"}));
+  ASSERT_TRUE(exits_later.ok() && keeps_running.ok()) << LogTail();
+
+  constexpr int kClients = 20;
+  struct Outcome {
+    std::string pod, container;
+    bool started = false;
+  };
+  std::vector<Outcome> outcomes(kClients);
+  std::vector<std::thread> clients;
+  absl::Mutex mutex;
+  int pods_made = 0, started = 0;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      runtime::v1::RunPodSandboxRequest run;
+      *run.mutable_config() = pod_config(absl::StrCat("storm-", i));
+      absl::StatusOr<runtime::v1::RunPodSandboxResponse> pod =
+          client().Call(&Stub::RunPodSandbox, run);
+      if (!pod.ok()) return;
+      outcomes[i].pod = pod->pod_sandbox_id();
+      {
+        absl::MutexLock lock(&mutex);
+        ++pods_made;
+      }
+      runtime::v1::CreateContainerRequest create;
+      create.set_pod_sandbox_id(pod->pod_sandbox_id());
+      *create.mutable_config() = Container("app", kBusybox, {"sleep", "1000"});
+      *create.mutable_sandbox_config() = run.config();
+      absl::StatusOr<runtime::v1::CreateContainerResponse> container =
+          client().Call(&Stub::CreateContainer, create);
+      if (!container.ok()) return;
+      outcomes[i].container = container->container_id();
+      runtime::v1::StartContainerRequest start;
+      start.set_container_id(container->container_id());
+      if (!client().Call(&Stub::StartContainer, start).ok()) return;
+      outcomes[i].started = true;
+      absl::MutexLock lock(&mutex);
+      ++started;
+    });
+  }
+  // The kill lands while pod and container creations are in flight: once
+  // half the pods are made, while the first containers are being made.
+  {
+    absl::MutexLock lock(&mutex);
+    auto some_done = [&]() ABSL_SHARED_LOCKS_REQUIRED(mutex) { return pods_made >= 10; };
+    mutex.AwaitWithTimeout(absl::Condition(&some_done), absl::Seconds(30));
+  }
+  node_->Kill();
+  for (std::thread& thread : clients) thread.join();
+  int pods_before = 0, created_before = 0, started_before = 0;
+  for (const Outcome& outcome : outcomes) {
+    pods_before += !outcome.pod.empty();
+    created_before += !outcome.container.empty();
+    started_before += outcome.started;
+  }
+  absl::SleepFor(absl::Seconds(2.5));  // exits-later ends while berthd is down
+  ASSERT_TRUE(node_->Restart().ok()) << LogTail();
+
+  // Consistent: every pod and container listed once, none half-made.
+  runtime::v1::ListPodSandboxRequest list_pods;
+  (*list_pods.mutable_filter()->mutable_label_selector())["restart-run"] = run_label;
+  absl::StatusOr<runtime::v1::ListPodSandboxResponse> pods =
+      client().Call(&Stub::ListPodSandbox, list_pods);
+  ASSERT_TRUE(pods.ok()) << pods.status();
+  std::set<std::string> listed_pods, pod_names;
+  for (const runtime::v1::PodSandbox& pod : pods->items()) {
+    listed_pods.insert(pod.id());
+    EXPECT_TRUE(pod_names.insert(pod.metadata().name()).second) << "duplicate " << pod.metadata().name();
+    EXPECT_EQ(pod.state(), runtime::v1::SANDBOX_READY) << pod.metadata().name();
+  }
+  std::vector<runtime::v1::Container> containers = ListContainers({});
+  for (const Outcome& outcome : outcomes) {
+    if (!outcome.pod.empty()) EXPECT_TRUE(listed_pods.count(outcome.pod)) << outcome.pod;
+    if (!outcome.started) continue;
+    EXPECT_EQ(State(outcome.container), runtime::v1::CONTAINER_RUNNING) << outcome.container;
+    runtime::v1::ExecSyncRequest exec;
+    exec.set_container_id(outcome.container);
+    exec.add_cmd("true");
+    exec.set_timeout(10);
+    absl::StatusOr<runtime::v1::ExecSyncResponse> ran = client().Call(&Stub::ExecSync, exec);
+    EXPECT_TRUE(ran.ok() && ran->exit_code() == 0) << ran.status();
+  }
+  for (const runtime::v1::Container& container : containers) {
+    if (!listed_pods.count(container.pod_sandbox_id())) continue;
+    EXPECT_NE(container.state(), runtime::v1::CONTAINER_UNKNOWN) << container.id();
+  }
+  absl::StatusOr<runtime::v1::ContainerStatusResponse> exited = Status(*exits_later);
+  ASSERT_TRUE(exited.ok()) << exited.status();
+  EXPECT_EQ(exited->status().state(), runtime::v1::CONTAINER_EXITED);
+  EXPECT_EQ(exited->status().exit_code(), 7);
+  EXPECT_EQ(State(*keeps_running), runtime::v1::CONTAINER_RUNNING);
+  EXPECT_TRUE(Stop(*keeps_running, 0).ok());
+  EXPECT_EQ(State(*keeps_running), runtime::v1::CONTAINER_EXITED);
+
+  // Everything removed, nothing left.
+  for (const std::string& id : listed_pods) EXPECT_TRUE(RemovePod(id).ok()) << id << LogTail();
+  pods_.clear();
+  NodeLeaks leaks;
+  leaks.netns = CountEntries(node_->netns_dir(), [](const std::string&) { return true; });
+  std::string links = RunCommand({"/usr/sbin/ip", "-o", "link", "show", "master", node_->bridge()});
+  leaks.veths = static_cast<int>(std::count(links.begin(), links.end(), '\n'));
+  // host-local keeps one file per allocated address (plus its lock and
+  // last-reserved bookkeeping) in <dataDir>/<network>/.
+  std::error_code ignored;
+  for (const auto& network : fs::directory_iterator(node_->ipam_dir(), ignored))
+    leaks.ips += CountEntries(network.path(), [](const std::string& name) {
+      return name != "lock" && !absl::StartsWith(name, "last_reserved_ip");
+    });
+  std::string mountinfo = ReadFileToString("/proc/self/mountinfo").value_or("");
+  leaks.mounts = static_cast<int>(
+      std::count_if(absl::StrSplit(mountinfo, '\n').begin(), absl::StrSplit(mountinfo, '\n').end(),
+                    [&](absl::string_view line) {
+                      return absl::StrContains(line, node_->state_dir() + "/") ||
+                             absl::StrContains(line, node_->netns_dir() + "/");
+                    }));
+  for (const auto& hierarchy : fs::directory_iterator("/sys/fs/cgroup", ignored)) {
+    std::string parent = hierarchy.path().string() + cgroup_parent;
+    leaks.cgroups += CountEntries(parent, [&](const std::string& name) {
+      return fs::is_directory(parent + "/" + name);
+    });
+  }
+  for (const auto& proc : fs::directory_iterator("/proc", ignored)) {
+    int number = 0;
+    if (!absl::SimpleAtoi(proc.path().filename().string(), &number)) continue;
+    std::string cmdline = ReadFileToString(proc.path().string() + "/cmdline").value_or("");
+    if (number == node_->berthd_pid() || !absl::StrContains(cmdline, node_->state_dir() + "/"))
+      continue;
+    ++leaks.processes;
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    ADD_FAILURE() << "left running: " << number << " " << cmdline;
+  }
+  leaks.state_dirs = CountEntries(node_->state_dir() + "/containers",
+                                  [](const std::string&) { return true; }) +
+                     CountEntries(node_->state_dir() + "/sandboxes",
+                                  [](const std::string&) { return true; });
+  std::printf("restart: %d clients; before the SIGKILL %d pods made, %d containers created, "
+              "%d started; after the restart %zu pods listed; leaks: %s\n",
+              kClients, pods_before, created_before, started_before, listed_pods.size(),
+              leaks.ToString().c_str());
+  EXPECT_EQ(leaks.total(), 0) << leaks.ToString() << LogTail();
+  for (const auto& hierarchy : fs::directory_iterator("/sys/fs/cgroup", ignored))
+    ::rmdir((hierarchy.path().string() + cgroup_parent).c_str());
 }
 
 }  // namespace
