@@ -1599,7 +1599,7 @@ TEST_F(ContainerTest, SigkillDuringParallelCreationsThenRestartLeavesNothingBehi
   std::vector<Outcome> outcomes(kClients);
   std::vector<std::thread> clients;
   absl::Mutex mutex;
-  int pods_made = 0, started = 0;
+  int pods_made = 0, containers_made = 0, started = 0;
   for (int i = 0; i < kClients; ++i) {
     clients.emplace_back([&, i] {
       runtime::v1::RunPodSandboxRequest run;
@@ -1620,6 +1620,10 @@ TEST_F(ContainerTest, SigkillDuringParallelCreationsThenRestartLeavesNothingBehi
           client().Call(&Stub::CreateContainer, create);
       if (!container.ok()) return;
       outcomes[i].container = container->container_id();
+      {
+        absl::MutexLock lock(&mutex);
+        ++containers_made;
+      }
       runtime::v1::StartContainerRequest start;
       start.set_container_id(container->container_id());
       if (!client().Call(&Stub::StartContainer, start).ok()) return;
@@ -1629,10 +1633,10 @@ TEST_F(ContainerTest, SigkillDuringParallelCreationsThenRestartLeavesNothingBehi
     });
   }
   // The kill lands while pod and container creations are in flight: once
-  // half the pods are made, while the first containers are being made.
+  // the first containers are made, with pods still being made.
   {
     absl::MutexLock lock(&mutex);
-    auto some_done = [&]() ABSL_SHARED_LOCKS_REQUIRED(mutex) { return pods_made >= 10; };
+    auto some_done = [&]() ABSL_SHARED_LOCKS_REQUIRED(mutex) { return containers_made >= 2; };
     mutex.AwaitWithTimeout(absl::Condition(&some_done), absl::Seconds(30));
   }
   node_->Kill();
