@@ -1,8 +1,6 @@
 #include "cri/container/container.h"
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "nlohmann/json.hpp"
 #include "runtime/base/json_reader.h"
 
@@ -11,17 +9,6 @@ namespace berth::cri {
 std::string ContainerName(const runtime::v1::ContainerMetadata& metadata,
                           const std::string& sandbox_name) {
   return absl::StrCat(metadata.name(), "_", sandbox_name, "_", metadata.attempt());
-}
-
-std::string ContainerFingerprint(const runtime::v1::ContainerConfig& config) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    config.SerializeToCodedStream(&coded);
-  }
-  return bytes;
 }
 
 ContainerRecord ToRecord(const Container& container) {

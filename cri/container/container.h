@@ -58,10 +58,6 @@ struct Container {
 std::string ContainerName(const runtime::v1::ContainerMetadata& metadata,
                           const std::string& sandbox_name);
 
-// The config's bytes, serialized deterministically: a retried
-// CreateContainer is recognized by an equal fingerprint.
-std::string ContainerFingerprint(const runtime::v1::ContainerConfig& config);
-
 ContainerRecord ToRecord(const Container& container);
 absl::StatusOr<Container> FromRecord(const ContainerRecord& record);
 

@@ -4,13 +4,11 @@
 // StartContainer. Every step pushes its undo; a failure leaves nothing.
 
 #include <fcntl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cri/container/container_service.h"
@@ -31,16 +29,6 @@
 namespace berth::cri {
 namespace {
 
-std::string NewContainerId() {
-  unsigned char bytes[32];
-  size_t got = 0;
-  while (got < sizeof(bytes)) {
-    ssize_t n = ::getrandom(bytes + got, sizeof(bytes) - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
-  }
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
-}
 
 bool CgroupV2(const std::string& root) {
   return std::filesystem::exists(root + "/cgroup.controllers");
@@ -64,12 +52,6 @@ absl::Status PrepareLogDirectory(const std::string& log_directory, const std::st
   return CreateInRoot(root.get(), log_path.substr(0, slash), /*directory=*/true).status();
 }
 
-absl::Status RemoveTree(const std::string& path) {
-  std::error_code error;
-  std::filesystem::remove_all(path, error);
-  if (error) return absl::InternalError(absl::StrCat("remove ", path, ": ", error.message()));
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -87,7 +69,7 @@ absl::StatusOr<std::string> ContainerService::Create(
         absl::StrCat("pod sandbox ", sandbox_id, " is not ready"));
 
   std::string name = ContainerName(config.metadata(), sandbox.name);
-  std::string fingerprint = absl::StrCat(sandbox_id, "/", ContainerFingerprint(config));
+  std::string fingerprint = absl::StrCat(sandbox_id, "/", ConfigFingerprint(config));
   std::shared_ptr<Reservation> reservation;
   {
     absl::MutexLock lock(&mutex_);
@@ -104,7 +86,7 @@ absl::StatusOr<std::string> ContainerService::Create(
       reservation_done_.Wait(&mutex_);
     }
     reservation = std::make_shared<Reservation>(
-        Reservation{.id = NewContainerId(), .config = fingerprint});
+        Reservation{.id = NewObjectId(), .config = fingerprint});
     names_[name] = reservation;
   }
 

@@ -72,7 +72,7 @@ absl::Status ContainerService::Start() {
     std::string id = container.id, name = container.name;
     auto reservation = std::make_shared<Reservation>(Reservation{
         .id = id,
-        .config = absl::StrCat(container.sandbox_id, "/", ContainerFingerprint(container.config)),
+        .config = absl::StrCat(container.sandbox_id, "/", ConfigFingerprint(container.config)),
         .done = true});
     auto entry = std::make_shared<Entry>();
     {

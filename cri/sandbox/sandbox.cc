@@ -1,7 +1,10 @@
 #include "cri/sandbox/sandbox.h"
 
+#include <sys/random.h>
+
 #include <cstring>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -12,7 +15,7 @@
 
 namespace berth::cri {
 
-std::string ConfigFingerprint(const runtime::v1::PodSandboxConfig& config) {
+std::string ConfigFingerprint(const google::protobuf::MessageLite& config) {
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream stream(&bytes);
@@ -21,6 +24,17 @@ std::string ConfigFingerprint(const runtime::v1::PodSandboxConfig& config) {
     config.SerializeToCodedStream(&coded);
   }
   return bytes;
+}
+
+std::string NewObjectId() {
+  unsigned char bytes[32];
+  size_t got = 0;
+  while (got < sizeof(bytes)) {
+    ssize_t n = ::getrandom(bytes + got, sizeof(bytes) - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
 }
 
 std::string SandboxName(const runtime::v1::PodSandboxMetadata& metadata) {

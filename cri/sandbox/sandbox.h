@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "cri/store/records.h"
+#include "google/protobuf/message_lite.h"
 #include "runtime/v1/api.pb.h"
 
 namespace berth::cri {
@@ -43,9 +44,12 @@ struct Sandbox {
   std::string rootfs() const { return dir + "/rootfs"; }
 };
 
-// The config's bytes, serialized deterministically: a retried
-// RunPodSandbox is recognized by an equal fingerprint.
-std::string ConfigFingerprint(const runtime::v1::PodSandboxConfig& config);
+// A config's bytes, serialized deterministically: a retried RunPodSandbox
+// or CreateContainer is recognized by an equal fingerprint.
+std::string ConfigFingerprint(const google::protobuf::MessageLite& config);
+
+// A new sandbox or container id: 64 hex digits from the kernel's CSPRNG.
+std::string NewObjectId();
 
 // "<name>_<namespace>_<uid>_<attempt>", unique among a node's sandboxes.
 std::string SandboxName(const runtime::v1::PodSandboxMetadata& metadata);

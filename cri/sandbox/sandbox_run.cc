@@ -3,14 +3,12 @@
 // Every step pushes its undo; a failure anywhere leaves nothing behind.
 
 #include <sys/mount.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <future>
 #include <optional>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -26,23 +24,7 @@
 namespace berth::cri {
 namespace {
 
-std::string NewSandboxId() {
-  unsigned char bytes[32];
-  size_t got = 0;
-  while (got < sizeof(bytes)) {
-    ssize_t n = ::getrandom(bytes + got, sizeof(bytes) - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
-  }
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
-}
 
-absl::Status RemoveTree(const std::string& path) {
-  std::error_code error;
-  std::filesystem::remove_all(path, error);
-  if (error) return absl::InternalError(absl::StrCat("remove ", path, ": ", error.message()));
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -78,7 +60,7 @@ absl::StatusOr<std::string> SandboxService::Run(const runtime::v1::RunPodSandbox
       reservation_done_.Wait(&mutex_);
     }
     reservation =
-        std::make_shared<Reservation>(Reservation{.id = NewSandboxId(), .config = config_bytes});
+        std::make_shared<Reservation>(Reservation{.id = NewObjectId(), .config = config_bytes});
     names_[name] = reservation;
   }
 

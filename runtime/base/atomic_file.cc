@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
@@ -86,6 +87,13 @@ absl::Status MakeDirectories(const std::string& path, mode_t mode) {
   if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat " + path);
   if (!S_ISDIR(st.st_mode))
     return absl::FailedPreconditionError(path + " exists and is not a directory");
+  return absl::OkStatus();
+}
+
+absl::Status RemoveTree(const std::string& path) {
+  std::error_code error;
+  std::filesystem::remove_all(path, error);
+  if (error) return absl::InternalError(absl::StrCat("remove ", path, ": ", error.message()));
   return absl::OkStatus();
 }
 

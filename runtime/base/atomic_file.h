@@ -22,4 +22,8 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 // Creates `path` and its missing parents with `mode`; existing directories are kept as they are.
 absl::Status MakeDirectories(const std::string& path, mode_t mode);
 
+// Removes `path` and everything below it (mount points are not crossed:
+// unmount first); a missing path is fine.
+absl::Status RemoveTree(const std::string& path);
+
 }  // namespace berth

@@ -107,10 +107,10 @@ TEST(BerthdTest, UnimplementedRpcsSayWhichRpc) {
   TempDir dir;
   BerthdUnderTest berthd(dir);
   ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
-  absl::StatusOr<runtime::v1::CreateContainerResponse> create = berthd.client().Call(
-      &runtime::v1::RuntimeService::Stub::CreateContainer, runtime::v1::CreateContainerRequest());
-  EXPECT_EQ(create.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(create.status().message(), "CreateContainer is not implemented by berth yet");
+  absl::StatusOr<runtime::v1::ExecResponse> exec = berthd.client().Call(
+      &runtime::v1::RuntimeService::Stub::Exec, runtime::v1::ExecRequest());
+  EXPECT_EQ(exec.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(exec.status().message(), "Exec is not implemented by berth yet");
 
   // The image service is implemented: a fresh node simply has no images.
   absl::StatusOr<runtime::v1::ListImagesResponse> images = berthd.client().Call(
@@ -124,11 +124,13 @@ TEST(BerthdTest, EveryRpcIsLoggedWithDurationAndCode) {
   BerthdUnderTest berthd(dir);
   ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
   ASSERT_TRUE(berthd.client().Version().ok());
-  (void)berthd.client().Call(&runtime::v1::RuntimeService::Stub::StopContainer,
-                             runtime::v1::StopContainerRequest());
+  (void)berthd.client().Call(&runtime::v1::RuntimeService::Stub::Exec, runtime::v1::ExecRequest());
+  (void)berthd.client().Call(&runtime::v1::RuntimeService::Stub::ContainerStatus,
+                             runtime::v1::ContainerStatusRequest());
   std::string log = berthd.Log();
   EXPECT_THAT(log, ::testing::ContainsRegex("debug rpc Version OK in [0-9.]+ms"));
-  EXPECT_THAT(log, ::testing::ContainsRegex("debug rpc StopContainer UNIMPLEMENTED in [0-9.]+ms"));
+  EXPECT_THAT(log, ::testing::ContainsRegex("debug rpc Exec UNIMPLEMENTED in [0-9.]+ms"));
+  EXPECT_THAT(log, ::testing::ContainsRegex("rpc ContainerStatus NOT_FOUND in [0-9.]+ms"));
 }
 
 TEST(BerthdTest, SocketIsCreatedWithItsDirectoryAndMode0660) {
