@@ -56,6 +56,9 @@ grpc::Status CriRuntimeService::Status(grpc::ServerContext*,
     handler->mutable_features()->set_recursive_read_only_mounts(false);
     handler->mutable_features()->set_user_namespaces(false);
   }
+  // Merge and Strict are both applied (cri/container/image_user.h), and
+  // ContainerStatus.user reports the groups the process got.
+  response->mutable_features()->set_supplemental_groups_policy(containers_ != nullptr);
 
   if (request->verbose()) {
     auto& info = *response->mutable_info();

@@ -928,6 +928,14 @@ TEST_F(ContainerTest, HostPathMountsAreReadOnlyOrWritable) {
   EXPECT_EQ(ran->status.mounts_size(), 2);
 }
 
+// The policies the table above checks from inside are announced, so
+// kubelet (and critest) use them.
+TEST_F(ContainerTest, StatusReportsTheSupplementalGroupsPolicyFeature) {
+  absl::StatusOr<runtime::v1::StatusResponse> status = client().Status(false);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(status->features().supplemental_groups_policy());
+}
+
 TEST_F(ContainerTest, DevShmIsSharedWithinAPodOnly) {
   absl::StatusOr<Pod> pod = RunPod("shm");
   absl::StatusOr<Pod> other_pod = RunPod("shm-other");
