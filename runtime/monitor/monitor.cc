@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -62,6 +63,28 @@ void Report(int sync_fd, const std::string& json) {
   std::string line = json + "\n";
   (void)::write(sync_fd, line.data(), line.size());
 }
+
+// An anonymous mapping used as a buffer: its pages are zero-fill-on-demand,
+// so only what data has passed through ever takes memory.
+class IoBuffer {
+ public:
+  explicit IoBuffer(size_t size)
+      : size_(size),
+        data_(static_cast<char*>(
+            ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))) {}
+  ~IoBuffer() {
+    if (data_ != MAP_FAILED) ::munmap(data_, size_);
+  }
+  IoBuffer(const IoBuffer&) = delete;
+  IoBuffer& operator=(const IoBuffer&) = delete;
+  char* data() { return data_ == MAP_FAILED ? fallback_ : data_; }
+  size_t size() const { return data_ == MAP_FAILED ? sizeof(fallback_) : size_; }
+
+ private:
+  size_t size_;
+  char* data_;
+  char fallback_[4096];  // if the mapping failed: slower, still correct
+};
 
 class Monitor {
  public:
@@ -193,13 +216,13 @@ class Monitor {
   }
 
   absl::Status Pump(UniqueFd& fd, LogStream stream) {
-    char buffer[kMaxStreamPayload];
+    char* buffer = io_buffer_.data();
     for (;;) {
-      ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+      ssize_t n = ::read(fd.get(), buffer, kMaxStreamPayload);
       if (n > 0) {
         RETURN_IF_ERROR(log_.Write(stream, absl::string_view(buffer, static_cast<size_t>(n))));
         Broadcast(stream, buffer, static_cast<size_t>(n));
-        if (n < static_cast<ssize_t>(sizeof(buffer))) return absl::OkStatus();
+        if (n < static_cast<ssize_t>(kMaxStreamPayload)) return absl::OkStatus();
         continue;
       }
       if (n == 0) {  // every writer is gone
@@ -261,8 +284,8 @@ class Monitor {
 
   void ServeAttachers() {
     for (auto it = attachers_.begin(); it != attachers_.end();) {
-      char message[1 + kMaxStreamPayload];
-      ssize_t n = ::recv(it->get(), message, sizeof(message), 0);
+      char* message = io_buffer_.data();
+      ssize_t n = ::recv(it->get(), message, io_buffer_.size(), 0);
       if (n < 0 && errno == EAGAIN) {
         ++it;
         continue;
@@ -371,6 +394,11 @@ class Monitor {
   bool exited_ = false;
   int init_status_ = 0;
   absl::Time finished_at_;
+  // Output and attach messages pass through here, not through a 64 KiB
+  // stack frame: untouched pages of it cost nothing, while a stack frame's
+  // pages stay dirty for the monitor's life once probed. Pump and
+  // ServeAttachers never run at once.
+  IoBuffer io_buffer_{1 + kMaxStreamPayload};
 };
 
 }  // namespace
