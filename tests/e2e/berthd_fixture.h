@@ -16,6 +16,18 @@ namespace berth::cri {
 
 using testing::TempDir;
 
+// Runs a host command (ip, iptables) and returns its stdout and stderr
+// together; "" if it could not be started.
+inline std::string RunCommand(const std::vector<std::string>& argv) {
+  TempDir dir;
+  std::string out = dir.Join("out");
+  absl::StatusOr<ChildProcess> child =
+      ChildProcess::Spawn(argv, {.stdout_path = out, .stderr_path = out});
+  if (!child.ok()) return "";
+  (void)child->WaitFor(absl::Seconds(30));
+  return ReadFileToString(out).value_or("");
+}
+
 // One berthd process with everything it owns under a temporary directory.
 class BerthdUnderTest {
  public:

@@ -63,16 +63,6 @@ constexpr char kUserName[] = "docker.io/berth-test/user-name:latest";  // User "
 constexpr char kCustom[] = "docker.io/berth-e2e/custom:latest";
 constexpr char kCustomPath[] = "/image/bin:/usr/bin:/bin";
 
-std::string RunCommand(const std::vector<std::string>& argv) {
-  TempDir dir;
-  std::string out = dir.Join("out");
-  absl::StatusOr<ChildProcess> child =
-      ChildProcess::Spawn(argv, {.stdout_path = out, .stderr_path = out});
-  if (!child.ok()) return "";
-  (void)child->WaitFor(absl::Seconds(30));
-  return ReadFileToString(out).value_or("");
-}
-
 // Polls `done` until it holds or `timeout` passes.
 bool Eventually(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(10)) {
   absl::Time deadline = absl::Now() + timeout;

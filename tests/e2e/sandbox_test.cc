@@ -34,16 +34,6 @@ using ::testing::HasSubstr;
 using testing::TempDir;
 using Stub = runtime::v1::RuntimeService::Stub;
 
-std::string RunCommand(const std::vector<std::string>& argv) {
-  TempDir dir;
-  std::string out = dir.Join("out");
-  absl::StatusOr<ChildProcess> child =
-      ChildProcess::Spawn(argv, {.stdout_path = out, .stderr_path = out});
-  if (!child.ok()) return "";
-  (void)child->WaitFor(absl::Seconds(30));
-  return ReadFileToString(out).value_or("");
-}
-
 class SandboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
