@@ -12,12 +12,17 @@
 #include <algorithm>
 #include <cerrno>
 #include <deque>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "runtime/base/atomic_file.h"
 #include "runtime/base/child_process.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
@@ -49,6 +54,10 @@ int PollTimeout(absl::Time deadline) {
 class ExecSession {
  public:
   explicit ExecSession(int channel) : channel_(channel) {}
+  ~ExecSession() {
+    std::error_code ignored;
+    if (!scratch_.empty()) std::filesystem::remove_all(scratch_, ignored);
+  }
 
   absl::Status Run() {
     absl::Status started = ReceiveConfigAndStart();
@@ -84,10 +93,10 @@ class ExecSession {
   }
 
   absl::Status Start(const ExecConfig& config) {
-    if (!config.runtime_binary.empty()) {
+    if (!config.runtime_binary.empty() && absl::StrContains(config.process_json, "\"terminal\":true")) {
       return absl::UnimplementedError(absl::StrCat(
-          "exec in container ", config.container_id, " of the OCI runtime ", config.runtime_binary,
-          ": exec sessions run through the in-tree executor only for now"));
+          "exec with a terminal in container ", config.container_id, " of the OCI runtime ",
+          config.runtime_binary, " is not supported yet"));
     }
     // The process's parent exits at once, so it is reparented to us.
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
@@ -121,7 +130,11 @@ class ExecSession {
       }
       {
         ScopedStdio stdio(in ? in->read.get() : -1, out.write.get(), err.write.get());
-        ASSIGN_OR_RETURN(pid_, StartExecInContainer(runtime, config.container_id, options));
+        if (config.runtime_binary.empty()) {
+          ASSIGN_OR_RETURN(pid_, StartExecInContainer(runtime, config.container_id, options));
+        } else {
+          ASSIGN_OR_RETURN(pid_, StartRuntimeExec(config));
+        }
       }
       stdout_ = std::move(out.read);
       stderr_ = std::move(err.read);
@@ -133,6 +146,30 @@ class ExecSession {
     if (config.timeout > absl::ZeroDuration()) deadline_ = absl::Now() + config.timeout;
     SendBlocking(StreamMessage(StreamTag::kStarted, absl::StrCat("{\"pid\":", pid_, "}")));
     return absl::OkStatus();
+  }
+
+  // `<runtime> --root R exec --process P --pid-file F <id>`, with our stdio:
+  // runc's (and crun's) exec waits for the process and exits with its code.
+  absl::StatusOr<pid_t> StartRuntimeExec(const ExecConfig& config) {
+    char pattern[] = "/tmp/berth-exec-XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) return ErrnoStatus("make a directory for the exec");
+    scratch_ = pattern;
+    std::string process_file = scratch_ + "/process.json";
+    RETURN_IF_ERROR(WriteFileAtomically(process_file, config.process_json, 0600));
+    ASSIGN_OR_RETURN(ChildProcess runtime,
+                     ChildProcess::Spawn({config.runtime_binary, "--root", config.runtime_root,
+                                          "exec", "--process", process_file, "--pid-file",
+                                          scratch_ + "/pid", config.container_id},
+                                         {.stdin_fd = 0}));
+    return runtime.Release();
+  }
+
+  // The exec'd process's pid, once the runtime has written it; 0 otherwise.
+  pid_t RuntimeExecPid() const {
+    if (scratch_.empty()) return 0;
+    int pid = 0;
+    std::string text = ReadFileToString(scratch_ + "/pid").value_or("");
+    return absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &pid) ? pid : 0;
   }
 
   absl::Status Loop() {
@@ -162,6 +199,10 @@ class ExecSession {
       Reap();
       absl::Time now = absl::Now();
       if (!exited_ && now >= deadline_) {
+        // Through another runtime, pid_ is its `exec`, which waits for the
+        // process: the process itself is killed, and the runtime reports it.
+        pid_t process = RuntimeExecPid();
+        if (process > 0) ::kill(process, SIGKILL);
         ::kill(pid_, SIGKILL);
         timed_out_ = true;
         deadline_ = absl::InfiniteFuture();
@@ -301,6 +342,7 @@ class ExecSession {
   pid_t pid_ = 0;
   bool exited_ = false;
   bool timed_out_ = false;
+  std::string scratch_;  // the process file and pid file of a runtime's exec
   int status_ = 0;
   absl::Time deadline_ = absl::InfiniteFuture();
   absl::Time drain_deadline_ = absl::InfiniteFuture();
