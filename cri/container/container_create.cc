@@ -152,23 +152,18 @@ absl::Status ContainerService::CreateSteps(Container& container, const Sandbox& 
   }
 
   Rollback rollback;
+  // Recorded once, at the end: what a berthd that dies part way leaves (the
+  // directory, its rootfs mount, the snapshot "container-<id>") is named
+  // after the id, and startup removes what no record claims
+  // (container_recover.cc).
   RETURN_IF_ERROR(MakeDirectories(container.dir, 0700));
   rollback.Push("remove " + container.dir, [&] { return RemoveTree(container.dir); });
-  // Recorded first, marked unfinished: a berthd that dies part way finds it
-  // at startup and undoes it.
   container.snapshot_key = "container-" + container.id;
-  RETURN_IF_ERROR(
-      store_.Update([&](MetadataTables& t) { return t.CreateContainer(ToRecord(container)); }));
-  rollback.Push("forget the record", [&] {
-    return store_.Update([&](MetadataTables& t) { return t.DeleteContainer(container.id); });
-  });
 
   ASSIGN_OR_RETURN(std::vector<snapshotter::Mount> mounts,
                    images_.Prepare(container.snapshot_key, image.top_layer));
   rollback.Push("remove the snapshot", [&] { return images_.RemoveSnapshot(container.snapshot_key); });
   RETURN_IF_ERROR(MakeDirectories(container.rootfs(), 0755));
-  // Not persisted on its own: recovery unmounts the rootfs of every
-  // incomplete record anyway, and the final record says it.
   container.rootfs_mounted = true;
   RETURN_IF_ERROR(MountSnapshot(mounts, container.rootfs()));
   rollback.Push("unmount the rootfs", [&] { return UnmountSnapshot(container.rootfs()); });
@@ -220,7 +215,8 @@ absl::Status ContainerService::CreateSteps(Container& container, const Sandbox& 
   RETURN_IF_ERROR(WriteFileAtomically(container.bundle() + "/config.json", spec.dump(), 0600));
   RETURN_IF_ERROR(PrepareLogDirectory(sandbox_config.log_directory(), config.log_path()));
   container.complete = true;
-  RETURN_IF_ERROR(Persist(container));
+  RETURN_IF_ERROR(
+      store_.Update([&](MetadataTables& t) { return t.CreateContainer(ToRecord(container)); }));
   rollback.Commit();
   return absl::OkStatus();
 }

@@ -32,6 +32,11 @@ void ContainerEvents::Unsubscribe(const std::shared_ptr<Subscription>& subscript
   subscribers_.erase(subscription);
 }
 
+bool ContainerEvents::HasSubscribers() {
+  absl::MutexLock lock(&mutex_);
+  return !subscribers_.empty();
+}
+
 void ContainerEvents::Publish(const runtime::v1::ContainerEventResponse& event) {
   absl::MutexLock lock(&mutex_);
   for (const std::shared_ptr<Subscription>& subscriber : subscribers_) {

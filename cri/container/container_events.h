@@ -38,6 +38,8 @@ class ContainerEvents {
   std::shared_ptr<Subscription> Subscribe();
   void Unsubscribe(const std::shared_ptr<Subscription>& subscription);
   void Publish(const runtime::v1::ContainerEventResponse& event);
+  // Building an event costs a pod status; with no one listening it is skipped.
+  bool HasSubscribers();
 
  private:
   absl::Mutex mutex_;

@@ -154,6 +154,7 @@ void ContainerService::OnExit(const std::string& id) {
 
 void ContainerService::Emit(runtime::v1::ContainerEventType type, const std::string& id,
                             const std::string& sandbox_id) {
+  if (!events_.HasSubscribers()) return;
   runtime::v1::ContainerEventResponse event;
   event.set_container_id(id);
   event.set_container_event_type(type);
