@@ -1,5 +1,7 @@
 #include "cri/container/container_events.h"
 
+#include "absl/time/clock.h"
+
 namespace berth::cri {
 
 std::optional<runtime::v1::ContainerEventResponse> ContainerEvents::Subscription::Next(
@@ -23,8 +25,24 @@ bool ContainerEvents::Subscription::overflowed() const {
 std::shared_ptr<ContainerEvents::Subscription> ContainerEvents::Subscribe() {
   auto subscription = std::make_shared<Subscription>();
   absl::MutexLock lock(&mutex_);
+  absl::Time now = absl::Now();
+  std::erase_if(retained_, [&](const auto& retained) { return retained.first <= now; });
+  {
+    absl::MutexLock queue_lock(&subscription->mutex_);
+    for (const auto& [until, event] : retained_) subscription->queue_.push_back(event);
+  }
   subscribers_.insert(subscription);
   return subscription;
+}
+
+void ContainerEvents::PublishRetained(const runtime::v1::ContainerEventResponse& event,
+                                      absl::Duration keep) {
+  {
+    absl::MutexLock lock(&mutex_);
+    if (retained_.size() >= kBacklog) retained_.pop_front();
+    retained_.emplace_back(absl::Now() + keep, event);
+  }
+  Publish(event);
 }
 
 void ContainerEvents::Unsubscribe(const std::shared_ptr<Subscription>& subscription) {

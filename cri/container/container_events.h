@@ -36,6 +36,12 @@ class ContainerEvents {
   };
 
   std::shared_ptr<Subscription> Subscribe();
+  // For what berthd learns at startup (containers that exited while it was
+  // down): published to those subscribed, and also handed to whoever
+  // subscribes within `keep` of now; kubelet reconnects right after a
+  // restart and must not miss these.
+  void PublishRetained(const runtime::v1::ContainerEventResponse& event,
+                       absl::Duration keep = absl::Minutes(2));
   void Unsubscribe(const std::shared_ptr<Subscription>& subscription);
   void Publish(const runtime::v1::ContainerEventResponse& event);
   // Building an event costs a pod status; with no one listening it is skipped.
@@ -44,6 +50,9 @@ class ContainerEvents {
  private:
   absl::Mutex mutex_;
   std::set<std::shared_ptr<Subscription>> subscribers_ ABSL_GUARDED_BY(mutex_);
+  // Retained events with the time until which new subscribers get them.
+  std::deque<std::pair<absl::Time, runtime::v1::ContainerEventResponse>> retained_
+      ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace berth::cri

@@ -27,6 +27,7 @@ absl::Status ContainerService::Start() {
                    store_.Read([](const MetadataTables& t) { return t.ListContainers(); }));
   std::set<std::string> known;
   std::vector<std::string> to_watch;
+  std::vector<std::pair<std::string, std::string>> exited_while_down;
   for (const ContainerRecord& record : records) {
     absl::StatusOr<Container> loaded = FromRecord(record);
     if (!loaded.ok()) {
@@ -66,7 +67,9 @@ absl::Status ContainerService::Start() {
       container.message = "berthd restarted while starting the container";
       (void)Persist(container);
     }
-    Refresh(container);  // an exit while berthd was down is recorded now
+    // An exit while berthd was down is recorded now, and told to kubelet
+    // when it subscribes again.
+    if (Refresh(container)) exited_while_down.emplace_back(container.id, container.sandbox_id);
     if (container.state == runtime::v1::CONTAINER_RUNNING) to_watch.push_back(container.id);
     known.insert(container.id);
     std::string id = container.id, name = container.name;
@@ -83,6 +86,8 @@ absl::Status ContainerService::Start() {
     names_[name] = std::move(reservation);
     containers_[id] = std::move(entry);
   }
+  for (const auto& [id, sandbox_id] : exited_while_down)
+    Emit(runtime::v1::CONTAINER_STOPPED_EVENT, id, sandbox_id, /*retain=*/true);
   for (const std::string& id : to_watch) {
     MonitorConfig paths{.state_dir = absl::StrCat(containers_dir, "/", id, "/monitor")};
     RETURN_IF_ERROR(watcher_->Watch(id, paths.control_socket()));

@@ -106,8 +106,9 @@ class ContainerService final : public PodMembers {
   void OnExit(const std::string& id);
   absl::Status Persist(const Container& container);
   runtime::v1::ContainerStatus StatusOf(const Container& container);
+  // With `retain`, subscribers that come soon after get it too (startup).
   void Emit(runtime::v1::ContainerEventType type, const std::string& id,
-            const std::string& sandbox_id);
+            const std::string& sandbox_id, bool retain = false);
   absl::StatusOr<runtime::v1::ContainerStats> StatsOf(const Container& container);
   absl::StatusOr<runtime::v1::PodSandboxStats> PodStatsOf(const Sandbox& sandbox);
 

@@ -153,8 +153,8 @@ void ContainerService::OnExit(const std::string& id) {
 }
 
 void ContainerService::Emit(runtime::v1::ContainerEventType type, const std::string& id,
-                            const std::string& sandbox_id) {
-  if (!events_.HasSubscribers()) return;
+                            const std::string& sandbox_id, bool retain) {
+  if (!retain && !events_.HasSubscribers()) return;
   runtime::v1::ContainerEventResponse event;
   event.set_container_id(id);
   event.set_container_event_type(type);
@@ -163,7 +163,11 @@ void ContainerService::Emit(runtime::v1::ContainerEventType type, const std::str
   if (pod.ok()) *event.mutable_pod_sandbox_status() = pod->status();
   for (runtime::v1::ContainerStatus& status : PodContainerStatuses(sandbox_id))
     *event.add_containers_statuses() = std::move(status);
-  events_.Publish(event);
+  if (retain) {
+    events_.PublishRetained(event);
+  } else {
+    events_.Publish(event);
+  }
 }
 
 }  // namespace berth::cri

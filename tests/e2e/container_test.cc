@@ -1680,6 +1680,18 @@ TEST_F(ContainerTest, SigkillDuringParallelCreationsThenRestartLeavesNothingBehi
   ASSERT_TRUE(exited.ok()) << exited.status();
   EXPECT_EQ(exited->status().state(), runtime::v1::CONTAINER_EXITED);
   EXPECT_EQ(exited->status().exit_code(), 7);
+  {
+    // kubelet subscribes again after the restart: the exit that happened
+    // while berthd was down reaches it as an event.
+    EventStream stream(client());
+    std::vector<runtime::v1::ContainerEventResponse> events;
+    for (int i = 0; i < 50 && events.empty(); ++i) {
+      absl::SleepFor(absl::Milliseconds(20));
+      events = stream.Of(*exits_later);
+    }
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].container_event_type(), runtime::v1::CONTAINER_STOPPED_EVENT);
+  }
   EXPECT_EQ(State(*keeps_running), runtime::v1::CONTAINER_RUNNING);
   EXPECT_TRUE(Stop(*keeps_running, 0).ok());
   EXPECT_EQ(State(*keeps_running), runtime::v1::CONTAINER_EXITED);

@@ -456,6 +456,17 @@ TEST(ContainerEventsTest, ASubscriberTooFarBehindIsCutOff) {
   EXPECT_FALSE(slow->Next(absl::Milliseconds(10)).has_value());
 }
 
+TEST(ContainerEventsTest, RetainedEventsReachLaterSubscribersUntilTheyExpire) {
+  ContainerEvents events;
+  events.PublishRetained(Event("exited-while-down"), absl::Seconds(60));
+  events.PublishRetained(Event("expired"), absl::ZeroDuration());
+  events.Publish(Event("ordinary"));  // nobody listens: gone
+  absl::SleepFor(absl::Milliseconds(1));
+  auto late = events.Subscribe();
+  EXPECT_EQ(late->Next(absl::Seconds(1))->container_id(), "exited-while-down");
+  EXPECT_FALSE(late->Next(absl::Milliseconds(10)).has_value());
+}
+
 TEST(ExitWatcherTest, AHangupIsAnExitAndAnAbsentMonitorToo) {
   testing::TempDir dir;
   std::string socket_path = dir.Join("control.sock");
