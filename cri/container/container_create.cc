@@ -42,6 +42,27 @@ bool SwapAccounting(const std::string& root) {
 
 // The log's directory beneath the pod's log directory, made without
 // following a symlink out of it.
+// The image's VOLUMEs as directories in the container's writable layer
+// (CRI-O's default "mkdir" policy), unless kubelet mounts something there;
+// made inside the rootfs, so a symlink in the image cannot point them out.
+absl::Status MakeImageVolumes(const std::string& rootfs, const std::vector<std::string>& volumes,
+                              const runtime::v1::ContainerConfig& config) {
+  if (volumes.empty()) return absl::OkStatus();
+  UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return ErrnoStatus("open rootfs " + rootfs);
+  for (const std::string& volume : volumes) {
+    bool mounted = false;
+    for (const runtime::v1::Mount& mount : config.mounts())
+      mounted |= LexicallyClean(mount.container_path()) == LexicallyClean(volume);
+    if (mounted || LexicallyClean(volume).empty()) continue;
+    absl::StatusOr<UniqueFd> made = CreateInRoot(root.get(), volume, /*directory=*/true);
+    if (!made.ok())
+      return absl::Status(made.status().code(),
+                          absl::StrCat("image volume ", volume, ": ", made.status().message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status PrepareLogDirectory(const std::string& log_directory, const std::string& log_path) {
   if (log_directory.empty() || log_path.empty()) return absl::OkStatus();
   RETURN_IF_ERROR(MakeDirectories(log_directory, 0755));
@@ -168,6 +189,7 @@ absl::Status ContainerService::CreateSteps(Container& container, const Sandbox& 
   RETURN_IF_ERROR(MountSnapshot(mounts, container.rootfs()));
   rollback.Push("unmount the rootfs", [&] { return UnmountSnapshot(container.rootfs()); });
 
+  RETURN_IF_ERROR(MakeImageVolumes(container.rootfs(), run.volumes, config));
   ASSIGN_OR_RETURN(UserDatabase users, ReadUserDatabase(container.rootfs()));
   ASSIGN_OR_RETURN(ProcessUser user, ResolveProcessUser(security, run.user, users));
   container.uid = user.uid;

@@ -213,6 +213,8 @@ absl::StatusOr<ImageRunConfig> ParseImageRunConfig(const std::string& config_jso
   if (section.contains("User") && section["User"].is_string()) run.user = section["User"];
   if (section.contains("StopSignal") && section["StopSignal"].is_string())
     run.stop_signal = section["StopSignal"];
+  if (section.contains("Volumes") && section["Volumes"].is_object())
+    for (const auto& [path, ignored] : section["Volumes"].items()) run.volumes.push_back(path);
   return run;
 }
 

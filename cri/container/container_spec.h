@@ -29,6 +29,7 @@ struct ImageRunConfig {
   std::string working_dir;
   std::string user;
   std::string stop_signal;
+  std::vector<std::string> volumes;  // the config's Volumes: paths in the rootfs
 };
 
 // From the OCI image config JSON ("config": {"Entrypoint", ...}).

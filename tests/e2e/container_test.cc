@@ -136,7 +136,8 @@ absl::StatusOr<std::string> BuildArchive(const testing::TestImages& images) {
         {"Cmd", {"echo from-cmd"}},
         {"Env", {absl::StrCat("PATH=", kCustomPath), "IMAGE_ONLY=image", "SHARED=image"}},
         {"WorkingDir", "/tmp"},
-        {"StopSignal", "SIGUSR1"}}},
+        {"StopSignal", "SIGUSR1"},
+        {"Volumes", {{"/data/declared", nlohmann::json::object()}}}}},
       {"rootfs", {{"type", "layers"}, {"diff_ids", {base["diff_id"], layer_digest}}}}};
   std::string config_blob = config.dump();
   add_blob(config_blob);
@@ -694,6 +695,11 @@ std::vector<ConfigCase> ConfigCases() {
            },
        .want = absl::StrCat("image cri cri ", kCustomPath)},
       {.name = "WorkingDirFromTheImage", .image = kCustom, .script = "pwd", .want = "/tmp"},
+      // The image's VOLUME exists (made in the rootfs, as CRI-O's "mkdir").
+      {.name = "ImageVolumeDirectoryExists",
+       .image = kCustom,
+       .script = "test -d /data/declared && echo yes",
+       .want = "yes"},
       {.name = "WorkingDirFromTheConfig",
        .image = kCustom,
        .script = "pwd",

@@ -93,11 +93,13 @@ TEST(ProcessEnvTest, ConfigWinsInPlaceAndPathIsKept) {
 TEST(ParseImageRunConfigTest, ReadsTheConfigSection) {
   absl::StatusOr<ImageRunConfig> run = ParseImageRunConfig(
       R"({"architecture":"amd64","config":{"Entrypoint":["/e"],"Cmd":["c"],"Env":["A=1"],)"
-      R"("WorkingDir":"/w","User":"1000:1000","StopSignal":"SIGQUIT"}})");
+      R"("WorkingDir":"/w","User":"1000:1000","StopSignal":"SIGQUIT",)"
+      R"("Volumes":{"/data":{},"/cache":{}}}})");
   ASSERT_THAT(run.status(), IsOk());
   EXPECT_THAT(run->entrypoint, ElementsAre("/e"));
   EXPECT_EQ(run->user, "1000:1000");
   EXPECT_EQ(run->stop_signal, "SIGQUIT");
+  EXPECT_THAT(run->volumes, ::testing::UnorderedElementsAre("/data", "/cache"));
   EXPECT_THAT(ParseImageRunConfig("{}").status(), IsOk());  // an image may say nothing
 }
 
