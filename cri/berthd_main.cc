@@ -29,9 +29,11 @@
 #include "cri/sandbox/sandbox_service.h"
 #include "cri/server/cri_server.h"
 #include "cri/server/helper_binaries.h"
+#include "cri/server/pod_stream_backend.h"
 #include "cri/server/runtime_service.h"
 #include "cri/server/systemd_notify.h"
 #include "cri/store/metadata_store.h"
+#include "cri/streaming/streaming_server.h"
 #include "cri/version.h"
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/file_lock.h"
@@ -187,7 +189,24 @@ int Run(absl::Time started) {
   }
   sandboxes.SetPodMembers(&containers);
 
+  PodStreamBackend stream_backend(containers, sandboxes);
+  absl::StatusOr<std::unique_ptr<streaming::StreamingServer>> streaming_server =
+      streaming::StreamingServer::Start({.address = config->stream.address,
+                                         .port = config->stream.port,
+                                         .tls_cert_file = config->stream.tls_cert_file,
+                                         .tls_key_file = config->stream.tls_key_file,
+                                         .idle_timeout = config->stream.idle_timeout,
+                                         .creation_timeout = config->stream.creation_timeout,
+                                         .max_sessions = config->stream.max_sessions},
+                                        stream_backend);
+  if (!streaming_server.ok()) {
+    spdlog::critical("cannot start the streaming server: {}", streaming_server.status().message());
+    return 1;
+  }
+  spdlog::info("streaming server on {}", (*streaming_server)->base_url());
+
   CriRuntimeService runtime_service(*config, &sandboxes, &containers, &events);
+  runtime_service.SetStreamingServer(streaming_server->get());
   absl::StatusOr<std::unique_ptr<CriServer>> server = CriServer::Start(
       config->socket, {&runtime_service, (*images)->service.get(), (*images)->berth_service.get()});
   if (!server.ok()) {
@@ -214,6 +233,9 @@ int Run(absl::Time started) {
                absl::FormatDuration(config->shutdown_timeout));
   (void)NotifyServiceManager("STOPPING=1\nSTATUS=draining in-flight RPCs");
   (*server)->Shutdown(config->shutdown_timeout);
+  // Open exec sessions end with berthd (their processes too, as with
+  // containerd); containers keep running.
+  (*streaming_server)->Stop();
   spdlog::info("berthd stopped");
   return 0;
 }

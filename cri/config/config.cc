@@ -1,5 +1,7 @@
 #include "cri/config/config.h"
 
+#include <arpa/inet.h>
+
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -34,6 +36,15 @@ absl::Status SetAbsolutePath(absl::string_view value, std::string& field) {
   field = std::string(value);
   while (field.size() > 1 && field.back() == '/') field.pop_back();
   return absl::OkStatus();
+}
+
+// Empty means unset.
+absl::Status SetOptionalAbsolutePath(absl::string_view value, std::string& field) {
+  if (value.empty()) {
+    field.clear();
+    return absl::OkStatus();
+  }
+  return SetAbsolutePath(value, field);
 }
 
 template <size_t N>
@@ -208,6 +219,34 @@ const std::vector<Key>& Keys() {
          return SetIntInRange<int64_t>(v, 1, 1'000'000'000, c.image.max_layer_entries);
        },
        [](const auto& c) { return c.image.max_layer_entries; }},
+      {"stream.address",
+       [](absl::string_view v, BerthConfig& c) -> absl::Status {
+         in6_addr ignored;
+         if (::inet_pton(AF_INET, std::string(v).c_str(), &ignored) != 1 &&
+             ::inet_pton(AF_INET6, std::string(v).c_str(), &ignored) != 1)
+           return absl::InvalidArgumentError(
+               absl::StrCat("must be an IPv4 or IPv6 address, got \"", v, "\""));
+         c.stream.address = std::string(v);
+         return absl::OkStatus();
+       },
+       [](const auto& c) { return c.stream.address; }},
+      {"stream.port", [](auto v, auto& c) { return SetIntInRange(v, 0, 65535, c.stream.port); },
+       [](const auto& c) { return c.stream.port; }},
+      {"stream.tls_cert_file",
+       [](auto v, auto& c) { return SetOptionalAbsolutePath(v, c.stream.tls_cert_file); },
+       [](const auto& c) { return c.stream.tls_cert_file; }},
+      {"stream.tls_key_file",
+       [](auto v, auto& c) { return SetOptionalAbsolutePath(v, c.stream.tls_key_file); },
+       [](const auto& c) { return c.stream.tls_key_file; }},
+      {"stream.idle_timeout",
+       [](auto v, auto& c) { return SetPositiveDuration(v, c.stream.idle_timeout); },
+       [](const auto& c) { return absl::FormatDuration(c.stream.idle_timeout); }},
+      {"stream.creation_timeout",
+       [](auto v, auto& c) { return SetPositiveDuration(v, c.stream.creation_timeout); },
+       [](const auto& c) { return absl::FormatDuration(c.stream.creation_timeout); }},
+      {"stream.max_sessions",
+       [](auto v, auto& c) { return SetIntInRange(v, 1, 65536, c.stream.max_sessions); },
+       [](const auto& c) { return c.stream.max_sessions; }},
   };
   return keys;
 }

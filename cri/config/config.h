@@ -48,6 +48,23 @@ struct ImageConfig {
   int64_t max_layer_entries = snapshotter::LayerLimits{}.max_entries;
 };
 
+// The streaming server that Exec, Attach and PortForward hand out URLs on.
+struct StreamConfig {
+  // Listen address (an IP) and port; port 0 takes any free port, which the
+  // URLs then carry.
+  std::string address = "127.0.0.1";
+  int port = 0;
+  // Both set: https. PEM files.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // A connection with no traffic for this long is closed (kubelet's default).
+  absl::Duration idle_timeout = absl::Hours(4);
+  // How long a client may take to open the streams its request implies.
+  absl::Duration creation_timeout = absl::Seconds(30);
+  // Sessions (connections) served at once; more get HTTP 503.
+  int max_sessions = 128;
+};
+
 // A RuntimeClass handler naming another OCI runtime with runc's command line
 // (runc, crun, berth-runtime) that runs the pods asking for it.
 struct RuntimeHandlerConfig {
@@ -71,6 +88,7 @@ struct BerthConfig {
   absl::Duration shutdown_timeout = absl::Seconds(10);
   CniConfig cni;
   ImageConfig image;
+  StreamConfig stream;
   // Handlers besides the default ("", berth's own executor), by name:
   //   runtime_handlers:
   //     runc: {binary: /usr/sbin/runc}

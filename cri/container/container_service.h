@@ -4,7 +4,7 @@
 // monitors and the metadata store. One file per RPC group:
 // container_create.cc, container_start.cc (start, and the exits),
 // container_stop.cc (stop and remove), container_query.cc (status and
-// list), container_update.cc (resources, log reopen, ExecSync),
+// list), container_update.cc (resources, log reopen, exec sessions),
 // container_stats.cc, container_recover.cc (what berthd finds at startup).
 
 #include <map>
@@ -65,6 +65,15 @@ class ContainerService final : public PodMembers {
   absl::Status ReopenLog(const std::string& id);
   absl::StatusOr<runtime::v1::ExecSyncResponse> ExecSync(
       const runtime::v1::ExecSyncRequest& request);
+  // The full id of the running container `id` names; NotFound, or
+  // FailedPrecondition when it does not run (Exec, Attach validation).
+  absl::StatusOr<std::string> RunningContainerId(const std::string& id);
+  // The sessions the streaming server pumps: a process started in the
+  // container, or the container's own stdio.
+  absl::StatusOr<std::unique_ptr<StreamSession>> OpenExec(const std::string& id,
+                                                          const std::vector<std::string>& cmd,
+                                                          bool tty, bool stdin);
+  absl::StatusOr<std::unique_ptr<StreamSession>> OpenAttach(const std::string& id);
 
   absl::StatusOr<runtime::v1::ContainerStats> Stats(const std::string& id);
   std::vector<runtime::v1::ContainerStats> ListStats(
@@ -97,6 +106,9 @@ class ContainerService final : public PodMembers {
 
   absl::Status CreateSteps(Container& container, const Sandbox& sandbox,
                            const runtime::v1::PodSandboxConfig& sandbox_config);
+  absl::StatusOr<ExecConfig> PrepareExec(const std::string& id,
+                                         const std::vector<std::string>& cmd, bool tty,
+                                         bool stdin, absl::Duration timeout);
   absl::Status StartLocked(Container& container);
   // SIGKILL and wait: the rest of a stop, or all of a forced one.
   absl::Status StopLocked(Container& container);

@@ -1,4 +1,5 @@
-// UpdateContainerResources, ReopenContainerLog and ExecSync: what kubelet
+// UpdateContainerResources, ReopenContainerLog, ExecSync and the sessions
+// behind Exec and Attach: what kubelet
 // does to a running container without restarting it.
 
 #include <algorithm>
@@ -83,34 +84,76 @@ absl::Status ContainerService::ReopenLog(const std::string& prefix) {
   return monitors_.ReopenLog(container.monitor_dir());
 }
 
+absl::StatusOr<ExecConfig> ContainerService::PrepareExec(const std::string& id,
+                                                          const std::vector<std::string>& cmd,
+                                                          bool tty, bool stdin,
+                                                          absl::Duration timeout) {
+  if (cmd.empty()) return absl::InvalidArgumentError("exec needs a command");
+  ASSIGN_OR_RETURN(std::shared_ptr<Entry> entry, Lookup(id));
+  absl::MutexLock lock(&entry->mutex);
+  Container& container = entry->container;
+  Refresh(container);
+  if (container.state != runtime::v1::CONTAINER_RUNNING) return NotRunning(container);
+  ASSIGN_OR_RETURN(std::string spec_text, ReadFileToString(container.bundle() + "/config.json"));
+  ASSIGN_OR_RETURN(nlohmann::json spec, ParseJson(spec_text, "the spec of " + container.id));
+  // The container's own process settings (user, env, cwd, capabilities,
+  // LSM labels), running the command.
+  nlohmann::json process = spec.value("process", nlohmann::json::object());
+  process["args"] = cmd;
+  process["terminal"] = tty;
+  if (tty) {
+    process.erase("consoleSize");
+  }
+  ExecConfig exec{.container_id = container.id,
+                  .runtime_root = ExecutorOptions().root,
+                  .systemd_cgroup = options_.systemd_cgroup,
+                  .process_json = process.dump(),
+                  .stdin = stdin,
+                  .timeout = timeout};
+  if (const ExternalRuntime* runtime = ExternalRuntimeOf(container)) {
+    exec.runtime_binary = runtime->binary;
+    exec.runtime_root = runtime->root;
+  }
+  return exec;
+}
+
+absl::StatusOr<std::string> ContainerService::RunningContainerId(const std::string& id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Entry> entry, Lookup(id));
+  absl::MutexLock lock(&entry->mutex);
+  Refresh(entry->container);
+  if (entry->container.state != runtime::v1::CONTAINER_RUNNING)
+    return NotRunning(entry->container);
+  return entry->container.id;
+}
+
+absl::StatusOr<std::unique_ptr<StreamSession>> ContainerService::OpenExec(
+    const std::string& id, const std::vector<std::string>& cmd, bool tty, bool stdin) {
+  ASSIGN_OR_RETURN(ExecConfig exec, PrepareExec(id, cmd, tty, stdin, absl::ZeroDuration()));
+  return monitors_.Exec(exec);
+}
+
+absl::StatusOr<std::unique_ptr<StreamSession>> ContainerService::OpenAttach(const std::string& id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Entry> entry, Lookup(id));
+  std::string monitor_dir;
+  {
+    absl::MutexLock lock(&entry->mutex);
+    Refresh(entry->container);
+    if (entry->container.state != runtime::v1::CONTAINER_RUNNING)
+      return NotRunning(entry->container);
+    monitor_dir = entry->container.monitor_dir();
+  }
+  return monitors_.Attach(monitor_dir);
+}
+
 absl::StatusOr<runtime::v1::ExecSyncResponse> ContainerService::ExecSync(
     const runtime::v1::ExecSyncRequest& request) {
   if (request.cmd().empty()) return absl::InvalidArgumentError("ExecSync needs a command");
-  ASSIGN_OR_RETURN(std::shared_ptr<Entry> entry, Lookup(request.container_id()));
-  ExecConfig exec;
-  {
-    absl::MutexLock lock(&entry->mutex);
-    Container& container = entry->container;
-    Refresh(container);
-    if (container.state != runtime::v1::CONTAINER_RUNNING) return NotRunning(container);
-    ASSIGN_OR_RETURN(std::string spec_text,
-                     ReadFileToString(container.bundle() + "/config.json"));
-    ASSIGN_OR_RETURN(nlohmann::json spec, ParseJson(spec_text, "the spec of " + container.id));
-    // The container's own process settings (user, env, cwd, capabilities,
-    // LSM labels), running the command without a terminal.
-    nlohmann::json process = spec.value("process", nlohmann::json::object());
-    process["args"] = std::vector<std::string>(request.cmd().begin(), request.cmd().end());
-    process["terminal"] = false;
-    exec = ExecConfig{.container_id = container.id,
-                      .runtime_root = ExecutorOptions().root,
-                      .systemd_cgroup = options_.systemd_cgroup,
-                      .process_json = process.dump(),
-                      .timeout = absl::Seconds(std::max<int64_t>(request.timeout(), 0))};
-    if (const ExternalRuntime* runtime = ExternalRuntimeOf(container)) {
-      exec.runtime_binary = runtime->binary;
-      exec.runtime_root = runtime->root;
-    }
-  }
+  ASSIGN_OR_RETURN(
+      ExecConfig exec,
+      PrepareExec(request.container_id(),
+                  std::vector<std::string>(request.cmd().begin(), request.cmd().end()),
+                  /*tty=*/false, /*stdin=*/false,
+                  absl::Seconds(std::max<int64_t>(request.timeout(), 0))));
   // Outside the container's lock: a long exec must not block its status.
   ASSIGN_OR_RETURN(ExecSyncResult result, monitors_.ExecSync(exec, kExecSyncReplyBudget));
   // Both streams together within one reply kubelet accepts (16 MiB); stderr,

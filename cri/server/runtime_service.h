@@ -5,6 +5,10 @@
 #include "cri/config/config.h"
 #include "runtime/v1/api.grpc.pb.h"
 
+namespace berth::streaming {
+class StreamingServer;
+}
+
 namespace berth::cri {
 class SandboxService;
 class ContainerService;
@@ -73,6 +77,18 @@ class CriRuntimeService final : public runtime::v1::RuntimeService::Service {
                                   runtime::v1::ReopenContainerLogResponse* response) override;
   grpc::Status ExecSync(grpc::ServerContext* context, const runtime::v1::ExecSyncRequest* request,
                         runtime::v1::ExecSyncResponse* response) override;
+  // Streaming (stream_rpcs.cc): each returns a single-use URL on the
+  // streaming server, which carries the session.
+  grpc::Status Exec(grpc::ServerContext* context, const runtime::v1::ExecRequest* request,
+                    runtime::v1::ExecResponse* response) override;
+  grpc::Status Attach(grpc::ServerContext* context, const runtime::v1::AttachRequest* request,
+                      runtime::v1::AttachResponse* response) override;
+  grpc::Status PortForward(grpc::ServerContext* context,
+                           const runtime::v1::PortForwardRequest* request,
+                           runtime::v1::PortForwardResponse* response) override;
+  // Not owned; without one the streaming RPCs answer UNAVAILABLE.
+  void SetStreamingServer(streaming::StreamingServer* server) { streaming_ = server; }
+
   grpc::Status GetContainerEvents(
       grpc::ServerContext* context, const runtime::v1::GetEventsRequest* request,
       grpc::ServerWriter<runtime::v1::ContainerEventResponse>* writer) override;
@@ -103,6 +119,7 @@ class CriRuntimeService final : public runtime::v1::RuntimeService::Service {
   SandboxService* sandboxes_;
   ContainerService* containers_;
   ContainerEvents* events_;
+  streaming::StreamingServer* streaming_ = nullptr;
 };
 
 }  // namespace berth::cri

@@ -18,12 +18,10 @@ class ScriptedStreamSession : public StreamSession {
     events_.pop_front();
     return event;
   }
-  absl::Status WriteStdin(absl::string_view data) override {
-    stdin_.append(data.data(), data.size());
-    return absl::OkStatus();
+  absl::StatusOr<bool> OfferInput(StreamTag tag, absl::string_view payload) override {
+    if (tag == StreamTag::kStdin) stdin_.append(payload.data(), payload.size());
+    return true;
   }
-  absl::Status CloseStdin() override { return absl::OkStatus(); }
-  absl::Status Resize(TerminalSize size) override { return absl::OkStatus(); }
   int fd() const override { return -1; }
 
  private:

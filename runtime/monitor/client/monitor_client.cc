@@ -89,28 +89,17 @@ class SocketStreamSession : public StreamSession {
     }
   }
 
-  absl::Status WriteStdin(absl::string_view data) override {
-    while (!data.empty()) {
-      absl::string_view chunk = data.substr(0, kMaxStreamPayload);
-      RETURN_IF_ERROR(Send(StreamMessage(StreamTag::kStdin, chunk)));
-      data.remove_prefix(chunk.size());
+  absl::StatusOr<bool> OfferInput(StreamTag tag, absl::string_view payload) override {
+    std::string message = StreamMessage(tag, payload.substr(0, kMaxStreamPayload));
+    while (::send(channel_.get(), message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+      if (errno == EAGAIN) return false;
+      if (errno != EINTR) return ErrnoStatus("send to the stream");
     }
-    return absl::OkStatus();
-  }
-  absl::Status CloseStdin() override { return Send(StreamMessage(StreamTag::kCloseStdin)); }
-  absl::Status Resize(TerminalSize size) override {
-    return Send(StreamMessage(StreamTag::kResize, ResizePayload(size)));
+    return true;
   }
   int fd() const override { return channel_.get(); }
 
  private:
-  absl::Status Send(const std::string& message) {
-    while (::send(channel_.get(), message.data(), message.size(), MSG_NOSIGNAL) < 0) {
-      if (errno != EINTR) return ErrnoStatus("send to the stream");
-    }
-    return absl::OkStatus();
-  }
-
   UniqueFd channel_;
   std::optional<ChildProcess> helper_;
 };

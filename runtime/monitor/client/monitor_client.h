@@ -36,9 +36,10 @@ class StreamSession {
   // The next output, the exec's exit, or kEnd once the stream is over.
   // DeadlineExceeded if nothing comes within `timeout`.
   virtual absl::StatusOr<Event> Next(absl::Duration timeout) = 0;
-  virtual absl::Status WriteStdin(absl::string_view data) = 0;
-  virtual absl::Status CloseStdin() = 0;
-  virtual absl::Status Resize(TerminalSize size) = 0;
+  // Input for the process: kStdin (at most kMaxStreamPayload bytes),
+  // kCloseStdin or kResize (ResizePayload). Never blocks: false when the
+  // channel is full; offer it again once fd() is writable.
+  virtual absl::StatusOr<bool> OfferInput(StreamTag tag, absl::string_view payload) = 0;
   // Readable when Next has something; -1 if the session cannot be polled.
   virtual int fd() const = 0;
 };
