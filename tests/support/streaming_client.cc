@@ -439,6 +439,21 @@ absl::StatusOr<RemoteCommandResult> RunSpdyRemoteCommand(const std::string& url,
   return result;
 }
 
+absl::StatusOr<std::unique_ptr<SpdyClientSession>> OpenSpdySession(
+    const std::string& url, const std::vector<std::string>& protocols, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  ASSIGN_OR_RETURN(Upgrade upgrade, RequestSpdyUpgrade(url, protocols, deadline));
+  if (upgrade.response.status != 101)
+    return absl::FailedPreconditionError(absl::StrCat("upgrade refused with ",
+                                                      upgrade.response.status, ": ",
+                                                      upgrade.response.body));
+  RETURN_IF_ERROR(CheckSpdyUpgrade(upgrade.response, protocols).status());
+  ASSIGN_OR_RETURN(std::unique_ptr<SpdyClientSession> session,
+                   SpdyClientSession::Create(std::move(upgrade.connection)));
+  session->set_deadline(deadline);
+  return session;
+}
+
 absl::StatusOr<RemoteCommandResult> RunWebSocketRemoteCommand(const std::string& url,
                                                               const RemoteCommandOptions& options) {
   RETURN_IF_ERROR(CheckOptions(options));

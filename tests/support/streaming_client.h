@@ -99,6 +99,11 @@ absl::StatusOr<RemoteCommandResult> RunWebSocketRemoteCommand(const std::string&
 // streamtype, port and requestid (shared by the pair; ids count from 0).
 // One SPDY connection serves every call; the client sends GOAWAY and closes
 // it on destruction.
+// The SPDY connection alone, upgraded and checked, for tests that drive
+// the frames themselves (e.g. a client that stops reading).
+absl::StatusOr<std::unique_ptr<SpdyClientSession>> OpenSpdySession(
+    const std::string& url, const std::vector<std::string>& protocols, absl::Duration timeout);
+
 class SpdyPortForwardClient {
  public:
   // Connects and upgrades. When the server answers with a status other than
