@@ -6,17 +6,23 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -603,6 +609,206 @@ TEST_F(StreamingTest, AClientThatStopsReadingDoesNotMakeBerthdBuffer) {
   (*session)->HangUp();
   EXPECT_TRUE(Eventually([&] { return ProcessesWith(marker).empty(); }))
       << "left running: " << absl::StrJoin(ProcessesWith(marker), "\n");
+}
+
+
+// ---- the real crictl (../shared/conformance), over both transports ----
+
+namespace crictl {
+
+std::string Binary() {
+  const char* dir = std::getenv("BERTH_CONFORMANCE_DIR");
+  return dir ? absl::StrCat(dir, "/bin/crictl")
+             : absl::StrCat(BERTH_SOURCE_DIR, "/../shared/conformance/bin/crictl");
+}
+
+// Reads `path` until it contains `text` or `timeout` passes.
+std::string WaitForText(const std::string& path, const std::string& text,
+                        absl::Duration timeout = absl::Seconds(15)) {
+  std::string content;
+  Eventually([&] {
+    content = ReadFileToString(path).value_or("");
+    return absl::StrContains(content, text);
+  }, timeout);
+  return content;
+}
+
+// A blocking HTTP/1.0 GET to 127.0.0.1:port; the whole response.
+std::string HttpGet(uint16_t port, const std::string& path) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) return "";
+  timeval five{.tv_sec = 5, .tv_usec = 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &five, sizeof(five));
+  std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: pod\r\n\r\n");
+  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) < 0) return "";
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = ::recv(fd.get(), buffer, sizeof(buffer), 0)) > 0;) response.append(buffer, n);
+  return response;
+}
+
+}  // namespace crictl
+
+class CrictlStreamingTest : public StreamingTest {
+ protected:
+  void SetUp() override {
+    StreamingTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    if (::access(crictl::Binary().c_str(), X_OK) != 0)
+      GTEST_SKIP() << crictl::Binary() << " is absent (../shared/conformance)";
+  }
+
+  std::vector<std::string> Crictl(std::vector<std::string> args) {
+    // A config file of its own, or crictl warns on stderr about the absent ones.
+    std::string config = dir_.Join("crictl.yaml");
+    (void)WriteFileAtomically(config, absl::StrCat("runtime-endpoint: unix://", node_->socket(),
+                                                  "\nimage-endpoint: unix://", node_->socket(),
+                                                  "\ntimeout: 20\n"));
+    std::vector<std::string> argv = {crictl::Binary(), "--config", config};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  // Runs crictl to its end with `input` on stdin; its exit code and output.
+  std::pair<int, std::string> RunCrictl(const std::vector<std::string>& args,
+                                        const std::string& input = "") {
+    std::string in = dir_.Join("stdin"), out = dir_.Join(absl::StrCat("out-", ++runs_));
+    (void)WriteFileAtomically(in, input);
+    UniqueFd stdin_fd(::open(in.c_str(), O_RDONLY | O_CLOEXEC));
+    absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(
+        Crictl(args), {.stdout_path = out, .stderr_path = out, .stdin_fd = stdin_fd.get()});
+    if (!child.ok()) return {-1, child.status().ToString()};
+    absl::StatusOr<ExitStatus> ended = child->WaitFor(absl::Seconds(30));
+    std::string output = ReadFileToString(out).value_or("");
+    if (!ended.ok()) return {-1, "crictl did not end: " + output};
+    return {ended->ShellCode(), output};
+  }
+
+  TempDir dir_;
+  int runs_ = 0;
+};
+
+TEST_F(CrictlStreamingTest, ExecWithAndWithoutStdinOverBothTransports) {
+  absl::StatusOr<Running> c = RunContainer("crictl-exec", {"sleep", "1000"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  for (const std::string transport : {"spdy", "websocket"}) {
+    SCOPED_TRACE(transport);
+    auto [code, output] = RunCrictl({"exec", "--transport", transport, c->container_id, "sh", "-c",
+                                     "echo out-" + transport + "; echo err-" + transport + " >&2"});
+    EXPECT_EQ(code, 0) << output;
+    EXPECT_THAT(output, HasSubstr("out-" + transport + "\n"));
+    EXPECT_THAT(output, HasSubstr("err-" + transport + "\n"));
+
+    std::tie(code, output) =
+        RunCrictl({"exec", "-i", "--transport", transport, c->container_id, "cat"},
+                  "fed through stdin\n");
+    EXPECT_EQ(code, 0) << output;
+    EXPECT_EQ(output, "fed through stdin\n");
+
+    std::tie(code, output) =
+        RunCrictl({"exec", "--transport", transport, c->container_id, "sh", "-c", "exit 3"});
+    EXPECT_NE(code, 0);
+    EXPECT_THAT(output, HasSubstr("exit code 3"));
+  }
+}
+
+TEST_F(CrictlStreamingTest, ExecWithATerminalOverBothTransports) {
+  absl::StatusOr<Running> c = RunContainer("crictl-tty", {"sleep", "1000"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  for (const std::string transport : {"spdy", "websocket"}) {
+    SCOPED_TRACE(transport);
+    UniqueFd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    ASSERT_TRUE(master.valid());
+    ASSERT_EQ(::grantpt(master.get()), 0);
+    ASSERT_EQ(::unlockpt(master.get()), 0);
+    std::string slave_path = ::ptsname(master.get());
+    UniqueFd slave(::open(slave_path.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC));
+    winsize size{.ws_row = 33, .ws_col = 111, .ws_xpixel = 0, .ws_ypixel = 0};
+    ASSERT_EQ(::ioctl(slave.get(), TIOCSWINSZ, &size), 0);
+    absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(
+        Crictl({"exec", "-it", "--transport", transport, c->container_id, "sh"}),
+        {.stdout_path = slave_path, .stderr_path = slave_path, .stdin_fd = slave.get()});
+    ASSERT_TRUE(child.ok()) << child.status();
+    slave.Reset();
+    std::string seen;
+    auto read_until = [&](const std::string& text) {
+      return Eventually([&] {
+        pollfd p{master.get(), POLLIN, 0};
+        char buffer[4096];
+        while (::poll(&p, 1, 50) > 0) {
+          ssize_t n = ::read(master.get(), buffer, sizeof(buffer));
+          if (n <= 0) break;
+          seen.append(buffer, n);
+        }
+        return absl::StrContains(seen, text);
+      }, absl::Seconds(15));
+    };
+    ASSERT_TRUE(read_until("# ")) << "no prompt: " << seen;
+    std::string command = "stty size; tty; exit 5\n";
+    ASSERT_EQ(::write(master.get(), command.data(), command.size()),
+              static_cast<ssize_t>(command.size()));
+    EXPECT_TRUE(read_until("exit code 5")) << seen;
+    EXPECT_THAT(seen, HasSubstr("33 111"));
+    EXPECT_THAT(seen, HasSubstr("/dev/pts/"));
+    absl::StatusOr<ExitStatus> ended = child->WaitFor(absl::Seconds(10));
+    ASSERT_TRUE(ended.ok()) << seen;
+  }
+}
+
+TEST_F(CrictlStreamingTest, AttachOverBothTransports) {
+  absl::StatusOr<Running> c =
+      RunContainer("crictl-attach", Sh("i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  for (const std::string transport : {"spdy", "websocket"}) {
+    SCOPED_TRACE(transport);
+    std::string out = dir_.Join("attach-" + transport);
+    absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(
+        Crictl({"attach", "--transport", transport, c->container_id}),
+        {.stdout_path = out, .stderr_path = out});
+    ASSERT_TRUE(child.ok()) << child.status();
+    std::string seen = crictl::WaitForText(out, "tick");
+    EXPECT_THAT(seen, HasSubstr("tick"));
+    // Detaching, however abruptly, leaves the container running.
+    (void)child->Signal(SIGKILL);
+    (void)child->WaitFor(absl::Seconds(10));
+    EXPECT_EQ(State(c->container_id), runtime::v1::CONTAINER_RUNNING);
+  }
+}
+
+TEST_F(CrictlStreamingTest, PortForwardOverBothTransports) {
+  absl::StatusOr<Running> c = RunContainer(
+      "crictl-pf", Sh("mkdir -p /www && echo served-to-crictl > /www/index.html && "
+                      "exec httpd -f -p 8080 -h /www"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(Eventually([&] {
+    return absl::StrContains(ExecSyncOut(c->container_id, "netstat -ltn"), ":8080");
+  }));
+  for (const std::string transport : {"spdy", "websocket"}) {
+    SCOPED_TRACE(transport);
+    std::string out = dir_.Join("pf-" + transport);
+    // Local port 0: crictl picks one and says which.
+    absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(
+        Crictl({"port-forward", "--transport", transport, c->pod_id, "0:8080"}),
+        {.stdout_path = out, .stderr_path = out});
+    ASSERT_TRUE(child.ok()) << child.status();
+    std::string said = crictl::WaitForText(out, "-> 8080");
+    size_t at = said.find("127.0.0.1:");
+    ASSERT_NE(at, std::string::npos) << said;
+    int port = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(
+        said.substr(at + 10, said.find(' ', at) - at - 10), &port)) << said;
+    for (int i = 0; i < 2; ++i) {
+      std::string response = crictl::HttpGet(static_cast<uint16_t>(port), "/index.html");
+      EXPECT_THAT(response, HasSubstr("200 OK"));
+      EXPECT_THAT(response, HasSubstr("served-to-crictl"));
+    }
+    (void)child->Signal(SIGKILL);
+    (void)child->WaitFor(absl::Seconds(10));
+  }
 }
 
 }  // namespace
