@@ -53,6 +53,7 @@
 #include "cri/client/cri_client.h"
 #include "nlohmann/json.hpp"
 #include "runtime/base/status_macros.h"
+#include "tests/support/streaming_client.h"
 #include "tests/unit/temp_dir.h"
 
 namespace {
@@ -75,6 +76,8 @@ constexpr int kChurnMaxConsecutiveErrors = 10;
 
 struct Options {
   int runs = 100;
+  int forward_runs = 5;
+  int forward_mib = 64;
   int churn_seconds = 60;
   int churn_clients = 10;
   int memory_pods = 20;
@@ -120,6 +123,9 @@ struct Endpoint {
   // Milliseconds per call, one vector per kRpcs entry.
   std::array<std::vector<double>, kRpcs.size()> ms;
   std::vector<double> create_start_ms, exec_ms;
+  // Exec through the streaming server: the RPC, the SPDY upgrade, `true`,
+  // its exit status. Port-forward: MB/s over one forwarded connection.
+  std::vector<double> stream_exec_ms, forward_mb_per_s;
   std::optional<Memory> memory;
   std::optional<Churn> churn;
 };
@@ -323,10 +329,16 @@ absl::StatusOr<PodCleanup> RunPod(CriClient& client, const std::string& name,
 // CreateContainer then StartContainer; a container that fails to start is
 // removed.
 absl::StatusOr<std::string> CreateAndStart(CriClient& client, const RunningPod& pod,
-                                           const std::string& name, const std::string& image) {
+                                           const std::string& name, const std::string& image,
+                                           const std::vector<std::string>& command = {}) {
   runtime::v1::CreateContainerRequest create;
   create.set_pod_sandbox_id(pod.id);
   *create.mutable_config() = Container(name, image);
+  if (!command.empty()) {
+    create.mutable_config()->clear_command();
+    create.mutable_config()->clear_args();
+    for (const std::string& arg : command) create.mutable_config()->add_command(arg);
+  }
   *create.mutable_sandbox_config() = pod.config;
   absl::StatusOr<runtime::v1::CreateContainerResponse> created =
       client.Call(&Stub::CreateContainer, create);
@@ -503,6 +515,88 @@ absl::Status MeasureContainers(std::vector<Endpoint>& endpoints, const Options& 
       if (!removed.ok()) return Failed(endpoint.name, removed);
       endpoint.create_start_ms.push_back(create_start_ms);
       endpoint.exec_ms.push_back(exec_ms);
+    }
+  }
+  for (size_t e = 0; e < endpoints.size(); ++e) {
+    absl::Status removed = pods[e].Remove();
+    if (!removed.ok()) return Failed(endpoints[e].name, removed);
+  }
+  return absl::OkStatus();
+}
+
+// Exec latency through the streaming path, and port-forward throughput, in
+// one pod per endpoint: a container idling for the execs and one serving a
+// file of options.forward_mib MiB from tmpfs with busybox httpd. Every
+// endpoint's session is spoken by the same client (tests/support's), so
+// only the servers differ.
+absl::Status MeasureStreaming(std::vector<Endpoint>& endpoints, const Options& options) {
+  std::vector<PodCleanup> pods;
+  std::vector<std::string> exec_targets;
+  const std::string serve = absl::StrCat(
+      "head -c ", options.forward_mib << 20, " /dev/zero > /dev/shm/big && ",
+      "exec httpd -f -p 8080 -h /dev/shm");
+  for (Endpoint& endpoint : endpoints) {
+    CriClient& client = *endpoint.client;
+    absl::StatusOr<PodCleanup> pod = RunPod(client, "streaming-" + endpoint.name, options);
+    if (!pod.ok()) return Failed(endpoint.name, pod.status());
+    pods.push_back(*std::move(pod));
+    absl::StatusOr<std::string> target =
+        CreateAndStart(client, pods.back().pod(), "exec-target", options.image);
+    if (!target.ok()) return Failed(endpoint.name, target.status());
+    exec_targets.push_back(*target);
+    absl::StatusOr<std::string> server = CreateAndStart(client, pods.back().pod(), "httpd",
+                                                        options.image, {"/bin/sh", "-c", serve});
+    if (!server.ok()) return Failed(endpoint.name, server.status());
+  }
+  auto exec_true = [](CriClient& client, const std::string& id) -> absl::Status {
+    runtime::v1::ExecRequest request;
+    request.set_container_id(id);
+    request.add_cmd("true");
+    request.set_stdout(true);
+    ASSIGN_OR_RETURN(runtime::v1::ExecResponse response, client.Call(&Stub::Exec, request));
+    ASSIGN_OR_RETURN(berth::testing::RemoteCommandResult result,
+                     berth::testing::RunSpdyRemoteCommand(response.url(), {.send_ping = false}));
+    if (result.http_status != 101 || result.error_data.find("Success") == std::string::npos)
+      return absl::InternalError(absl::StrCat("exec of true: HTTP ", result.http_status, ", ",
+                                              result.http_body, result.error_data));
+    return absl::OkStatus();
+  };
+  // Warm-up, and the file written before it is fetched.
+  for (size_t e = 0; e < endpoints.size(); ++e) {
+    if (absl::Status warm = exec_true(*endpoints[e].client, exec_targets[e]); !warm.ok())
+      return Failed(endpoints[e].name, warm);
+  }
+  absl::SleepFor(absl::Seconds(2));
+  for (int i = 0; i < options.runs; ++i) {
+    for (size_t turn = 0; turn < endpoints.size(); ++turn) {
+      size_t e = i % 2 == 0 ? turn : endpoints.size() - 1 - turn;
+      absl::Time start = absl::Now();
+      absl::Status ran = exec_true(*endpoints[e].client, exec_targets[e]);
+      if (!ran.ok()) return Failed(endpoints[e].name, ran);
+      endpoints[e].stream_exec_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+    }
+  }
+  const size_t bytes = static_cast<size_t>(options.forward_mib) << 20;
+  for (int i = 0; i < options.forward_runs; ++i) {
+    for (size_t turn = 0; turn < endpoints.size(); ++turn) {
+      size_t e = i % 2 == 0 ? turn : endpoints.size() - 1 - turn;
+      Endpoint& endpoint = endpoints[e];
+      runtime::v1::PortForwardRequest request;
+      request.set_pod_sandbox_id(pods[e].pod().id);
+      absl::StatusOr<runtime::v1::PortForwardResponse> response =
+          endpoint.client->Call(&Stub::PortForward, request);
+      if (!response.ok()) return Failed(endpoint.name, response.status());
+      absl::Time start = absl::Now();
+      auto forward = berth::testing::SpdyPortForwardClient::Connect(response->url());
+      if (!forward.ok()) return Failed(endpoint.name, forward.status());
+      absl::StatusOr<size_t> received =
+          (*forward)->ReceiveBytes(8080, "GET /big HTTP/1.0\r\n\r\n", bytes);
+      double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+      if (!received.ok()) return Failed(endpoint.name, received.status());
+      if (*received < bytes)
+        return absl::InternalError(absl::StrCat(endpoint.name, ": port-forward ended after ",
+                                                *received, " of ", bytes, " bytes"));
+      endpoint.forward_mb_per_s.push_back(static_cast<double>(*received) / (1 << 20) / seconds);
     }
   }
   for (size_t e = 0; e < endpoints.size(); ++e) {
@@ -736,6 +830,23 @@ std::vector<Row> Rows(const std::vector<Endpoint>& endpoints, const Options& opt
   latency(
       "ExecSync (true)", [](const Endpoint& e) -> const std::vector<double>& { return e.exec_ms; },
       3);
+  latency(
+      "Exec + SPDY session (true)",
+      [](const Endpoint& e) -> const std::vector<double>& { return e.stream_exec_ms; }, 2);
+  {
+    Row row{.metric = absl::StrFormat("port-forward (%d MiB, 1 conn), MB/s, median",
+                                      options.forward_mib),
+            .better = Row::Better::kHigher,
+            .goal = 1};
+    for (const Endpoint& endpoint : endpoints) {
+      if (endpoint.forward_mb_per_s.empty()) {
+        row.values.push_back(std::nullopt);
+        continue;
+      }
+      row.values.push_back(Summarize(endpoint.forward_mb_per_s).median);
+    }
+    rows.push_back(row);
+  }
 
   auto per_endpoint = [&](Row row, auto value) {
     for (const Endpoint& endpoint : endpoints) row.values.push_back(value(endpoint));
@@ -896,6 +1007,10 @@ int main(int argc, char** argv) {
   std::printf("containers: %d runs each\n", options.runs);
   std::fflush(stdout);
   if (!phase("containers", MeasureContainers(endpoints, options))) return 1;
+  std::printf("streaming: %d execs and %d port-forwards of %d MiB each\n", options.runs,
+              options.forward_runs, options.forward_mib);
+  std::fflush(stdout);
+  if (!phase("streaming", MeasureStreaming(endpoints, options))) return 1;
   if (options.memory_pods > 0) {
     for (Endpoint& endpoint : endpoints) {
       std::printf("memory: %s, %d pods\n", endpoint.name.c_str(), options.memory_pods);

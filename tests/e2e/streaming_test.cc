@@ -811,5 +811,89 @@ TEST_F(CrictlStreamingTest, PortForwardOverBothTransports) {
   }
 }
 
+
+// ---- TLS: a berthd of its own with stream.tls_cert_file and tls_key_file ----
+
+TEST(TlsStreamingTest, CrictlPortForwardsOverHttpsToAHostNetworkPod) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: namespaces, mounts, cgroups";
+  if (::access(crictl::Binary().c_str(), X_OK) != 0)
+    GTEST_SKIP() << crictl::Binary() << " is absent (../shared/conformance)";
+  TempDir dir;
+  std::string cert = dir.Join("stream.crt"), key = dir.Join("stream.key");
+  std::string made = RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                 "-days", "1", "-subj", "/CN=localhost", "-addext",
+                                 "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key,
+                                 "-out", cert});
+  ASSERT_TRUE(fs::exists(cert) && fs::exists(key)) << made;
+  BerthdUnderTest berthd(dir);
+  absl::Status started = berthd.Start(
+      absl::StrCat("stream:\n  tls_cert_file: ", cert, "\n  tls_key_file: ", key, "\n"));
+  ASSERT_TRUE(started.ok()) << started;
+
+  // Something on the host's loopback for the host-network pod to reach.
+  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(::listen(listener.get(), 4), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length), 0);
+  uint16_t target = ntohs(address.sin_port);
+  std::thread greeter([&] {
+    UniqueFd peer(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!peer) return;
+    std::string hello = "hello over tls\n";
+    (void)::send(peer.get(), hello.data(), hello.size(), MSG_NOSIGNAL);
+  });
+
+  runtime::v1::RunPodSandboxRequest run;
+  runtime::v1::PodSandboxConfig& pod = *run.mutable_config();
+  pod.mutable_metadata()->set_name("tls-pod");
+  pod.mutable_metadata()->set_namespace_("e2e");
+  pod.mutable_metadata()->set_uid(absl::StrCat("tls-pod-", ::getpid()));
+  pod.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
+      runtime::v1::NODE);
+  absl::StatusOr<runtime::v1::RunPodSandboxResponse> ran =
+      berthd.client().Call(&Stub::RunPodSandbox, run);
+  ASSERT_TRUE(ran.ok()) << ran.status();
+
+  runtime::v1::PortForwardRequest forward;
+  forward.set_pod_sandbox_id(ran->pod_sandbox_id());
+  absl::StatusOr<runtime::v1::PortForwardResponse> url =
+      berthd.client().Call(&Stub::PortForward, forward);
+  ASSERT_TRUE(url.ok()) << url.status();
+  EXPECT_TRUE(absl::StartsWith(url->url(), "https://127.0.0.1:")) << url->url();
+
+  std::string config = dir.Join("crictl.yaml"), out = dir.Join("crictl.out");
+  ASSERT_TRUE(WriteFileAtomically(config, absl::StrCat("runtime-endpoint: unix://", berthd.socket(),
+                                                       "\ntimeout: 20\n"))
+                  .ok());
+  absl::StatusOr<ChildProcess> crictl = ChildProcess::Spawn(
+      // crictl wants a client certificate too; the server does not ask for one.
+      {crictl::Binary(), "--config", config, "port-forward", "--tls-ca", cert, "--tls-cert", cert,
+       "--tls-key", key,
+       ran->pod_sandbox_id(), absl::StrCat("0:", target)},
+      {.stdout_path = out, .stderr_path = out});
+  ASSERT_TRUE(crictl.ok()) << crictl.status();
+  std::string said = crictl::WaitForText(out, absl::StrCat("-> ", target));
+  size_t at = said.find("127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << said << berthd.Log();
+  int local = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(said.substr(at + 10, said.find(' ', at) - at - 10), &local)) << said;
+  std::string response = crictl::HttpGet(static_cast<uint16_t>(local), "/");
+  EXPECT_EQ(response, "hello over tls\n") << ReadFileToString(out).value_or("");
+  (void)crictl->Signal(SIGKILL);
+  (void)crictl->WaitFor(absl::Seconds(10));
+  ::shutdown(listener.get(), SHUT_RDWR);
+  greeter.join();
+
+  runtime::v1::RemovePodSandboxRequest remove;
+  remove.set_pod_sandbox_id(ran->pod_sandbox_id());
+  EXPECT_TRUE(berthd.client().Call(&Stub::RemovePodSandbox, remove).ok());
+  (void)berthd.process().Signal(SIGTERM);
+  (void)berthd.process().WaitFor(absl::Seconds(20));
+}
+
 }  // namespace
 }  // namespace berth::cri
