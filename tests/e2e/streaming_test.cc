@@ -40,11 +40,15 @@ using Stub = runtime::v1::RuntimeService::Stub;
 using berth::testing::RemoteCommandOptions;
 using berth::testing::RemoteCommandResult;
 
-// Few enough that the limit test reaches it quickly.
+// Low enough that the limit and timeout tests reach them quickly.
 constexpr int kMaxSessions = 6;
+constexpr absl::Duration kCreationTimeout = absl::Seconds(2);
+constexpr absl::Duration kIdleTimeout = absl::Seconds(6);
 
 const bool kConfigured = [] {
-  Node::SetExtraConfig(absl::StrCat("stream:\n  max_sessions: ", kMaxSessions, "\n"));
+  Node::SetExtraConfig(absl::StrCat("stream:\n  max_sessions: ", kMaxSessions,
+                                    "\n  creation_timeout: ", absl::FormatDuration(kCreationTimeout),
+                                    "\n  idle_timeout: ", absl::FormatDuration(kIdleTimeout), "\n"));
   return true;
 }();
 
@@ -578,6 +582,47 @@ TEST_F(StreamingTest, AClientThatHangsUpLeavesNoProcessFdOrThreadBehind) {
       << "berthd fds: " << CountEntries(fds) << " after, " << fds_before << " before";
   EXPECT_TRUE(Eventually([&] { return CountEntries(tasks) <= tasks_before; }))
       << "berthd threads: " << CountEntries(tasks) << " after, " << tasks_before << " before";
+}
+
+TEST_F(StreamingTest, AClientThatNeverOpensItsStreamsIsCutOff) {
+  absl::StatusOr<Running> c = RunContainer("creation", {"sleep", "1000"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string marker = absl::StrCat("never-started-", ::getpid());
+  absl::StatusOr<std::string> url =
+      ExecUrl(c->container_id, Sh("echo " + marker), false, true, false);
+  ASSERT_TRUE(url.ok()) << url.status();
+  absl::StatusOr<std::unique_ptr<berth::testing::SpdyClientSession>> session =
+      berth::testing::OpenSpdySession(*url, {"v4.channel.k8s.io"}, absl::Seconds(20));
+  ASSERT_TRUE(session.ok()) << session.status();
+  // The error stream only: stdout, which the request implies, never comes.
+  ASSERT_TRUE((*session)->OpenStream({{"streamtype", "error"}}).ok());
+  absl::Time start = absl::Now();
+  absl::Status closed =
+      (*session)->RunUntil([] { return false; }, "the server to give up on the streams");
+  EXPECT_TRUE(closed.ok()) << closed;
+  EXPECT_TRUE((*session)->connection_closed());
+  absl::Duration waited = absl::Now() - start;
+  EXPECT_GE(waited, kCreationTimeout - absl::Milliseconds(200));
+  EXPECT_LT(waited, kCreationTimeout + absl::Seconds(3));
+}
+
+TEST_F(StreamingTest, AnIdleSessionIsClosedAndItsProcessEnds) {
+  absl::StatusOr<Running> c = RunContainer("idle", {"sleep", "1000"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string marker = absl::StrCat("sleep 47", ::getpid() % 1000);
+  absl::StatusOr<std::string> url =
+      ExecUrl(c->container_id, Sh("echo started; " + marker), false, true, false);
+  ASSERT_TRUE(url.ok()) << url.status();
+  RemoteCommandOptions options;
+  options.timeout = kIdleTimeout + absl::Seconds(10);
+  absl::Time start = absl::Now();
+  absl::StatusOr<RemoteCommandResult> result = berth::testing::RunSpdyRemoteCommand(*url, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_GE(absl::Now() - start, kIdleTimeout - absl::Milliseconds(200));
+  EXPECT_EQ(result->stdout_data, "started\n");
+  EXPECT_EQ(result->error_data, "") << "closed for idleness, not ended";
+  EXPECT_TRUE(Eventually([&] { return ProcessesWith(marker).empty(); }))
+      << "left running: " << absl::StrJoin(ProcessesWith(marker), "\n");
 }
 
 TEST_F(StreamingTest, AClientThatStopsReadingDoesNotMakeBerthdBuffer) {
