@@ -7,6 +7,7 @@
 #include "cri/sandbox/sandbox_service.h"
 #include "cri/server/runtime_service.h"
 #include "cri/streaming/streaming_server.h"
+#include "runtime/base/status_macros.h"
 
 namespace berth::cri {
 namespace {
@@ -26,6 +27,16 @@ absl::Status CheckStreams(bool tty, bool stdin, bool stdout, bool stderr) {
   return absl::OkStatus();
 }
 
+// Exec and Attach alike: the streams make sense, the container runs; then
+// the request waits for its client under a token.
+absl::StatusOr<std::string> RegisterContainerStream(ContainerService& containers,
+                                                    streaming::StreamingServer& streaming,
+                                                    streaming::StreamRequest request) {
+  RETURN_IF_ERROR(CheckStreams(request.tty, request.stdin, request.stdout, request.stderr));
+  ASSIGN_OR_RETURN(request.container_id, containers.RunningContainerId(request.container_id));
+  return streaming.Register(std::move(request));
+}
+
 }  // namespace
 
 grpc::Status CriRuntimeService::Exec(grpc::ServerContext*, const runtime::v1::ExecRequest* request,
@@ -34,15 +45,10 @@ grpc::Status CriRuntimeService::Exec(grpc::ServerContext*, const runtime::v1::Ex
     return Unavailable("the streaming server is not available");
   if (request->cmd().empty())
     return ToGrpcStatus(absl::InvalidArgumentError("Exec needs a command"));
-  if (absl::Status streams =
-          CheckStreams(request->tty(), request->stdin(), request->stdout(), request->stderr());
-      !streams.ok())
-    return ToGrpcStatus(streams);
-  absl::StatusOr<std::string> id = containers_->RunningContainerId(request->container_id());
-  if (!id.ok()) return ToGrpcStatus(id.status());
-  absl::StatusOr<std::string> url = streaming_->Register(
+  absl::StatusOr<std::string> url = RegisterContainerStream(
+      *containers_, *streaming_,
       {.kind = streaming::StreamKind::kExec,
-       .container_id = *id,
+       .container_id = request->container_id(),
        .cmd = std::vector<std::string>(request->cmd().begin(), request->cmd().end()),
        .tty = request->tty(),
        .stdin = request->stdin(),
@@ -58,19 +64,14 @@ grpc::Status CriRuntimeService::Attach(grpc::ServerContext*,
                                        runtime::v1::AttachResponse* response) {
   if (containers_ == nullptr || streaming_ == nullptr)
     return Unavailable("the streaming server is not available");
-  if (absl::Status streams =
-          CheckStreams(request->tty(), request->stdin(), request->stdout(), request->stderr());
-      !streams.ok())
-    return ToGrpcStatus(streams);
-  absl::StatusOr<std::string> id = containers_->RunningContainerId(request->container_id());
-  if (!id.ok()) return ToGrpcStatus(id.status());
   absl::StatusOr<std::string> url =
-      streaming_->Register({.kind = streaming::StreamKind::kAttach,
-                            .container_id = *id,
-                            .tty = request->tty(),
-                            .stdin = request->stdin(),
-                            .stdout = request->stdout(),
-                            .stderr = request->stderr()});
+      RegisterContainerStream(*containers_, *streaming_,
+                              {.kind = streaming::StreamKind::kAttach,
+                               .container_id = request->container_id(),
+                               .tty = request->tty(),
+                               .stdin = request->stdin(),
+                               .stdout = request->stdout(),
+                               .stderr = request->stderr()});
   if (!url.ok()) return ToGrpcStatus(url.status());
   response->set_url(*url);
   return grpc::Status::OK;

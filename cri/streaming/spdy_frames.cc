@@ -1,6 +1,7 @@
 #include "cri/streaming/spdy_frames.h"
 
 #include "absl/strings/str_cat.h"
+#include "cri/streaming/big_endian.h"
 
 namespace berth::streaming {
 
@@ -10,21 +11,9 @@ constexpr size_t kHeaderSize = 8;
 constexpr uint16_t kVersion = 3;
 constexpr uint32_t kStreamIdMask = 0x7fffffff;
 
-uint32_t Read32(absl::string_view bytes, size_t at) {
-  auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[at + i])); };
-  return byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
-}
-
-void Append32(std::string& out, uint32_t value) {
-  out.push_back(static_cast<char>(value >> 24));
-  out.push_back(static_cast<char>(value >> 16));
-  out.push_back(static_cast<char>(value >> 8));
-  out.push_back(static_cast<char>(value));
-}
-
 // flags(8) | length(24)
 void AppendFlagsAndLength(std::string& out, uint8_t flags, size_t length) {
-  Append32(out, static_cast<uint32_t>(flags) << 24 | static_cast<uint32_t>(length & 0xffffff));
+  AppendBigEndian32(out, static_cast<uint32_t>(flags) << 24 | static_cast<uint32_t>(length & 0xffffff));
 }
 
 }  // namespace
@@ -43,8 +32,8 @@ void SpdyFrameReader::Append(absl::string_view bytes) {
 absl::StatusOr<std::optional<SpdyFrame>> SpdyFrameReader::Next() {
   absl::string_view rest = absl::string_view(buffer_).substr(offset_);
   if (rest.size() < kHeaderSize) return std::nullopt;
-  uint32_t first = Read32(rest, 0);
-  uint32_t second = Read32(rest, 4);
+  uint32_t first = ReadBigEndian32(rest, 0);
+  uint32_t second = ReadBigEndian32(rest, 4);
   size_t length = second & 0xffffff;
   SpdyFrame frame;
   frame.control = (first & 0x80000000u) != 0;
@@ -72,7 +61,7 @@ absl::StatusOr<std::optional<SpdyFrame>> SpdyFrameReader::Next() {
 std::string EncodeSpdyDataFrame(uint32_t stream_id, uint8_t flags, absl::string_view data) {
   std::string frame;
   frame.reserve(kHeaderSize + data.size());
-  Append32(frame, stream_id & kStreamIdMask);
+  AppendBigEndian32(frame, stream_id & kStreamIdMask);
   AppendFlagsAndLength(frame, flags, data.size());
   frame.append(data.data(), data.size());
   return frame;
@@ -81,7 +70,7 @@ std::string EncodeSpdyDataFrame(uint32_t stream_id, uint8_t flags, absl::string_
 std::string EncodeSpdyControlFrame(SpdyType type, uint8_t flags, absl::string_view payload) {
   std::string frame;
   frame.reserve(kHeaderSize + payload.size());
-  Append32(frame, 0x80000000u | static_cast<uint32_t>(kVersion) << 16 | static_cast<uint16_t>(type));
+  AppendBigEndian32(frame, 0x80000000u | static_cast<uint32_t>(kVersion) << 16 | static_cast<uint16_t>(type));
   AppendFlagsAndLength(frame, flags, payload.size());
   frame.append(payload.data(), payload.size());
   return frame;
@@ -92,8 +81,8 @@ absl::StatusOr<SynStream> ParseSynStream(absl::string_view payload) {
     return absl::InvalidArgumentError(
         absl::StrCat("SYN_STREAM of ", payload.size(), " bytes is too short"));
   SynStream syn;
-  syn.stream_id = Read32(payload, 0) & kStreamIdMask;
-  syn.associated_stream_id = Read32(payload, 4) & kStreamIdMask;
+  syn.stream_id = ReadBigEndian32(payload, 0) & kStreamIdMask;
+  syn.associated_stream_id = ReadBigEndian32(payload, 4) & kStreamIdMask;
   syn.priority = static_cast<uint8_t>(static_cast<uint8_t>(payload[8]) >> 5);
   syn.header_block = std::string(payload.substr(10));
   return syn;
@@ -103,33 +92,33 @@ absl::StatusOr<RstStream> ParseRstStream(absl::string_view payload) {
   if (payload.size() != 8)
     return absl::InvalidArgumentError(
         absl::StrCat("RST_STREAM of ", payload.size(), " bytes, not 8"));
-  return RstStream{.stream_id = Read32(payload, 0) & kStreamIdMask, .status = Read32(payload, 4)};
+  return RstStream{.stream_id = ReadBigEndian32(payload, 0) & kStreamIdMask, .status = ReadBigEndian32(payload, 4)};
 }
 
 absl::StatusOr<uint32_t> ParseStreamIdPrefix(absl::string_view payload) {
   if (payload.size() < 4)
     return absl::InvalidArgumentError("control frame too short for its stream id");
-  return Read32(payload, 0) & kStreamIdMask;
+  return ReadBigEndian32(payload, 0) & kStreamIdMask;
 }
 
 std::string SynReplyPayload(uint32_t stream_id, absl::string_view header_block) {
   std::string payload;
-  Append32(payload, stream_id & kStreamIdMask);
+  AppendBigEndian32(payload, stream_id & kStreamIdMask);
   payload.append(header_block.data(), header_block.size());
   return payload;
 }
 
 std::string RstStreamPayload(uint32_t stream_id, SpdyRstStatus status) {
   std::string payload;
-  Append32(payload, stream_id & kStreamIdMask);
-  Append32(payload, static_cast<uint32_t>(status));
+  AppendBigEndian32(payload, stream_id & kStreamIdMask);
+  AppendBigEndian32(payload, static_cast<uint32_t>(status));
   return payload;
 }
 
 std::string GoAwayPayload(uint32_t last_good_stream_id, SpdyGoAwayStatus status) {
   std::string payload;
-  Append32(payload, last_good_stream_id & kStreamIdMask);
-  Append32(payload, static_cast<uint32_t>(status));
+  AppendBigEndian32(payload, last_good_stream_id & kStreamIdMask);
+  AppendBigEndian32(payload, static_cast<uint32_t>(status));
   return payload;
 }
 

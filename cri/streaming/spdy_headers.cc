@@ -2,23 +2,12 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "cri/streaming/big_endian.h"
 #include "cri/streaming/spdy_dictionary.h"
 
 namespace berth::streaming {
 
 namespace {
-
-uint32_t Read32(absl::string_view bytes, size_t at) {
-  auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[at + i])); };
-  return byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3);
-}
-
-void Append32(std::string& out, uint32_t value) {
-  out.push_back(static_cast<char>(value >> 24));
-  out.push_back(static_cast<char>(value >> 16));
-  out.push_back(static_cast<char>(value >> 8));
-  out.push_back(static_cast<char>(value));
-}
 
 Bytef* ZlibBytes(absl::string_view bytes) {
   return reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
@@ -29,7 +18,7 @@ absl::StatusOr<absl::string_view> TakeSized(absl::string_view block, size_t& at,
                                             absl::string_view what) {
   if (block.size() - at < 4)
     return absl::InvalidArgumentError(absl::StrCat("header block ends inside a ", what, " length"));
-  uint32_t length = Read32(block, at);
+  uint32_t length = ReadBigEndian32(block, at);
   at += 4;
   if (length > block.size() - at)
     return absl::InvalidArgumentError(
@@ -50,11 +39,11 @@ std::string SpdyHeaderValue(const SpdyHeaders& headers, absl::string_view name) 
 
 std::string SerializeSpdyHeaders(const SpdyHeaders& headers) {
   std::string block;
-  Append32(block, static_cast<uint32_t>(headers.size()));
+  AppendBigEndian32(block, static_cast<uint32_t>(headers.size()));
   for (const auto& [name, value] : headers) {
-    Append32(block, static_cast<uint32_t>(name.size()));
+    AppendBigEndian32(block, static_cast<uint32_t>(name.size()));
     block += name;
-    Append32(block, static_cast<uint32_t>(value.size()));
+    AppendBigEndian32(block, static_cast<uint32_t>(value.size()));
     block += value;
   }
   return block;
@@ -62,7 +51,7 @@ std::string SerializeSpdyHeaders(const SpdyHeaders& headers) {
 
 absl::StatusOr<SpdyHeaders> ParseSpdyHeaders(absl::string_view block) {
   if (block.size() < 4) return absl::InvalidArgumentError("header block without a count");
-  uint32_t count = Read32(block, 0);
+  uint32_t count = ReadBigEndian32(block, 0);
   // Each pair takes at least 8 bytes: a count beyond that is a lie.
   if (count > (block.size() - 4) / 8)
     return absl::InvalidArgumentError(
