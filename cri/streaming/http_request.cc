@@ -31,6 +31,30 @@ bool HttpRequest::HeaderHasToken(absl::string_view name, absl::string_view token
   return false;
 }
 
+namespace {
+
+// RFC 9110 token characters: methods and header names.
+bool IsToken(absl::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c))) continue;
+    if (absl::string_view("!#$%&'*+-.^_`|~").find(c) == absl::string_view::npos) return false;
+  }
+  return true;
+}
+
+// Field values and targets: visible characters, spaces and tabs; no bare CR
+// or LF, which a proxy in front of us might split differently.
+bool IsFieldText(absl::string_view text) {
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if ((byte < 0x20 && c != '\t') || byte == 0x7f) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<ParsedHead>> ParseHttpRequestHead(absl::string_view buffer) {
   size_t end = buffer.find("\r\n\r\n");
   if (end == absl::string_view::npos) {
@@ -42,8 +66,8 @@ absl::StatusOr<std::optional<ParsedHead>> ParseHttpRequestHead(absl::string_view
   ParsedHead parsed{.head_size = end + 4};
   std::vector<absl::string_view> lines = absl::StrSplit(buffer.substr(0, end), "\r\n");
   std::vector<absl::string_view> request_line = absl::StrSplit(lines[0], ' ');
-  if (request_line.size() != 3 || request_line[0].empty() || request_line[1].empty() ||
-      !absl::StartsWith(request_line[2], "HTTP/1."))
+  if (request_line.size() != 3 || !IsToken(request_line[0]) || request_line[1].empty() ||
+      !IsFieldText(request_line[1]) || (request_line[2] != "HTTP/1.1" && request_line[2] != "HTTP/1.0"))
     return absl::InvalidArgumentError("malformed request line");
   parsed.request.method = std::string(request_line[0]);
   parsed.request.target = std::string(request_line[1]);
@@ -52,8 +76,9 @@ absl::StatusOr<std::optional<ParsedHead>> ParseHttpRequestHead(absl::string_view
     if (colon == absl::string_view::npos || colon == 0)
       return absl::InvalidArgumentError("malformed header line");
     absl::string_view name = lines[i].substr(0, colon);
-    if (absl::StrContains(name, ' ') || absl::StrContains(name, '\t'))
-      return absl::InvalidArgumentError("malformed header name");
+    if (!IsToken(name)) return absl::InvalidArgumentError("malformed header name");
+    if (!IsFieldText(lines[i].substr(colon + 1)))
+      return absl::InvalidArgumentError("control characters in a header value");
     parsed.request.headers.emplace_back(
         absl::AsciiStrToLower(name),
         std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1))));

@@ -82,19 +82,23 @@ absl::Status SpdySession::OnSynStream(const SpdyFrame& frame, std::vector<Event>
   stream.local_done = (frame.flags & kSpdyUnidirectional) != 0;
   events.push_back({.kind = Event::kOpened, .stream_id = id, .headers = *std::move(headers)});
   if (stream.remote_done) events.push_back({.kind = Event::kRemoteDone, .stream_id = id});
+  // Unidirectional with FIN: nothing can pass either way, so it must not
+  // hold a place among max_streams_.
+  ForgetIfDone(id);
   return absl::OkStatus();
 }
 
 void SpdySession::OnData(const SpdyFrame& frame, std::vector<Event>& events) {
   auto it = streams_.find(frame.stream_id);
   if (it == streams_.end()) {
-    // Data after a reset crosses on the wire; tell the client only once.
+    // Data may cross our RST_STREAM on the wire; each such frame is
+    // answered with one, which costs the client as much as it costs us.
     Reset(frame.stream_id, SpdyRstStatus::kInvalidStream);
     return;
   }
   if (it->second.remote_done) {
+    // Reset forgets the stream: `it` is gone after it.
     Reset(frame.stream_id, SpdyRstStatus::kStreamAlreadyClosed);
-    streams_.erase(it);
     events.push_back({.kind = Event::kReset, .stream_id = frame.stream_id});
     return;
   }

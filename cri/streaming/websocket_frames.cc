@@ -66,6 +66,11 @@ absl::StatusOr<std::optional<WsMessage>> WebSocketReader::Next() {
     }
     if (IsControl(opcode) && (length > 125 || !fin))
       return absl::InvalidArgumentError("WebSocket control frame fragmented or over 125 bytes");
+    // Checked before the frame is consumed, so that the error stays final.
+    if (opcode == WsOpcode::kContinuation && !in_message_)
+      return absl::InvalidArgumentError("WebSocket continuation without a start");
+    if (!IsControl(opcode) && opcode != WsOpcode::kContinuation && in_message_)
+      return absl::InvalidArgumentError("WebSocket message inside another");
     if (length > kMaxWebSocketMessage ||
         (!IsControl(opcode) && partial_.payload.size() + length > kMaxWebSocketMessage))
       return absl::InvalidArgumentError(
@@ -77,10 +82,7 @@ absl::StatusOr<std::optional<WsMessage>> WebSocketReader::Next() {
     offset_ += header + 4 + length;
 
     if (IsControl(opcode)) return WsMessage{.opcode = opcode, .payload = std::move(payload)};
-    if (opcode == WsOpcode::kContinuation) {
-      if (!in_message_) return absl::InvalidArgumentError("WebSocket continuation without a start");
-    } else {
-      if (in_message_) return absl::InvalidArgumentError("WebSocket message inside another");
+    if (opcode != WsOpcode::kContinuation) {
       in_message_ = true;
       partial_ = WsMessage{.opcode = opcode};
     }
