@@ -2,6 +2,7 @@
 // in front of the in-tree executor and of runc-compatible runtime binaries.
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,6 +34,19 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+
+// Input to a session, waiting (up to 10 s) while its channel is full.
+absl::Status SendInput(StreamSession& session, StreamTag tag, absl::string_view payload = {}) {
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  for (;;) {
+    absl::StatusOr<bool> taken = session.OfferInput(tag, payload);
+    if (!taken.ok()) return taken.status();
+    if (*taken) return absl::OkStatus();
+    if (absl::Now() > deadline) return absl::DeadlineExceededError("the session takes no input");
+    pollfd writable{session.fd(), POLLOUT, 0};
+    ::poll(&writable, 1, 100);
+  }
+}
 
 struct LogEntry {
   std::string stream;
@@ -237,12 +251,12 @@ TEST_F(MonitorTest, TwoAttachersShareOutputAndStdin) {
   std::unique_ptr<StreamSession> second = Attach();
   ASSERT_TRUE(first && second);
   ASSERT_TRUE(Start().ok());
-  ASSERT_TRUE(first->WriteStdin("hello\n").ok());
+  ASSERT_TRUE(SendInput(*first, StreamTag::kStdin, "hello\n").ok());
   EXPECT_EQ(ReadStdout(*first, "got hello\n"), "got hello\n");
   EXPECT_EQ(ReadStdout(*second, "got hello\n"), "got hello\n");
   // Detaching one attacher leaves the container and the other one alone.
   first.reset();
-  ASSERT_TRUE(second->WriteStdin("world\n").ok());
+  ASSERT_TRUE(SendInput(*second, StreamTag::kStdin, "world\n").ok());
   EXPECT_EQ(ReadStdout(*second, "and world\n"), "and world\n");
   absl::StatusOr<ExitRecord> exit = WaitExit();
   ASSERT_TRUE(exit.ok()) << exit.status();
@@ -262,7 +276,7 @@ TEST_F(MonitorTest, StdinOnceClosesStdinWhenTheAttacherLeaves) {
   std::unique_ptr<StreamSession> attacher = Attach();
   ASSERT_TRUE(attacher);
   ASSERT_TRUE(Start().ok());
-  ASSERT_TRUE(attacher->WriteStdin("echoed\n").ok());
+  ASSERT_TRUE(SendInput(*attacher, StreamTag::kStdin, "echoed\n").ok());
   EXPECT_EQ(ReadStdout(*attacher, "echoed\n"), "echoed\n");
   attacher.reset();  // cat sees end-of-file and exits
   absl::StatusOr<ExitRecord> exit = WaitExit(absl::Seconds(20));
@@ -276,8 +290,8 @@ TEST_F(MonitorTest, AttacherCanCloseStdin) {
   std::unique_ptr<StreamSession> attacher = Attach();
   ASSERT_TRUE(attacher);
   ASSERT_TRUE(Start().ok());
-  ASSERT_TRUE(attacher->WriteStdin("one\n").ok());
-  ASSERT_TRUE(attacher->CloseStdin().ok());
+  ASSERT_TRUE(SendInput(*attacher, StreamTag::kStdin, "one\n").ok());
+  ASSERT_TRUE(SendInput(*attacher, StreamTag::kCloseStdin).ok());
   EXPECT_EQ(ReadStdout(*attacher, "after-eof\n"), "one\nafter-eof\n");
   absl::StatusOr<ExitRecord> exit = WaitExit(absl::Seconds(20));
   ASSERT_TRUE(exit.ok()) << exit.status();
@@ -437,9 +451,9 @@ TEST_F(MonitorTest, ExecWithStdinWithoutATerminal) {
   exec.stdin = true;
   absl::StatusOr<std::unique_ptr<StreamSession>> session = client_->Exec(exec);
   ASSERT_TRUE(session.ok()) << session.status();
-  ASSERT_TRUE((*session)->WriteStdin("hello\n").ok());
+  ASSERT_TRUE(SendInput(**session, StreamTag::kStdin, "hello\n").ok());
   EXPECT_EQ(ReadStdout(**session, "HELLO\n"), "HELLO\n");
-  ASSERT_TRUE((*session)->CloseStdin().ok());
+  ASSERT_TRUE(SendInput(**session, StreamTag::kCloseStdin).ok());
   std::string err;
   std::optional<ExecExit> exit;
   while (!exit) {
@@ -460,12 +474,13 @@ TEST_F(MonitorTest, ExecWithATerminal) {
   exec.stdin = true;
   absl::StatusOr<std::unique_ptr<StreamSession>> session = client_->Exec(exec);
   ASSERT_TRUE(session.ok()) << session.status();
-  ASSERT_TRUE((*session)->Resize({.rows = 40, .columns = 120}).ok());
-  ASSERT_TRUE((*session)->WriteStdin("go\n").ok());
+  ASSERT_TRUE(
+      SendInput(**session, StreamTag::kResize, ResizePayload({.rows = 40, .columns = 120})).ok());
+  ASSERT_TRUE(SendInput(**session, StreamTag::kStdin, "go\n").ok());
   std::string out = ReadStdout(**session, "/dev/pts/");
   EXPECT_THAT(out, HasSubstr("40 120\r\n"));
   // End of input on a terminal: cat sees its end-of-file character.
-  ASSERT_TRUE((*session)->CloseStdin().ok());
+  ASSERT_TRUE(SendInput(**session, StreamTag::kCloseStdin).ok());
   std::optional<ExecExit> exit;
   while (!exit) {
     absl::StatusOr<StreamSession::Event> event = (*session)->Next(absl::Seconds(10));
@@ -734,7 +749,7 @@ TYPED_TEST(ExternalRuntimeMonitorTest, AttachSharesOutputAndStdin) {
   std::unique_ptr<StreamSession> attacher = this->Attach();
   ASSERT_TRUE(attacher);
   ASSERT_TRUE(this->Start().ok());
-  ASSERT_TRUE(attacher->WriteStdin("hello\n").ok());
+  ASSERT_TRUE(SendInput(*attacher, StreamTag::kStdin, "hello\n").ok());
   EXPECT_EQ(TestFixture::ReadStdout(*attacher, "got hello\n"), "got hello\n");
   absl::StatusOr<ExitRecord> exit = this->WaitExit();
   ASSERT_TRUE(exit.ok()) << exit.status();
