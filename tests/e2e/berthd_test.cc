@@ -107,10 +107,11 @@ TEST(BerthdTest, UnimplementedRpcsSayWhichRpc) {
   TempDir dir;
   BerthdUnderTest berthd(dir);
   ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
-  absl::StatusOr<runtime::v1::ExecResponse> exec = berthd.client().Call(
-      &runtime::v1::RuntimeService::Stub::Exec, runtime::v1::ExecRequest());
-  EXPECT_EQ(exec.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_EQ(exec.status().message(), "Exec is not implemented by berth yet");
+  absl::StatusOr<runtime::v1::CheckpointContainerResponse> checkpoint = berthd.client().Call(
+      &runtime::v1::RuntimeService::Stub::CheckpointContainer,
+      runtime::v1::CheckpointContainerRequest());
+  EXPECT_EQ(checkpoint.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(checkpoint.status().message(), "CheckpointContainer is not implemented by berth yet");
 
   // The image service is implemented: a fresh node simply has no images.
   absl::StatusOr<runtime::v1::ListImagesResponse> images = berthd.client().Call(
@@ -124,12 +125,13 @@ TEST(BerthdTest, EveryRpcIsLoggedWithDurationAndCode) {
   BerthdUnderTest berthd(dir);
   ASSERT_TRUE(berthd.Start().ok()) << berthd.Log();
   ASSERT_TRUE(berthd.client().Version().ok());
-  (void)berthd.client().Call(&runtime::v1::RuntimeService::Stub::Exec, runtime::v1::ExecRequest());
+  (void)berthd.client().Call(&runtime::v1::RuntimeService::Stub::CheckpointContainer,
+                             runtime::v1::CheckpointContainerRequest());
   (void)berthd.client().Call(&runtime::v1::RuntimeService::Stub::ContainerStatus,
                              runtime::v1::ContainerStatusRequest());
   std::string log = berthd.Log();
   EXPECT_THAT(log, ::testing::ContainsRegex("debug rpc Version OK in [0-9.]+ms"));
-  EXPECT_THAT(log, ::testing::ContainsRegex("debug rpc Exec UNIMPLEMENTED in [0-9.]+ms"));
+  EXPECT_THAT(log, ::testing::ContainsRegex("debug rpc CheckpointContainer UNIMPLEMENTED in [0-9.]+ms"));
   EXPECT_THAT(log, ::testing::ContainsRegex("rpc ContainerStatus NOT_FOUND in [0-9.]+ms"));
 }
 

@@ -51,6 +51,26 @@ TEST(ConfigTest, CniBinDirsAreAColonSeparatedListOfAbsolutePaths) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("positive duration")));
 }
 
+TEST(ConfigTest, StreamKeysAreChecked) {
+  BerthConfig config;
+  EXPECT_EQ(config.stream.address, "127.0.0.1");
+  EXPECT_EQ(config.stream.port, 0);
+  EXPECT_THAT(SetConfigValue("stream.address", "localhost", config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("IPv4 or IPv6 address")));
+  EXPECT_THAT(SetConfigValue("stream.port", "65536", config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("0 to 65535")));
+  EXPECT_THAT(SetConfigValue("stream.max_sessions", "0", config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1 to 65536")));
+  EXPECT_THAT(SetConfigValue("stream.tls_cert_file", "relative.crt", config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("absolute path")));
+  EXPECT_THAT(SetConfigValue("stream.idle_timeout", "0s", config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("positive duration")));
+  // Empty unsets a file.
+  ASSERT_THAT(SetConfigValue("stream.tls_cert_file", "/x/c.crt", config), IsOk());
+  ASSERT_THAT(SetConfigValue("stream.tls_cert_file", "", config), IsOk());
+  EXPECT_EQ(config.stream.tls_cert_file, "");
+}
+
 TEST(ConfigTest, EmptyFileAndNullValuesKeepDefaults) {
   absl::StatusOr<BerthConfig> config = ParseConfigYaml("", "berth.yaml");
   ASSERT_THAT(config, IsOk());
@@ -104,7 +124,14 @@ TEST(ConfigTest, EveryKeyCanBeOverridden) {
       {"image.max_concurrent_downloads", "7"},
       {"image.stall_timeout", "2m30s"},
       {"image.max_layer_size", "512Mi"},
-      {"image.max_layer_entries", "5000"}};
+      {"image.max_layer_entries", "5000"},
+      {"stream.address", "::1"},
+      {"stream.port", "10010"},
+      {"stream.tls_cert_file", "/x/stream.crt"},
+      {"stream.tls_key_file", "/x/stream.key"},
+      {"stream.idle_timeout", "30m"},
+      {"stream.creation_timeout", "10s"},
+      {"stream.max_sessions", "16"}};
   ASSERT_EQ(std::size(overrides), ConfigKeyPaths().size()) << "a key has no override test";
   for (const auto& [key, value] : overrides) {
     BerthConfig config;
