@@ -489,8 +489,14 @@ absl::StatusOr<nlohmann::json> ContainerSpec(const runtime::v1::ContainerConfig&
     if (mount.host_path().empty() || mount.host_path()[0] != '/')
       return absl::InvalidArgumentError(
           absl::StrCat("mount source \"", mount.host_path(), "\" is not absolute"));
-    if (mount.recursive_read_only())
-      return absl::UnimplementedError("recursive read-only mounts are not supported yet");
+    // The CRI's rules: only a read-only mount can be recursively so, and
+    // only a private one (a submount propagated in later would escape it).
+    if (mount.recursive_read_only() && !mount.readonly())
+      return absl::InvalidArgumentError(absl::StrCat(
+          "mount ", mount.container_path(), ": recursive_read_only needs readonly"));
+    if (mount.recursive_read_only() && mount.propagation() != runtime::v1::PROPAGATION_PRIVATE)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "mount ", mount.container_path(), ": recursive_read_only needs private propagation"));
     if (!mount.image().image().empty())
       return absl::UnimplementedError("image volumes are not supported yet");
     struct stat st;
@@ -512,8 +518,11 @@ absl::StatusOr<nlohmann::json> ContainerSpec(const runtime::v1::ContainerConfig&
       propagation = "rslave";
       if (rootfs_propagation != "rshared") rootfs_propagation = "rslave";
     }
-    volumes.push_back(
-        BindMount(mount.container_path(), mount.host_path(), mount.readonly(), propagation));
+    nlohmann::json volume =
+        BindMount(mount.container_path(), mount.host_path(), mount.readonly(), propagation);
+    // The executor applies it with mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY).
+    if (mount.recursive_read_only()) volume["options"].push_back("rro");
+    volumes.push_back(std::move(volume));
   }
   std::stable_sort(volumes.begin(), volumes.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
     return Depth(a["destination"]) < Depth(b["destination"]);

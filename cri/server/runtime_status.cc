@@ -53,7 +53,8 @@ grpc::Status CriRuntimeService::Status(grpc::ServerContext*,
   for (const std::string& name : handlers) {
     runtime::v1::RuntimeHandler* handler = response->add_runtime_handlers();
     handler->set_name(name);
-    handler->mutable_features()->set_recursive_read_only_mounts(false);
+    // The built-in executor applies "rro"; other runtimes are not asked.
+    handler->mutable_features()->set_recursive_read_only_mounts(name.empty());
     handler->mutable_features()->set_user_namespaces(false);
   }
   // Merge and Strict are both applied (cri/container/image_user.h), and

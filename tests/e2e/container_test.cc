@@ -647,6 +647,47 @@ TEST_F(ContainerTest, HostPathMountsAreReadOnlyOrWritable) {
   EXPECT_EQ(ran->status.mounts_size(), 2);
 }
 
+// A read-only volume whose host directory has a mount inside: plain "ro"
+// leaves the submount writable, recursive_read_only does not.
+TEST_F(ContainerTest, RecursiveReadOnlyMountsCoverSubmounts) {
+  std::string volume = node_->Join("rro-" + std::to_string(::getpid()));
+  fs::create_directories(volume + "/sub");
+  ASSERT_EQ(::mount("tmpfs", (volume + "/sub").c_str(), "tmpfs", 0, "size=1m"), 0);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{volume + "/sub"};
+  absl::StatusOr<Pod> pod = RunPod("rro");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  runtime::v1::ContainerConfig config = Container(
+      "rro", kBusybox,
+      Sh("touch /ro/sub/plain 2>&1; echo plain=$?; touch /rro/sub/recursive 2>&1; "
+         "echo recursive=$?; touch /rro/top 2>&1; echo top=$?"));
+  for (const bool recursive : {false, true}) {
+    runtime::v1::Mount* mount = config.add_mounts();
+    mount->set_container_path(recursive ? "/rro" : "/ro");
+    mount->set_host_path(volume);
+    mount->set_readonly(true);
+    mount->set_recursive_read_only(recursive);
+  }
+  absl::StatusOr<Ran> ran = RunToExit(*pod, config);
+  ASSERT_TRUE(ran.ok()) << ran.status() << LogTail();
+  EXPECT_EQ(ran->log.stdout_text,
+            "plain=0\ntouch: /rro/sub/recursive: Read-only file system\nrecursive=1\n"
+            "touch: /rro/top: Read-only file system\ntop=1\n")
+      << ran->log.stderr_text;
+  EXPECT_FALSE(fs::exists(volume + "/sub/recursive"));
+}
+
+// The runtime handler announces it, so kubelet (and critest) use it.
+TEST_F(ContainerTest, StatusReportsRecursiveReadOnlyMountsForTheBuiltInExecutor) {
+  absl::StatusOr<runtime::v1::StatusResponse> status = client().Status(false);
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_GE(status->runtime_handlers_size(), 1);
+  EXPECT_EQ(status->runtime_handlers(0).name(), "");
+  EXPECT_TRUE(status->runtime_handlers(0).features().recursive_read_only_mounts());
+}
+
 // The policies the table above checks from inside are announced, so
 // kubelet (and critest) use them.
 TEST_F(ContainerTest, StatusReportsTheSupplementalGroupsPolicyFeature) {

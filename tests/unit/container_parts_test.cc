@@ -336,6 +336,30 @@ TEST_F(ContainerSpecTest, VolumesAreSortedParentsFirstAndCreatedWhenMissing) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not absolute")));
 }
 
+TEST_F(ContainerSpecTest, RecursiveReadOnlyNeedsReadOnlyAndPrivatePropagation) {
+  testing::TempDir host;
+  auto with = [&](bool readonly, runtime::v1::MountPropagation propagation) {
+    runtime::v1::ContainerConfig config = Config();
+    runtime::v1::Mount* mount = config.add_mounts();
+    mount->set_container_path("/data");
+    mount->set_host_path(host.path());
+    mount->set_readonly(readonly);
+    mount->set_recursive_read_only(true);
+    mount->set_propagation(propagation);
+    return ContainerSpec(config, Inputs());
+  };
+  absl::StatusOr<nlohmann::json> spec = with(true, runtime::v1::PROPAGATION_PRIVATE);
+  ASSERT_THAT(spec.status(), IsOk());
+  EXPECT_THAT(MountAt(*spec, "/data")["options"], ElementsAre("rbind", "rprivate", "ro", "rro"));
+  EXPECT_THAT(oci::ParseSpec(spec->dump()).status(), IsOk());
+  EXPECT_THAT(with(false, runtime::v1::PROPAGATION_PRIVATE).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs readonly")));
+  for (auto propagation :
+       {runtime::v1::PROPAGATION_HOST_TO_CONTAINER, runtime::v1::PROPAGATION_BIDIRECTIONAL})
+    EXPECT_THAT(with(true, propagation).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("private propagation")));
+}
+
 TEST_F(ContainerSpecTest, PrivilegedDropsMasksAndOpensDevices) {
   pod_.mutable_linux()->mutable_security_context()->set_privileged(true);
   runtime::v1::ContainerConfig config = Config();
