@@ -85,4 +85,11 @@ absl::StatusOr<Container> FromRecord(const ContainerRecord& record) {
   return container;
 }
 
+std::string ContainerIdOfSnapshot(const std::string& key) {
+  const std::string prefix = "container-";
+  if (key.compare(0, prefix.size(), prefix) != 0) return "";
+  std::string rest = key.substr(prefix.size());
+  return rest.substr(0, rest.find("-image-"));
+}
+
 }  // namespace berth::cri

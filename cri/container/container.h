@@ -52,7 +52,19 @@ struct Container {
   std::string bundle() const { return dir + "/bundle"; }
   std::string rootfs() const { return dir + "/rootfs"; }
   std::string monitor_dir() const { return dir + "/monitor"; }
+  // Image volumes (Mount.image): the `index`th mount of the config, a
+  // snapshot of the image mounted here and bound read-only into the container.
+  std::string image_volume_dir(int index) const {
+    return dir + "/image-volumes/" + std::to_string(index);
+  }
+  std::string image_volume_key(int index) const {
+    return "container-" + id + "-image-" + std::to_string(index);
+  }
 };
+
+// The container id a snapshot key of ours names ("container-<id>" or
+// "container-<id>-image-<n>"), "" for other keys.
+std::string ContainerIdOfSnapshot(const std::string& key);
 
 // "<name>_<sandbox name>_<attempt>", unique among a node's containers.
 std::string ContainerName(const runtime::v1::ContainerMetadata& metadata,

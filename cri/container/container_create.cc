@@ -140,6 +140,33 @@ absl::StatusOr<std::string> ContainerService::Create(
   return container.id;
 }
 
+// Image volumes (KEP-4639): each Mount.image is a snapshot of that image
+// (kubelet pulls it first) mounted in the container's directory, which the
+// spec binds read-only. The snapshot stacks on the image's layers, so the
+// image counts as in use, as for a rootfs, until the container is removed.
+absl::StatusOr<std::map<int, std::string>> ContainerService::MountImageVolumes(
+    Container& container, Rollback& rollback) {
+  std::map<int, std::string> dirs;
+  for (int index = 0; index < container.config.mounts_size(); ++index) {
+    const runtime::v1::Mount& mount = container.config.mounts(index);
+    if (mount.image().image().empty()) continue;
+    absl::StatusOr<ResolvedImage> image = images_.Resolve(mount.image().image());
+    if (!image.ok())
+      return absl::Status(image.status().code(),
+                          absl::StrCat("image volume ", mount.container_path(), ": ",
+                                       image.status().message()));
+    std::string key = container.image_volume_key(index);
+    std::string dir = container.image_volume_dir(index);
+    ASSIGN_OR_RETURN(std::vector<snapshotter::Mount> mounts, images_.Prepare(key, image->top_layer));
+    rollback.Push("remove the snapshot " + key, [this, key] { return images_.RemoveSnapshot(key); });
+    RETURN_IF_ERROR(MakeDirectories(dir, 0755));
+    RETURN_IF_ERROR(MountSnapshot(mounts, dir));
+    rollback.Push("unmount " + dir, [dir] { return UnmountSnapshot(dir); });
+    dirs[index] = dir;
+  }
+  return dirs;
+}
+
 absl::Status ContainerService::CreateSteps(Container& container, const Sandbox& sandbox,
                                            const runtime::v1::PodSandboxConfig& sandbox_config) {
   const runtime::v1::ContainerConfig& config = container.config;
@@ -190,6 +217,7 @@ absl::Status ContainerService::CreateSteps(Container& container, const Sandbox& 
   rollback.Push("unmount the rootfs", [&] { return UnmountSnapshot(container.rootfs()); });
 
   RETURN_IF_ERROR(MakeImageVolumes(container.rootfs(), run.volumes, config));
+  ASSIGN_OR_RETURN(auto image_volumes, MountImageVolumes(container, rollback));
   ASSIGN_OR_RETURN(UserDatabase users, ReadUserDatabase(container.rootfs()));
   ASSIGN_OR_RETURN(ProcessUser user, ResolveProcessUser(security, run.user, users));
   container.uid = user.uid;
@@ -225,6 +253,7 @@ absl::Status ContainerService::CreateSteps(Container& container, const Sandbox& 
                              .lowest_oom_score_adj = LowestOomScoreAdj(),
                              .cgroup_v2 = CgroupV2(options_.cgroup_root),
                              .swap_accounting = SwapAccounting(options_.cgroup_root),
+                             .image_volumes = std::move(image_volumes),
                              .container_id = container.id,
                              .sandbox_id = sandbox.id,
                              .image_name = config.image().image()}));

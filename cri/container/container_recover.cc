@@ -105,6 +105,9 @@ absl::Status ContainerService::Start() {
     (void)KillContainerOf(orphan, SIGKILL);
     (void)DeleteContainerOf(orphan);
     (void)UnmountSnapshot(orphan.rootfs());
+    for (const auto& volume :
+         std::filesystem::directory_iterator(dir.path() / "image-volumes", error))
+      (void)UnmountSnapshot(volume.path().string());
     (void)images_.RemoveSnapshot("container-" + id);
     std::filesystem::remove_all(dir.path(), error);
   }
@@ -112,7 +115,7 @@ absl::Status ContainerService::Start() {
   if (absl::StatusOr<std::vector<std::string>> keys = images_.SnapshotKeys("container-");
       keys.ok()) {
     for (const std::string& key : *keys) {
-      if (known.count(key.substr(std::strlen("container-")))) continue;
+      if (known.count(ContainerIdOfSnapshot(key))) continue;
       spdlog::warn("removing snapshot {}: no container of that id is known", key);
       (void)images_.RemoveSnapshot(key);
     }

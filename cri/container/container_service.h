@@ -41,6 +41,8 @@ struct ContainerServiceOptions {
   std::string cgroup_root = "/sys/fs/cgroup";
 };
 
+class Rollback;
+
 class ContainerService final : public PodMembers {
  public:
   ContainerService(ContainerServiceOptions options, MetadataStore& store, SandboxService& sandboxes,
@@ -109,6 +111,8 @@ class ContainerService final : public PodMembers {
   absl::StatusOr<ExecConfig> PrepareExec(const std::string& id,
                                          const std::vector<std::string>& cmd, bool tty,
                                          bool stdin, absl::Duration timeout);
+  absl::StatusOr<std::map<int, std::string>> MountImageVolumes(Container& container,
+                                                               Rollback& rollback);
   absl::Status StartLocked(Container& container);
   // SIGKILL and wait: the rest of a stop, or all of a forced one.
   absl::Status StopLocked(Container& container);

@@ -482,10 +482,22 @@ absl::StatusOr<nlohmann::json> ContainerSpec(const runtime::v1::ContainerConfig&
   }
   std::string rootfs_propagation;
   std::vector<nlohmann::json> volumes;
-  for (const runtime::v1::Mount& mount : config.mounts()) {
+  for (int index = 0; index < config.mounts_size(); ++index) {
+    const runtime::v1::Mount& mount = config.mounts(index);
     if (mount.container_path().empty() || mount.container_path()[0] != '/')
       return absl::InvalidArgumentError(
           absl::StrCat("mount destination \"", mount.container_path(), "\" is not absolute"));
+    if (!mount.image().image().empty()) {
+      // KEP-4639: an image volume is read-only and runs nothing.
+      auto dir = in.image_volumes.find(index);
+      if (dir == in.image_volumes.end())
+        return absl::InternalError(absl::StrCat("image volume ", mount.container_path(),
+                                                " was not mounted"));
+      nlohmann::json volume = BindMount(mount.container_path(), dir->second, /*readonly=*/true);
+      for (const char* option : {"nosuid", "nodev", "noexec"}) volume["options"].push_back(option);
+      volumes.push_back(std::move(volume));
+      continue;
+    }
     if (mount.host_path().empty() || mount.host_path()[0] != '/')
       return absl::InvalidArgumentError(
           absl::StrCat("mount source \"", mount.host_path(), "\" is not absolute"));
@@ -497,8 +509,6 @@ absl::StatusOr<nlohmann::json> ContainerSpec(const runtime::v1::ContainerConfig&
     if (mount.recursive_read_only() && mount.propagation() != runtime::v1::PROPAGATION_PRIVATE)
       return absl::InvalidArgumentError(absl::StrCat(
           "mount ", mount.container_path(), ": recursive_read_only needs private propagation"));
-    if (!mount.image().image().empty())
-      return absl::UnimplementedError("image volumes are not supported yet");
     struct stat st;
     if (::stat(mount.host_path().c_str(), &st) != 0) {
       if (errno != ENOENT) return ErrnoStatus("stat mount source " + mount.host_path());

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,6 +70,9 @@ struct ContainerSpecInputs {
   int lowest_oom_score_adj = -1000;       // what berthd may set (see LowestOomScoreAdj)
   bool cgroup_v2 = false;
   bool swap_accounting = true;  // memory.memsw (v1) or memory.swap.max (v2) exists
+  // Image volumes: the host directory where the image of config.mounts(i)
+  // is mounted, by i.
+  std::map<int, std::string> image_volumes;
   // For annotations hooks and tools read (io.kubernetes.cri.*).
   std::string container_id, sandbox_id, image_name;
 };

@@ -114,6 +114,11 @@ absl::Status ContainerService::DeleteContainerOf(const Container& container) {
 }
 
 absl::Status ContainerService::ReleaseRootfs(Container& container) {
+  for (int index = 0; index < container.config.mounts_size(); ++index) {
+    if (container.config.mounts(index).image().image().empty()) continue;
+    RETURN_IF_ERROR(UnmountSnapshot(container.image_volume_dir(index)));
+    RETURN_IF_ERROR(images_.RemoveSnapshot(container.image_volume_key(index)));
+  }
   if (container.rootfs_mounted) {
     RETURN_IF_ERROR(UnmountSnapshot(container.rootfs()));
     container.rootfs_mounted = false;

@@ -679,6 +679,37 @@ TEST_F(ContainerTest, RecursiveReadOnlyMountsCoverSubmounts) {
   EXPECT_FALSE(fs::exists(volume + "/sub/recursive"));
 }
 
+// KEP-4639: another image, mounted read-only (and noexec) as a volume.
+TEST_F(ContainerTest, ImageVolumesAreReadOnlyImagesAndLeaveNothingWhenRemoved) {
+  absl::StatusOr<Pod> pod = RunPod("imagevol");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  runtime::v1::ContainerConfig config = Container(
+      "imagevol", kBusybox,
+      Sh("echo ready; grep -c berthuser /vol/etc/passwd; touch /vol/x 2>&1; echo touch=$?; "
+         "/vol/bin/busybox true 2>/dev/null; echo exec=$?; sleep 1000"));
+  runtime::v1::Mount* mount = config.add_mounts();
+  mount->set_container_path("/vol");
+  mount->mutable_image()->set_image(kUserName);
+  absl::StatusOr<std::string> id = CreateAndStart(*pod, config);
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  std::string log_path = LogPath(*pod, config);
+  ASSERT_TRUE(Eventually([&] {
+    return absl::StrContains(ReadCriLog(log_path).stdout_text, "exec=");
+  })) << ReadCriLog(log_path).stdout_text << ReadCriLog(log_path).stderr_text;
+  EXPECT_EQ(ReadCriLog(log_path).stdout_text,
+            "ready\n1\ntouch: /vol/x: Read-only file system\ntouch=1\nexec=126\n");
+  pid_t pid = Pid(*id);
+  ASSERT_TRUE(Remove(*id).ok()) << LogTail();
+  EXPECT_THAT(LeftoversOf(*id, pid), IsEmpty());
+
+  // An image the node does not have: kubelet pulls first, so NotFound.
+  runtime::v1::ContainerConfig missing = Container("missing", kBusybox, {"true"});
+  runtime::v1::Mount* absent = missing.add_mounts();
+  absent->set_container_path("/vol");
+  absent->mutable_image()->set_image("docker.io/berth-e2e/absent:latest");
+  EXPECT_EQ(Create(*pod, missing).status().code(), absl::StatusCode::kNotFound);
+}
+
 // The runtime handler announces it, so kubelet (and critest) use it.
 TEST_F(ContainerTest, StatusReportsRecursiveReadOnlyMountsForTheBuiltInExecutor) {
   absl::StatusOr<runtime::v1::StatusResponse> status = client().Status(false);

@@ -360,6 +360,29 @@ TEST_F(ContainerSpecTest, RecursiveReadOnlyNeedsReadOnlyAndPrivatePropagation) {
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("private propagation")));
 }
 
+TEST_F(ContainerSpecTest, ImageVolumesAreBoundReadOnlyAndNoexec) {
+  runtime::v1::ContainerConfig config = Config();
+  runtime::v1::Mount* mount = config.add_mounts();
+  mount->set_container_path("/vol");
+  mount->mutable_image()->set_image("registry.example/data:1");
+  ContainerSpecInputs inputs = Inputs();
+  EXPECT_THAT(ContainerSpec(config, inputs).status(),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("not mounted")));
+  inputs.image_volumes[0] = "/run/berth/containers/c1/image-volumes/0";
+  absl::StatusOr<nlohmann::json> spec = ContainerSpec(config, inputs);
+  ASSERT_THAT(spec.status(), IsOk());
+  EXPECT_EQ(MountAt(*spec, "/vol")["source"], "/run/berth/containers/c1/image-volumes/0");
+  EXPECT_THAT(MountAt(*spec, "/vol")["options"],
+              ElementsAre("rbind", "rprivate", "ro", "nosuid", "nodev", "noexec"));
+}
+
+TEST(ContainerRecordTest, SnapshotKeysNameTheirContainer) {
+  Container container{.id = "abc"};
+  EXPECT_EQ(ContainerIdOfSnapshot("container-abc"), "abc");
+  EXPECT_EQ(ContainerIdOfSnapshot(container.image_volume_key(2)), "abc");
+  EXPECT_EQ(ContainerIdOfSnapshot("sandbox-abc"), "");
+}
+
 TEST_F(ContainerSpecTest, PrivilegedDropsMasksAndOpensDevices) {
   pod_.mutable_linux()->mutable_security_context()->set_privileged(true);
   runtime::v1::ContainerConfig config = Config();
