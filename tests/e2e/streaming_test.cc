@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -891,6 +892,10 @@ TEST(TlsStreamingTest, CrictlPortForwardsOverHttpsToAHostNetworkPod) {
     std::string hello = "hello over tls\n";
     (void)::send(peer.get(), hello.data(), hello.size(), MSG_NOSIGNAL);
   });
+  absl::Cleanup stop_greeter = [&] {
+    ::shutdown(listener.get(), SHUT_RDWR);
+    greeter.join();
+  };
 
   runtime::v1::RunPodSandboxRequest run;
   runtime::v1::PodSandboxConfig& pod = *run.mutable_config();
@@ -902,6 +907,15 @@ TEST(TlsStreamingTest, CrictlPortForwardsOverHttpsToAHostNetworkPod) {
   absl::StatusOr<runtime::v1::RunPodSandboxResponse> ran =
       berthd.client().Call(&Stub::RunPodSandbox, run);
   ASSERT_TRUE(ran.ok()) << ran.status();
+  // However the test ends, the pod goes before berthd does (a pod's monitor
+  // outlives its berthd).
+  absl::Cleanup remove_pod = [&] {
+    runtime::v1::RemovePodSandboxRequest remove;
+    remove.set_pod_sandbox_id(ran->pod_sandbox_id());
+    EXPECT_TRUE(berthd.client().Call(&Stub::RemovePodSandbox, remove).ok());
+    (void)berthd.process().Signal(SIGTERM);
+    (void)berthd.process().WaitFor(absl::Seconds(20));
+  };
 
   runtime::v1::PortForwardRequest forward;
   forward.set_pod_sandbox_id(ran->pod_sandbox_id());
@@ -930,14 +944,6 @@ TEST(TlsStreamingTest, CrictlPortForwardsOverHttpsToAHostNetworkPod) {
   EXPECT_EQ(response, "hello over tls\n") << ReadFileToString(out).value_or("");
   (void)crictl->Signal(SIGKILL);
   (void)crictl->WaitFor(absl::Seconds(10));
-  ::shutdown(listener.get(), SHUT_RDWR);
-  greeter.join();
-
-  runtime::v1::RemovePodSandboxRequest remove;
-  remove.set_pod_sandbox_id(ran->pod_sandbox_id());
-  EXPECT_TRUE(berthd.client().Call(&Stub::RemovePodSandbox, remove).ok());
-  (void)berthd.process().Signal(SIGTERM);
-  (void)berthd.process().WaitFor(absl::Seconds(20));
 }
 
 }  // namespace
