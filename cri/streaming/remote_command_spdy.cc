@@ -73,7 +73,7 @@ class SpdyRemoteCommand final : public StreamHandler, RemoteCommandPump::Channel
   void Close(Channel channel) override {
     if (auto it = streams_.find(channel); it != streams_.end()) spdy_.Finish(it->second);
   }
-  size_t Unsent() const override { return const_cast<SpdySession&>(spdy_).output().size(); }
+  size_t Unsent() const override { return spdy_.output_size(); }
 
  private:
   void OnEvent(SpdySession::Event& event) {

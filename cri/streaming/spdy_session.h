@@ -48,6 +48,7 @@ class SpdySession {
 
   // Bytes for the client, in order; the caller empties it as it writes.
   std::string& output() { return output_; }
+  size_t output_size() const { return output_.size(); }
   bool going_away() const { return going_away_; }
   size_t open_streams() const { return streams_.size(); }
 

@@ -13,7 +13,8 @@ namespace berth {
 struct ExecConfig {
   std::string container_id;
   // The container's OCI runtime, as in MonitorConfig: empty for the in-tree
-  // executor. Exec through another runtime is not supported yet.
+  // executor. Through another runtime, exec with a terminal is refused
+  // (UNIMPLEMENTED, exec_session.cc); without one it runs `<runtime> exec`.
   std::string runtime_binary;
   std::string runtime_root = "/run/berth-runtime";
   bool systemd_cgroup = false;
