@@ -6,6 +6,8 @@
 // (config files, plugin discovery and invocation, result versions, the
 // on-disk result cache) stay behind this interface; cri/ tests use a fake.
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -91,6 +93,11 @@ std::unique_ptr<NetworkManager> NewCniNetworkManager(CniOptions options);
 // outlives every process in it, with its loopback interface up. Safe to call from a threaded
 // process (the namespace is made on a thread of its own).
 absl::StatusOr<std::string> CreatePinnedNetns(const std::string& dir, const std::string& name);
+// Pins the network namespace process `pid` is in at dir/name, with
+// loopback up: for a namespace the pod's user namespace must own, which
+// only a process in it can make.
+absl::StatusOr<std::string> PinNetnsOfProcess(const std::string& dir, const std::string& name,
+                                              pid_t pid);
 // Unmounts and removes a pinned namespace; succeeds if it is already gone.
 absl::Status RemovePinnedNetns(const std::string& path);
 

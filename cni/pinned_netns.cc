@@ -1,4 +1,4 @@
-// CreatePinnedNetns / RemovePinnedNetns (network_manager.h).
+// CreatePinnedNetns / PinNetnsOfProcess / RemovePinnedNetns (network_manager.h).
 
 #include <fcntl.h>
 #include <net/if.h>
@@ -22,18 +22,9 @@
 namespace berth::cni {
 namespace {
 
-// Runs on a thread of its own: unshare(CLONE_NEWNET) moves only the calling
-// thread, which ends right after, so the daemon's threads never leave the
-// host namespace. The bind mount keeps the namespace alive without any
-// process in it.
-absl::Status MakeAndPinNetns(const std::string& path) {
-  if (::unshare(CLONE_NEWNET) != 0) return ErrnoStatus("unshare(CLONE_NEWNET)");
-  if (::mount("/proc/thread-self/ns/net", path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-    return ErrnoStatus("bind-mount a new network namespace on " + path);
-  }
-  // Loopback up, as pods expect whatever the CNI config holds.
+absl::Status BringUpLoopback(const std::string& path) {
   UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (!sock) return ErrnoStatus("socket in new network namespace " + path);
+  if (!sock) return ErrnoStatus("socket in network namespace " + path);
   struct ifreq request;
   std::memset(&request, 0, sizeof(request));
   std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
@@ -45,9 +36,7 @@ absl::Status MakeAndPinNetns(const std::string& path) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<std::string> CreatePinnedNetns(const std::string& dir, const std::string& name) {
+absl::StatusOr<std::string> CreatePinFile(const std::string& dir, const std::string& name) {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat("netns name \"", name, "\" is not a file name"));
   }
@@ -55,10 +44,63 @@ absl::StatusOr<std::string> CreatePinnedNetns(const std::string& dir, const std:
   std::string path = absl::StrCat(dir, "/", name);
   UniqueFd file(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
   if (!file) return ErrnoStatus("create netns pin " + path);
-  file.Reset();
+  return path;
+}
 
+// On a thread of its own, which ends right after: setns(CLONE_NEWNET)
+// moves only the calling thread.
+absl::Status BringUpLoopbackIn(const std::string& path) {
+  absl::Status status;
+  std::thread([&] {
+    UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) {
+      status = ErrnoStatus("open " + path);
+    } else if (::setns(ns.get(), CLONE_NEWNET) != 0) {
+      status = ErrnoStatus("enter the network namespace " + path);
+    } else {
+      status = BringUpLoopback(path);
+    }
+  }).join();
+  return status;
+}
+
+// Runs on a thread of its own: unshare(CLONE_NEWNET) moves only the calling
+// thread, which ends right after, so the daemon's threads never leave the
+// host namespace. The bind mount keeps the namespace alive without any
+// process in it.
+absl::Status MakeAndPinNetns(const std::string& path) {
+  if (::unshare(CLONE_NEWNET) != 0) return ErrnoStatus("unshare(CLONE_NEWNET)");
+  if (::mount("/proc/thread-self/ns/net", path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    return ErrnoStatus("bind-mount a new network namespace on " + path);
+  }
+  // Loopback up, as pods expect whatever the CNI config holds.
+  return BringUpLoopback(path);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CreatePinnedNetns(const std::string& dir, const std::string& name) {
+  ASSIGN_OR_RETURN(std::string path, CreatePinFile(dir, name));
   absl::Status status;
   std::thread([&] { status = MakeAndPinNetns(path); }).join();
+  if (!status.ok()) {
+    ::umount2(path.c_str(), MNT_DETACH);
+    ::unlink(path.c_str());
+    return status;
+  }
+  return path;
+}
+
+absl::StatusOr<std::string> PinNetnsOfProcess(const std::string& dir, const std::string& name,
+                                              pid_t pid) {
+  ASSIGN_OR_RETURN(std::string path, CreatePinFile(dir, name));
+  std::string ns = absl::StrCat("/proc/", pid, "/ns/net");
+  absl::Status status;
+  if (::mount(ns.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    status = ErrnoStatus(absl::StrCat("bind-mount ", ns, " on ", path));
+  } else {
+    status = BringUpLoopbackIn(path);
+  }
   if (!status.ok()) {
     ::umount2(path.c_str(), MNT_DETACH);
     ::unlink(path.c_str());

@@ -24,6 +24,7 @@
 #include "runtime/container_init.h"
 #include "runtime/device_rules.h"
 #include "runtime/hooks.h"
+#include "runtime/idmapped_mounts.h"
 #include "runtime/oci/namespaces.h"
 #include "runtime/oci/spec_parse.h"
 #include "runtime/procfs.h"
@@ -162,6 +163,10 @@ absl::Status CreateWithRollback(const RuntimeOptions& runtime, const std::string
         "linux.uidMappings/gidMappings: a new user namespace needs both");
   }
 
+  using IdmappedMounts = std::map<size_t, UniqueFd>;
+  ASSIGN_OR_RETURN(IdmappedMounts idmapped, PrepareIdmappedMounts(spec, options.bundle));
+  for (const auto& [index, fd] : idmapped) config.idmapped_mounts.emplace(index, fd.get());
+
   ASSIGN_OR_RETURN(auto sockets, SyncSocket::Pair());
   SyncSocket& parent = sockets.first;
   pid_t stage1 = ::fork();
@@ -172,6 +177,7 @@ absl::Status CreateWithRollback(const RuntimeOptions& runtime, const std::string
   }
   sockets.second.Close();
   namespace_fds.clear();
+  idmapped.clear();
 
   pid_t init = 0;
   absl::Status stage_status;

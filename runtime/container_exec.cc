@@ -52,8 +52,6 @@ struct ExecPlan {
   absl::StatusOr<ProcFs> proc = ProcFs::Open();
   if (!proc.ok()) fail(proc.status());
   absl::Status status = ApplyRlimits(process.rlimits);
-  if (status.ok() && process.oom_score_adj.has_value())
-    status = ApplyOomScoreAdj(*proc, *process.oom_score_adj);
   if (status.ok()) status = ApplySecurityLabels(*proc, process);
   // Before the user's seccomp filter, which may refuse close_range.
   if (status.ok()) status = CloseFdsOnExecFrom(*proc, 3 + options.preserve_fds);
@@ -72,6 +70,12 @@ struct ExecPlan {
                                 SyncSocket& socket) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   absl::Status status = cgroup.Join(::getpid());
+  // While still the host's root: inside a user namespace, our own
+  // oom_score_adj is a file the host's root owns. The process inherits it.
+  if (status.ok() && options.process.oom_score_adj.has_value()) {
+    absl::StatusOr<ProcFs> proc = ProcFs::Open();
+    status = proc.ok() ? ApplyOomScoreAdj(*proc, *options.process.oom_score_adj) : proc.status();
+  }
   for (auto& [fd, type] : plan.namespaces) {
     if (!status.ok()) break;
     if (::setns(fd.get(), type) != 0)

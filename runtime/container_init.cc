@@ -49,8 +49,29 @@ absl::Status WriteSysctls(const ProcFs& proc, const std::map<std::string, std::s
   return absl::OkStatus();
 }
 
+// What the init reaches by host path, opened while stage 1 is still the
+// host's root: in a user namespace, the pod's root may not cross the
+// directories that hold them.
+struct HostHandles {
+  UniqueFd console;  // connected to --console-socket
+  UniqueFd fifo;     // O_PATH; reopened for writing after pivot
+};
+
+absl::StatusOr<HostHandles> OpenHostHandles(const InitConfig& config) {
+  HostHandles host;
+  if (config.spec->process->terminal) {
+    if (config.console_socket.empty()) {
+      return absl::InvalidArgumentError("process.terminal needs --console-socket");
+    }
+    ASSIGN_OR_RETURN(host.console, ConnectConsoleSocket(config.console_socket));
+  }
+  host.fifo.Reset(::open(config.exec_fifo.c_str(), O_PATH | O_CLOEXEC));
+  if (!host.fifo) return ErrnoStatus("open exec fifo " + config.exec_fifo);
+  return host;
+}
+
 // Everything the init does before it reports ready.
-absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& fifo,
+absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, HostHandles& host,
                        std::string& state_json, UniqueFd& fd_dir) {
   const oci::Spec& spec = *config.spec;
   const oci::Process& process = *spec.process;
@@ -59,19 +80,10 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
   // Mode bits are the spec's, not our umask's.
   ::umask(0);
 
-  UniqueFd console;
-  if (process.terminal) {
-    if (config.console_socket.empty()) {
-      return absl::InvalidArgumentError("process.terminal needs --console-socket");
-    }
-    ASSIGN_OR_RETURN(console, ConnectConsoleSocket(config.console_socket));
-  }
-  // Opened while the host path is reachable; reopened for writing after pivot.
-  fifo.Reset(::open(config.exec_fifo.c_str(), O_PATH | O_CLOEXEC));
-  if (!fifo) return ErrnoStatus("open exec fifo " + config.exec_fifo);
-
   RootfsOptions rootfs{.bundle = config.bundle,
-                       .bind_devices = config.new_user_namespace,
+                       .in_user_namespace =
+                           config.new_user_namespace || config.join_user_namespace_fd >= 0,
+                       .idmapped_mounts = config.idmapped_mounts,
                        .cgroup_dirs = config.cgroup_dirs,
                        .cgroup_version = config.cgroup_version,
                        .before_cgroup_mounts = [&]() -> absl::Status {
@@ -94,8 +106,8 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
   ASSIGN_OR_RETURN(ProcFs proc, ProcFs::Open());
   ASSIGN_OR_RETURN(fd_dir, proc.OpenSelfFdDirectory());
   if (process.terminal)
-    RETURN_IF_ERROR(SetUpTerminal(console.get(), process, /*bind_dev_console=*/true));
-  console.Reset();
+    RETURN_IF_ERROR(SetUpTerminal(host.console.get(), process, /*bind_dev_console=*/true));
+  host.console.Reset();
 
   if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
     return ErrnoStatus("sethostname " + spec.hostname);
@@ -106,8 +118,6 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
   }
   RETURN_IF_ERROR(WriteSysctls(proc, spec.linux.sysctl));
   RETURN_IF_ERROR(ApplyRlimits(process.rlimits));
-  if (process.oom_score_adj.has_value())
-    RETURN_IF_ERROR(ApplyOomScoreAdj(proc, *process.oom_score_adj));
   RETURN_IF_ERROR(ApplySecurityLabels(proc, process));
   // Our own housekeeping comes before the user's seccomp filter, which may
   // not allow close_range or getcwd.
@@ -117,12 +127,12 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
   return absl::OkStatus();
 }
 
-[[noreturn]] void RunInit(const InitConfig& config, SyncSocket& socket) {
+[[noreturn]] void RunInit(const InitConfig& config, SyncSocket& socket, HostHandles& host) {
   const oci::Process& process = *config.spec->process;
-  UniqueFd fifo;
   std::string state_json;
   UniqueFd fd_dir;  // ours in /proc, to reopen the fifo for writing
-  absl::Status status = SetUpInit(config, socket, fifo, state_json, fd_dir);
+  absl::Status status = SetUpInit(config, socket, host, state_json, fd_dir);
+  UniqueFd fifo = std::move(host.fifo);
   absl::StatusOr<std::string> program = status.ok() ? FindExecutable(process) : status;
   if (!program.ok()) {
     socket.SendError(program.status());
@@ -160,6 +170,20 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, UniqueFd& f
 }
 
 absl::StatusOr<pid_t> Stage1(const InitConfig& config, SyncSocket& socket) {
+  // While still the host's root: inside a user namespace, our own
+  // oom_score_adj is a file the host's root owns. The init inherits it.
+  if (config.spec->process.has_value() && config.spec->process->oom_score_adj.has_value()) {
+    ASSIGN_OR_RETURN(ProcFs proc, ProcFs::Open());
+    RETURN_IF_ERROR(ApplyOomScoreAdj(proc, *config.spec->process->oom_score_adj));
+  }
+  ASSIGN_OR_RETURN(HostHandles host, OpenHostHandles(config));
+  // The host's root may join any namespace; inside a user namespace we
+  // could no longer join those the host owns (a pod's network namespace),
+  // so the others come first.
+  for (const auto& [fd, type] : config.join_namespaces) {
+    if (::setns(fd, type) != 0)
+      return ErrnoStatus(absl::StrCat("join namespace (type 0x", absl::Hex(type), ")"));
+  }
   if (config.join_user_namespace_fd >= 0 &&
       ::setns(config.join_user_namespace_fd, CLONE_NEWUSER) != 0) {
     return ErrnoStatus("join user namespace");
@@ -174,16 +198,12 @@ absl::StatusOr<pid_t> Stage1(const InitConfig& config, SyncSocket& socket) {
     if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0)
       return ErrnoStatus("become root in the user namespace");
   }
-  for (const auto& [fd, type] : config.join_namespaces) {
-    if (::setns(fd, type) != 0)
-      return ErrnoStatus(absl::StrCat("join namespace (type 0x", absl::Hex(type), ")"));
-  }
   if (config.unshare_flags != 0 && ::unshare(config.unshare_flags) != 0)
     return ErrnoStatus("unshare namespaces");
   // A new pid namespace applies to our children: fork the init into it.
   pid_t init = ::fork();
   if (init < 0) return ErrnoStatus("fork container init");
-  if (init == 0) RunInit(config, socket);
+  if (init == 0) RunInit(config, socket, host);
   return init;
 }
 

@@ -4,9 +4,9 @@
 // without exec'ing anything of ours (so /proc/<pid>/exe is never this binary
 // once the user program runs) and report to the parent over a SyncSocket.
 //
-//   parent --fork--> stage 1: joins/creates the user namespace (the parent
-//                     writes its id maps), joins and unshares the other
-//                     namespaces, forks the init (PID 1 of a new pid
+//   parent --fork--> stage 1: joins the namespaces given by path, then
+//                     joins/creates the user namespace (the parent writes
+//                     its id maps), unshares the others, forks the init (PID 1 of a new pid
 //                     namespace), reports its pid and exits.
 //            init:   waits until the parent has put it in its cgroup, then
 //                     builds the rootfs, identity and limits, reports ready,
@@ -33,6 +33,8 @@ struct InitConfig {
   bool new_user_namespace = false;
   bool new_cgroup_namespace = false;
   int unshare_flags = 0;  // new namespaces other than user and cgroup
+  // Detached idmapped mounts by index in spec->mounts (PrepareIdmappedMounts).
+  std::map<size_t, int> idmapped_mounts;
   std::map<std::string, std::string> cgroup_dirs;
   int cgroup_version = 1;
 };

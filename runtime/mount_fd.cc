@@ -6,6 +6,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
@@ -54,6 +57,22 @@ absl::Status SetMountAttributes(int mount_fd, const MountAttributes& attributes,
   if (::syscall(SYS_mount_setattr, mount_fd, "", flags, &attr, sizeof(attr)) != 0)
     return ErrnoStatus("set mount attributes of " + what);
   return absl::OkStatus();
+}
+
+absl::Status IdmapMount(int tree_fd, int userns_fd, bool recursive, const std::string& what) {
+  mount_attr attr{.attr_set = MOUNT_ATTR_IDMAP,
+                  .attr_clr = 0,
+                  .propagation = 0,
+                  .userns_fd = static_cast<uint64_t>(userns_fd)};
+  unsigned flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+  if (::syscall(SYS_mount_setattr, tree_fd, "", flags, &attr, sizeof(attr)) == 0)
+    return absl::OkStatus();
+  if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot idmap ", what, ": its filesystem or this kernel does not support idmapped mounts (",
+        std::strerror(errno), ")"));
+  }
+  return ErrnoStatus("idmap " + what);
 }
 
 absl::Status MoveMount(int tree_fd, int target_fd, const std::string& what) {

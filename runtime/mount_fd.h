@@ -38,6 +38,12 @@ absl::StatusOr<UniqueFd> CloneMount(int source_fd, bool recursive, const std::st
 absl::Status SetMountAttributes(int mount_fd, const MountAttributes& attributes,
                                 const std::string& what);
 
+// Idmaps the detached mount `tree_fd` (with `recursive`, its tree) through
+// the user namespace `userns_fd`: a file of host id H appears as the id H
+// maps to in that namespace. FAILED_PRECONDITION where the filesystem or
+// the kernel cannot idmap.
+absl::Status IdmapMount(int tree_fd, int userns_fd, bool recursive, const std::string& what);
+
 // Attaches the detached mount `tree_fd` on top of `target_fd`.
 absl::Status MoveMount(int tree_fd, int target_fd, const std::string& what);
 

@@ -99,13 +99,42 @@ class CgroupBarrier {
   bool passed_ = false;
 };
 
-absl::Status MountOne(int root_fd, const oci::Mount& mount, const RootfsOptions& rootfs,
-                      CgroupBarrier& barrier) {
+// Attaches a mount the parent idmapped (and gave the bind's flags).
+absl::Status AttachIdmapped(int root_fd, const oci::Mount& mount, const MountOptions& options,
+                            int tree) {
+  struct stat st;
+  if (::fstat(tree, &st) != 0) return ErrnoStatus("stat idmapped " + mount.source);
+  ASSIGN_OR_RETURN(UniqueFd dest, CreateInRoot(root_fd, mount.destination, S_ISDIR(st.st_mode)));
+  RETURN_IF_ERROR(MoveMount(tree, dest.get(), absl::StrCat("idmapped ", mount.source, " on ",
+                                                           mount.destination)));
+  return FinishMount(tree, options, mount.destination);
+}
+
+// sysfs belongs to the network namespace: in a user namespace that does
+// not own it, the kernel refuses a new instance, and the host's is bound.
+absl::Status MountHostSysfs(int root_fd, const oci::Mount& mount, const MountOptions& options) {
+  UniqueFd source(::open("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!source) return ErrnoStatus("open /sys");
+  ASSIGN_OR_RETURN(UniqueFd dest, CreateInRoot(root_fd, mount.destination, true));
+  MountAttributes attributes = BindAttributes(options);
+  attributes.recursive = true;
+  ASSIGN_OR_RETURN(UniqueFd top, BindMount(source.get(), dest.get(), /*recursive=*/true,
+                                           attributes, "bind the host's /sys on " +
+                                                           mount.destination));
+  return FinishMount(top.get(), options, mount.destination);
+}
+
+absl::Status MountOne(int root_fd, size_t index, const oci::Mount& mount,
+                      const RootfsOptions& rootfs, CgroupBarrier& barrier) {
   ASSIGN_OR_RETURN(MountOptions options, ParseMountOptions(mount.options));
   if (mount.type == "cgroup" || mount.type == "cgroup2") {
     RETURN_IF_ERROR(barrier.Pass());
     return MountCgroups(root_fd, mount, options, rootfs);
   }
+  if (auto idmapped = rootfs.idmapped_mounts.find(index); idmapped != rootfs.idmapped_mounts.end())
+    return AttachIdmapped(root_fd, mount, options, idmapped->second);
+  if (!mount.uid_mappings.empty())
+    return absl::InternalError("idmapped mount of " + mount.destination + " was not prepared");
   bool bind = options.is_bind() || mount.type == "bind";
   UniqueFd dest;
   if (bind) {
@@ -139,8 +168,12 @@ absl::Status MountOne(int root_fd, const oci::Mount& mount, const RootfsOptions&
   } else {
     ASSIGN_OR_RETURN(dest, CreateInRoot(root_fd, mount.destination, true));
     unsigned long flags = options.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
-    RETURN_IF_ERROR(Mount(mount.source, FdPath(dest.get()), mount.type.c_str(), flags, options.data,
-                          absl::StrCat("mount ", mount.type, " on ", mount.destination)));
+    absl::Status mounted =
+        Mount(mount.source, FdPath(dest.get()), mount.type.c_str(), flags, options.data,
+              absl::StrCat("mount ", mount.type, " on ", mount.destination));
+    if (absl::IsPermissionDenied(mounted) && mount.type == "sysfs" && rootfs.in_user_namespace)
+      return MountHostSysfs(root_fd, mount, options);
+    RETURN_IF_ERROR(mounted);
   }
   // `dest` is the directory underneath; reopen to reach the new mount on top.
   ASSIGN_OR_RETURN(UniqueFd top, OpenInRoot(root_fd, mount.destination, O_PATH));
@@ -223,7 +256,7 @@ absl::Status CreateDevices(int root_fd, const oci::Spec& spec, const RootfsOptio
                                     .major = d.major,
                                     .minor = d.minor,
                                     .file_mode = 0666},
-                                   options.bind_devices));
+                                   options.in_user_namespace));
     }
     ASSIGN_OR_RETURN(UniqueFd dev_path, OpenInRoot(root_fd, "/dev", O_PATH | O_DIRECTORY));
     UniqueFd dev(::openat(dev_path.get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
@@ -242,7 +275,7 @@ absl::Status CreateDevices(int root_fd, const oci::Spec& spec, const RootfsOptio
     }
   }
   for (const oci::Device& device : spec.linux.devices) {
-    RETURN_IF_ERROR(CreateDevice(root_fd, device, options.bind_devices));
+    RETURN_IF_ERROR(CreateDevice(root_fd, device, options.in_user_namespace));
   }
   return absl::OkStatus();
 }
@@ -381,8 +414,8 @@ absl::Status PrepareRootfs(const oci::Spec& spec, const RootfsOptions& options) 
   if (!root_fd) return ErrnoStatus("open rootfs " + spec.root.path);
 
   CgroupBarrier barrier(options);
-  for (const oci::Mount& mount : spec.mounts) {
-    RETURN_IF_ERROR(MountOne(root_fd.get(), mount, options, barrier));
+  for (size_t index = 0; index < spec.mounts.size(); ++index) {
+    RETURN_IF_ERROR(MountOne(root_fd.get(), index, spec.mounts[index], options, barrier));
   }
   // Devices only once the parent has put us in our cgroup with its device
   // rules complete: on v1 they are written one by one after a deny-all, and

@@ -11,8 +11,13 @@ namespace berth {
 
 struct RootfsOptions {
   std::string bundle;  // relative bind sources resolve against it
-  // In a new user namespace device nodes cannot be created: bind them from the host.
-  bool bind_devices = false;
+  // In a user namespace device nodes cannot be created: bind them from the
+  // host. Nor can sysfs be mounted for a network namespace the host owns:
+  // the host's /sys is bound instead, as runc does.
+  bool in_user_namespace = false;
+  // Idmapped mounts the parent prepared (idmapped_mounts.h), by index in
+  // spec.mounts: attached as they are.
+  std::map<size_t, int> idmapped_mounts;
   // The container's cgroup directories on the host (CgroupManager::Dirs), for
   // "cgroup" mounts, and the host's cgroup version.
   std::map<std::string, std::string> cgroup_dirs;

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "cri/container/container_service.h"
 #include "cri/container/container_spec.h"
@@ -17,6 +18,7 @@
 #include "cri/container/rootfs_mount.h"
 #include "cri/container/seccomp_profiles.h"
 #include "cri/sandbox/pause_spec.h"
+#include "cri/sandbox/pod_user_namespace.h"
 #include "cri/sandbox/rollback.h"
 #include "runtime/base/atomic_file.h"
 #include "runtime/base/errno_status.h"
@@ -45,8 +47,30 @@ bool SwapAccounting(const std::string& root) {
 // The image's VOLUMEs as directories in the container's writable layer
 // (CRI-O's default "mkdir" policy), unless kubelet mounts something there;
 // made inside the rootfs, so a symlink in the image cannot point them out.
+// Directories berthd makes in a rootfs are owned by the container's root:
+// in a user namespace, the pod's host ids (`idmap`), not the host's root.
+absl::Status CreateDirectoryInRoot(int root, const std::string& path, const RootfsIdmap* idmap) {
+  std::vector<std::string> missing;
+  if (idmap != nullptr) {
+    std::string prefix;
+    for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+      absl::StrAppend(&prefix, "/", part);
+      if (absl::IsNotFound(OpenInRoot(root, prefix, O_PATH).status())) missing.push_back(prefix);
+    }
+  }
+  RETURN_IF_ERROR(CreateInRoot(root, path, /*directory=*/true).status());
+  for (const std::string& dir : missing) {
+    ASSIGN_OR_RETURN(UniqueFd made, OpenInRoot(root, dir, O_PATH));
+    if (::fchownat(made.get(), "", idmap->root_uid, idmap->root_gid,
+                   AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+      return ErrnoStatus("give " + dir + " to the pod's root");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status MakeImageVolumes(const std::string& rootfs, const std::vector<std::string>& volumes,
-                              const runtime::v1::ContainerConfig& config) {
+                              const runtime::v1::ContainerConfig& config,
+                              const RootfsIdmap* idmap) {
   if (volumes.empty()) return absl::OkStatus();
   UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return ErrnoStatus("open rootfs " + rootfs);
@@ -55,10 +79,9 @@ absl::Status MakeImageVolumes(const std::string& rootfs, const std::vector<std::
     for (const runtime::v1::Mount& mount : config.mounts())
       mounted |= LexicallyClean(mount.container_path()) == LexicallyClean(volume);
     if (mounted || LexicallyClean(volume).empty()) continue;
-    absl::StatusOr<UniqueFd> made = CreateInRoot(root.get(), volume, /*directory=*/true);
+    absl::Status made = CreateDirectoryInRoot(root.get(), volume, idmap);
     if (!made.ok())
-      return absl::Status(made.status().code(),
-                          absl::StrCat("image volume ", volume, ": ", made.status().message()));
+      return absl::Status(made.code(), absl::StrCat("image volume ", volume, ": ", made.message()));
   }
   return absl::OkStatus();
 }
@@ -145,7 +168,7 @@ absl::StatusOr<std::string> ContainerService::Create(
 // spec binds read-only. The snapshot stacks on the image's layers, so the
 // image counts as in use, as for a rootfs, until the container is removed.
 absl::StatusOr<std::map<int, std::string>> ContainerService::MountImageVolumes(
-    Container& container, Rollback& rollback) {
+    Container& container, Rollback& rollback, const RootfsIdmap* idmap) {
   std::map<int, std::string> dirs;
   for (int index = 0; index < container.config.mounts_size(); ++index) {
     const runtime::v1::Mount& mount = container.config.mounts(index);
@@ -160,7 +183,7 @@ absl::StatusOr<std::map<int, std::string>> ContainerService::MountImageVolumes(
     ASSIGN_OR_RETURN(std::vector<snapshotter::Mount> mounts, images_.Prepare(key, image->top_layer));
     rollback.Push("remove the snapshot " + key, [this, key] { return images_.RemoveSnapshot(key); });
     RETURN_IF_ERROR(MakeDirectories(dir, 0755));
-    RETURN_IF_ERROR(MountSnapshot(mounts, dir));
+    RETURN_IF_ERROR(MountSnapshot(mounts, dir, idmap));
     rollback.Push("unmount " + dir, [dir] { return UnmountSnapshot(dir); });
     dirs[index] = dir;
   }
@@ -204,7 +227,16 @@ absl::Status ContainerService::CreateSteps(Container& container, const Sandbox& 
   // directory, its rootfs mount, the snapshot "container-<id>") is named
   // after the id, and startup removes what no record claims
   // (container_recover.cc).
-  RETURN_IF_ERROR(MakeDirectories(container.dir, 0700));
+  ASSIGN_OR_RETURN(std::optional<PodUserNamespace> userns,
+                   PodUserNamespaceOf(sandbox_config.linux().security_context().namespace_options()));
+  if (userns) {
+    // The init, as the pod's root, reaches its rootfs by path: it may
+    // cross (not list) the directories above it.
+    std::string parent = container.dir.substr(0, container.dir.rfind('/'));
+    RETURN_IF_ERROR(MakeDirectories(parent, 0700));
+    if (::chmod(parent.c_str(), 0711) != 0) return ErrnoStatus("chmod " + parent);
+  }
+  RETURN_IF_ERROR(MakeDirectories(container.dir, userns ? 0711 : 0700));
   rollback.Push("remove " + container.dir, [&] { return RemoveTree(container.dir); });
   container.snapshot_key = "container-" + container.id;
 
@@ -212,12 +244,25 @@ absl::Status ContainerService::CreateSteps(Container& container, const Sandbox& 
                    images_.Prepare(container.snapshot_key, image.top_layer));
   rollback.Push("remove the snapshot", [&] { return images_.RemoveSnapshot(container.snapshot_key); });
   RETURN_IF_ERROR(MakeDirectories(container.rootfs(), 0755));
+  // A pod with a user namespace: the rootfs and image volumes are seen
+  // through it (the pause holds it).
+  UniqueFd userns_fd;
+  std::optional<RootfsIdmap> idmap;
+  if (userns) {
+    std::string path = absl::StrCat("/proc/", sandbox.pid, "/ns/user");
+    userns_fd.Reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!userns_fd) return ErrnoStatus("open the pod's user namespace " + path);
+    idmap = RootfsIdmap{.userns_fd = userns_fd.get(),
+                        .root_uid = userns->uids.host_id,
+                        .root_gid = userns->gids.host_id};
+  }
+  const RootfsIdmap* rootfs_idmap = idmap ? &*idmap : nullptr;
   container.rootfs_mounted = true;
-  RETURN_IF_ERROR(MountSnapshot(mounts, container.rootfs()));
+  RETURN_IF_ERROR(MountSnapshot(mounts, container.rootfs(), rootfs_idmap));
   rollback.Push("unmount the rootfs", [&] { return UnmountSnapshot(container.rootfs()); });
 
-  RETURN_IF_ERROR(MakeImageVolumes(container.rootfs(), run.volumes, config));
-  ASSIGN_OR_RETURN(auto image_volumes, MountImageVolumes(container, rollback));
+  RETURN_IF_ERROR(MakeImageVolumes(container.rootfs(), run.volumes, config, rootfs_idmap));
+  ASSIGN_OR_RETURN(auto image_volumes, MountImageVolumes(container, rollback, rootfs_idmap));
   ASSIGN_OR_RETURN(UserDatabase users, ReadUserDatabase(container.rootfs()));
   ASSIGN_OR_RETURN(ProcessUser user, ResolveProcessUser(security, run.user, users));
   container.uid = user.uid;

@@ -42,6 +42,7 @@ struct ContainerServiceOptions {
 };
 
 class Rollback;
+struct RootfsIdmap;
 
 class ContainerService final : public PodMembers {
  public:
@@ -112,7 +113,8 @@ class ContainerService final : public PodMembers {
                                          const std::vector<std::string>& cmd, bool tty,
                                          bool stdin, absl::Duration timeout);
   absl::StatusOr<std::map<int, std::string>> MountImageVolumes(Container& container,
-                                                               Rollback& rollback);
+                                                               Rollback& rollback,
+                                                               const RootfsIdmap* idmap);
   absl::Status StartLocked(Container& container);
   // SIGKILL and wait: the rest of a stop, or all of a forced one.
   absl::Status StopLocked(Container& container);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -16,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cri/sandbox/pause_spec.h"
+#include "cri/sandbox/pod_user_namespace.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/json_reader.h"
 #include "runtime/base/status_macros.h"
@@ -351,8 +353,10 @@ absl::StatusOr<nlohmann::json> ContainerSpec(const runtime::v1::ContainerConfig&
   bool privileged = security.privileged();
   if (privileged && !in.sandbox->linux().security_context().privileged())
     return absl::InvalidArgumentError("a privileged container needs a privileged pod sandbox");
-  if (ns.has_userns_options() && ns.userns_options().mode() == runtime::v1::POD)
-    return absl::UnimplementedError("user namespaces are not supported yet");
+  ASSIGN_OR_RETURN(std::optional<PodUserNamespace> userns, PodUserNamespaceOf(pod_ns));
+  if (ns.has_userns_options() && ns.userns_options().mode() != pod_ns.userns_options().mode())
+    return absl::InvalidArgumentError(
+        "a container's user namespace mode must be its pod's: it joins the pod's namespace");
 
   ASSIGN_OR_RETURN(std::vector<std::string> args, ProcessArgs(config, in.image));
   nlohmann::json caps = in.capabilities;
@@ -412,6 +416,7 @@ absl::StatusOr<nlohmann::json> ContainerSpec(const runtime::v1::ContainerConfig&
     namespaces.push_back(pod_namespace("uts"));
   }
   if (pod_ns.ipc() != runtime::v1::NODE) namespaces.push_back(pod_namespace("ipc"));
+  if (userns) namespaces.push_back(pod_namespace("user"));
   switch (ns.pid()) {
     case runtime::v1::POD:
       namespaces.push_back(pod_namespace("pid"));
@@ -459,11 +464,21 @@ absl::StatusOr<nlohmann::json> ContainerSpec(const runtime::v1::ContainerConfig&
        {"type", "cgroup"},
        {"source", "cgroup"},
        {"options", {"nosuid", "noexec", "nodev", "relatime", privileged ? "rw" : "ro"}}}};
+  // In a user namespace, host files are seen through idmapped binds: the
+  // host's root-owned files are the container's root's, and what the
+  // container's root writes is owned by the pod's host uid on disk.
+  auto idmapped = [&](nlohmann::json bind) {
+    if (userns) {
+      bind["uidMappings"] = IdMappingsJson(userns->uids);
+      bind["gidMappings"] = IdMappingsJson(userns->gids);
+    }
+    return bind;
+  };
   std::set<std::string> taken;
   for (const runtime::v1::Mount& mount : config.mounts()) taken.insert(mount.container_path());
   auto add_pod_file = [&](const std::string& destination, const std::string& file) {
     if (taken.count(destination)) return;
-    mounts.push_back(BindMount(destination, in.sandbox_dir + "/" + file, ro_rootfs));
+    mounts.push_back(idmapped(BindMount(destination, in.sandbox_dir + "/" + file, ro_rootfs)));
   };
   add_pod_file("/etc/hostname", "hostname");
   add_pod_file("/etc/hosts", "hosts");
@@ -472,7 +487,7 @@ absl::StatusOr<nlohmann::json> ContainerSpec(const runtime::v1::ContainerConfig&
     if (pod_ns.ipc() == runtime::v1::NODE) {
       mounts.push_back(BindMount("/dev/shm", "/dev/shm", false));
     } else if (in.sandbox_shm) {
-      mounts.push_back(BindMount("/dev/shm", in.sandbox_dir + "/shm", false));
+      mounts.push_back(idmapped(BindMount("/dev/shm", in.sandbox_dir + "/shm", false)));
     } else {
       mounts.push_back({{"destination", "/dev/shm"},
                         {"type", "tmpfs"},
@@ -528,8 +543,24 @@ absl::StatusOr<nlohmann::json> ContainerSpec(const runtime::v1::ContainerConfig&
       propagation = "rslave";
       if (rootfs_propagation != "rshared") rootfs_propagation = "rslave";
     }
-    nlohmann::json volume =
-        BindMount(mount.container_path(), mount.host_path(), mount.readonly(), propagation);
+    nlohmann::json volume = idmapped(
+        BindMount(mount.container_path(), mount.host_path(), mount.readonly(), propagation));
+    if (!mount.uidmappings().empty() || !mount.gidmappings().empty()) {
+      // kubelet's own mappings for this volume, in place of the pod's.
+      if (!userns || mount.uidmappings().empty() || mount.gidmappings().empty())
+        return absl::InvalidArgumentError(absl::StrCat(
+            "mount ", mount.container_path(),
+            ": id mappings need both uid and gid ranges and a pod with a user namespace"));
+      auto ranges = [](const auto& mappings) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const runtime::v1::IDMapping& m : mappings)
+          out.push_back(
+              {{"containerID", m.container_id()}, {"hostID", m.host_id()}, {"size", m.length()}});
+        return out;
+      };
+      volume["uidMappings"] = ranges(mount.uidmappings());
+      volume["gidMappings"] = ranges(mount.gidmappings());
+    }
     // The executor applies it with mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY).
     if (mount.recursive_read_only()) volume["options"].push_back("rro");
     volumes.push_back(std::move(volume));

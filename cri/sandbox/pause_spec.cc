@@ -2,13 +2,16 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "cri/sandbox/pod_user_namespace.h"
 #include "runtime/base/atomic_file.h"
+#include "runtime/base/status_macros.h"
 
 namespace berth::cri {
 namespace {
@@ -124,21 +127,26 @@ absl::StatusOr<nlohmann::json> PauseSpec(const runtime::v1::PodSandboxConfig& co
   const runtime::v1::NamespaceOption& ns = Namespaces(config);
   if (ns.pid() == runtime::v1::TARGET)
     return absl::InvalidArgumentError("pid namespace mode TARGET applies to containers, not pods");
-  if (ns.has_userns_options() && ns.userns_options().mode() == runtime::v1::POD)
-    return absl::UnimplementedError("user namespaces for pods are not supported yet");
+  ASSIGN_OR_RETURN(std::optional<PodUserNamespace> userns, PodUserNamespaceOf(ns));
   absl::StatusOr<std::map<std::string, std::string>> sysctls = PodSysctls(config);
   if (!sysctls.ok()) return sysctls.status();
 
   nlohmann::json namespaces = nlohmann::json::array({{{"type", "mount"}}});
   bool host_network = ns.network() == runtime::v1::NODE;
   if (!host_network) {
-    namespaces.push_back({{"type", "network"}, {"path", inputs.netns_path}});
+    // No path: the pause makes one (a pod with a user namespace).
+    namespaces.push_back(inputs.netns_path.empty()
+                             ? nlohmann::json{{"type", "network"}}
+                             : nlohmann::json{{"type", "network"}, {"path", inputs.netns_path}});
     namespaces.push_back({{"type", "uts"}});
   }
   if (ns.ipc() != runtime::v1::NODE) namespaces.push_back({{"type", "ipc"}});
   // POD: the pause is PID 1 of the pod's namespace; CONTAINER: each
   // container gets its own, the pause too; NODE: the host's.
   if (ns.pid() != runtime::v1::NODE) namespaces.push_back({{"type", "pid"}});
+  // After the network namespace is joined, the pause makes the pod's user
+  // namespace; its ipc, uts and pid namespaces belong to it.
+  if (userns) namespaces.push_back({{"type", "user"}});
 
   nlohmann::json spec = {
       // 1.0.2: every runtime a handler may name (crun 1.8 refuses 1.2.0)
@@ -183,6 +191,14 @@ absl::StatusOr<nlohmann::json> PauseSpec(const runtime::v1::PodSandboxConfig& co
                                                : inputs.image->env;
     process["cwd"] = inputs.image->cwd;
     process["user"] = {{"uid", inputs.image->uid}, {"gid", inputs.image->gid}};
+  }
+  if (userns) {
+    spec["linux"]["uidMappings"] = IdMappingsJson(userns->uids);
+    spec["linux"]["gidMappings"] = IdMappingsJson(userns->gids);
+    // 65535 where the pod's range has it (kubelet's ranges are 65536 long).
+    nlohmann::json& user = spec["process"]["user"];
+    if (!userns->uids.Contains(user["uid"].get<uint32_t>())) user["uid"] = 0;
+    if (!userns->gids.Contains(user["gid"].get<uint32_t>())) user["gid"] = 0;
   }
   if (!host_network && !config.hostname().empty()) spec["hostname"] = config.hostname();
   if (!sysctls->empty()) spec["linux"]["sysctl"] = *sysctls;

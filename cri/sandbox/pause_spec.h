@@ -19,7 +19,7 @@ namespace berth::cri {
 
 struct PauseSpecInputs {
   std::string rootfs;        // holds /pause
-  std::string netns_path;    // the pinned network namespace; empty for host network
+  std::string netns_path;    // the pinned network namespace; empty: host network, or a new one
   std::string cgroups_path;  // linux.cgroupsPath (driver syntax)
   int oom_score_adj = -998;  // kubelet's value for pods' infrastructure
   // A pause image's process (sandbox_image); null: berth-pause as /pause.

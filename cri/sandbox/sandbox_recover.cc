@@ -20,9 +20,13 @@
 namespace berth::cri {
 namespace {
 
-// The pause rootfs: a read-only directory holding only /pause.
+// The pause rootfs: a read-only directory holding /pause and the mount
+// points of its spec, made here since a pause in a user namespace may not
+// create them.
 absl::Status PreparePauseRootfs(const std::string& rootfs, const std::string& pause_binary) {
   RETURN_IF_ERROR(MakeDirectories(rootfs, 0755));
+  for (const char* mount_point : {"/proc", "/dev"})
+    RETURN_IF_ERROR(MakeDirectories(rootfs + mount_point, 0755));
   std::string target = rootfs + "/pause";
   std::string staging = target + ".new";
   std::error_code error;

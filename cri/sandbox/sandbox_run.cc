@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <optional>
 
@@ -14,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "cri/sandbox/pause_spec.h"
 #include "cri/sandbox/pod_files.h"
+#include "cri/sandbox/pod_user_namespace.h"
 #include "cri/sandbox/rollback.h"
 #include "cri/sandbox/sandbox_service.h"
 #include "runtime/base/atomic_file.h"
@@ -38,6 +40,16 @@ absl::StatusOr<std::string> SandboxService::Run(const runtime::v1::RunPodSandbox
     return absl::InvalidArgumentError(
         absl::StrCat("unknown runtime handler \"", request.runtime_handler(), "\""));
   }
+  absl::StatusOr<std::optional<PodUserNamespace>> userns =
+      PodUserNamespaceOf(config.linux().security_context().namespace_options());
+  if (!userns.ok()) return userns.status();
+  if (userns->has_value() && !request.runtime_handler().empty()) {
+    // Their containers' volumes need idmapped mounts (mounts[].uidMappings),
+    // which berthd does not ask other runtimes whether they apply.
+    return absl::InvalidArgumentError(absl::StrCat("runtime handler \"", request.runtime_handler(),
+                                                   "\" does not support user namespaces"));
+  }
+  if (userns->has_value()) RETURN_IF_ERROR(CheckCrossableByOthers(options_.state_dir));
   if (config.metadata().name().empty() || config.metadata().namespace_().empty() ||
       config.metadata().uid().empty()) {
     return absl::InvalidArgumentError("sandbox metadata needs name, namespace and uid");
@@ -119,12 +131,12 @@ absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sand
   // process is made. Declared after `rollback`, so on any early return it is
   // waited for before the rollback's DEL runs.
   std::future<absl::StatusOr<cni::AttachResult>> attaching;
-  if (!host_network) {
+  auto attach_network = [&](const std::function<absl::StatusOr<std::string>()>& pin) {
     // Recorded before it exists: a crash in between must not leak the pin.
     sandbox.netns_path = absl::StrCat(options_.netns_dir, "/berth-", id);
     RETURN_IF_ERROR(Persist(sandbox));
     rollback.Push("remove netns", [&] { return cni::RemovePinnedNetns(sandbox.netns_path); });
-    ASSIGN_OR_RETURN(std::string pinned, cni::CreatePinnedNetns(options_.netns_dir, "berth-" + id));
+    ASSIGN_OR_RETURN(std::string pinned, pin());
     if (pinned != sandbox.netns_path)
       return absl::InternalError("network namespace pinned at " + pinned + ", not " +
                                  sandbox.netns_path);
@@ -135,6 +147,15 @@ absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sand
     attaching = std::async(std::launch::async, [this, request = NetworkRequest(sandbox)] {
       return network_.Attach(request);
     });
+    return absl::OkStatus();
+  };
+  // With a user namespace, the pause makes the network namespace too, so
+  // that the pod's user namespace owns it (sysfs and net.* sysctls need
+  // that); it is pinned, and CNI runs, once the pause exists.
+  ASSIGN_OR_RETURN(std::optional<PodUserNamespace> userns, PodUserNamespaceOf(ns));
+  if (!host_network && !userns) {
+    RETURN_IF_ERROR(attach_network(
+        [&] { return cni::CreatePinnedNetns(options_.netns_dir, "berth-" + id); }));
   }
 
   std::string hostname = config.hostname();
@@ -207,6 +228,10 @@ absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sand
     (void)KillPause(sandbox);
     return DeleteContainerOf(sandbox);
   });
+  if (!host_network && userns) {
+    RETURN_IF_ERROR(attach_network(
+        [&] { return cni::PinNetnsOfProcess(options_.netns_dir, "berth-" + id, sandbox.pid); }));
+  }
   if (attaching.valid()) {
     ASSIGN_OR_RETURN(cni::AttachResult attached, attaching.get());
     sandbox.ips = attached.ips;

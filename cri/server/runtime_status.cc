@@ -1,5 +1,10 @@
 // Status: the readiness conditions kubelet waits on before scheduling pods.
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cni/network_config.h"
@@ -9,6 +14,13 @@
 
 namespace berth::cri {
 namespace {
+
+// mount_setattr(2) answers EBADF for a bad fd where it exists (5.12+).
+bool KernelHasMountSetattr() {
+  static const bool present =
+      ::syscall(SYS_mount_setattr, -1, "", 0, nullptr, 0) != 0 && errno != ENOSYS;
+  return present;
+}
 
 constexpr char kRuntimeReady[] = "RuntimeReady";
 constexpr char kNetworkReady[] = "NetworkReady";
@@ -55,7 +67,9 @@ grpc::Status CriRuntimeService::Status(grpc::ServerContext*,
     handler->set_name(name);
     // The built-in executor applies "rro"; other runtimes are not asked.
     handler->mutable_features()->set_recursive_read_only_mounts(name.empty());
-    handler->mutable_features()->set_user_namespaces(false);
+    // Pods with a user namespace need idmapped mounts (mount_setattr);
+    // other runtimes are not asked whether they apply mounts[].uidMappings.
+    handler->mutable_features()->set_user_namespaces(name.empty() && KernelHasMountSetattr());
   }
   // Merge and Strict are both applied (cri/container/image_user.h), and
   // ContainerStatus.user reports the groups the process got.

@@ -13,14 +13,16 @@ struct NamespaceKind {
   const char* proc_name;  // its file in /proc/<pid>/ns: "net"
 };
 
-// Every kind the spec defines, in the order exec joins them: user first, as
-// joining it grants the rights to join the others; mount last, as joining it
-// changes our root and working directory.
+// Every kind the spec defines, in the order exec joins them. The host's
+// root may join any namespace, but once in a user namespace it can no
+// longer join those the host owns (a pod's network namespace): user comes
+// after them. Mount is last, as joining it changes our root and working
+// directory.
 inline constexpr NamespaceKind kNamespaceKinds[] = {
-    {"user", CLONE_NEWUSER, "user"}, {"ipc", CLONE_NEWIPC, "ipc"},
-    {"uts", CLONE_NEWUTS, "uts"},    {"network", CLONE_NEWNET, "net"},
-    {"pid", CLONE_NEWPID, "pid"},    {"cgroup", CLONE_NEWCGROUP, "cgroup"},
-    {"time", CLONE_NEWTIME, "time"}, {"mount", CLONE_NEWNS, "mnt"}};
+    {"ipc", CLONE_NEWIPC, "ipc"},       {"uts", CLONE_NEWUTS, "uts"},
+    {"network", CLONE_NEWNET, "net"},   {"pid", CLONE_NEWPID, "pid"},
+    {"cgroup", CLONE_NEWCGROUP, "cgroup"}, {"time", CLONE_NEWTIME, "time"},
+    {"user", CLONE_NEWUSER, "user"},    {"mount", CLONE_NEWNS, "mnt"}};
 
 // The kind a spec type names, or nullptr when the spec defines no such type.
 inline const NamespaceKind* FindNamespaceKind(absl::string_view type) {

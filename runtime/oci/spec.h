@@ -55,11 +55,20 @@ struct Root {
   bool readonly = false;
 };
 
+struct IdMapping {
+  uint32_t container_id = 0;
+  uint32_t host_id = 0;
+  uint32_t size = 0;
+};
+
 struct Mount {
   std::string destination;
   std::string type;
   std::string source;
   std::vector<std::string> options;
+  // An idmapped bind: files of host id hostID+n appear as containerID+n.
+  std::vector<IdMapping> uid_mappings;
+  std::vector<IdMapping> gid_mappings;
 };
 
 struct Hook {
@@ -76,12 +85,6 @@ struct Hooks {
 struct Namespace {
   std::string type;  // pid, network, mount, ipc, uts, user, cgroup, time
   std::string path;  // join this namespace; empty: create a new one
-};
-
-struct IdMapping {
-  uint32_t container_id = 0;
-  uint32_t host_id = 0;
-  uint32_t size = 0;
 };
 
 struct Device {

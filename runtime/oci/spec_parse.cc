@@ -617,10 +617,16 @@ absl::StatusOr<Spec> ParseSpec(absl::string_view json_text) {
     RETURN_IF_ERROR(Read(item, "type", ip, mount.type));
     RETURN_IF_ERROR(Read(item, "source", ip, mount.source));
     RETURN_IF_ERROR(Read(item, "options", ip, mount.options));
-    for (const char* key : {"uidMappings", "gidMappings"}) {
-      if (item.contains(key))
-        return Invalid(Join(ip, key), "idmapped mounts are not supported by berth-runtime yet");
-    }
+    RETURN_IF_ERROR(ParseIdMappings(item, "uidMappings", ip, mount.uid_mappings));
+    RETURN_IF_ERROR(ParseIdMappings(item, "gidMappings", ip, mount.gid_mappings));
+    if (mount.uid_mappings.empty() != mount.gid_mappings.empty())
+      return Invalid(Join(ip, "uidMappings"), "an idmapped mount needs both uid and gid mappings");
+    auto has_option = [&](const char* option) {
+      return std::find(mount.options.begin(), mount.options.end(), option) != mount.options.end();
+    };
+    if (!mount.uid_mappings.empty() && mount.type != "bind" && !has_option("bind") &&
+        !has_option("rbind"))
+      return Invalid(Join(ip, "uidMappings"), "only bind mounts can be idmapped");
     RETURN_IF_ERROR(ValidateProcMount(mount, ip));
     spec.mounts.push_back(std::move(mount));
     return absl::OkStatus();

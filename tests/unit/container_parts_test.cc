@@ -376,6 +376,75 @@ TEST_F(ContainerSpecTest, ImageVolumesAreBoundReadOnlyAndNoexec) {
               ElementsAre("rbind", "rprivate", "ro", "nosuid", "nodev", "noexec"));
 }
 
+// A pod with a user namespace: its containers join it, and every bind from
+// the host is idmapped through the pod's ranges, except image volumes,
+// whose snapshots are already seen through it (idmapped layers).
+TEST_F(ContainerSpecTest, InAPodUserNamespaceBindsAreIdmapped) {
+  auto* userns = pod_.mutable_linux()
+                     ->mutable_security_context()
+                     ->mutable_namespace_options()
+                     ->mutable_userns_options();
+  userns->set_mode(runtime::v1::POD);
+  for (auto* ranges : {userns->mutable_uids(), userns->mutable_gids()}) {
+    runtime::v1::IDMapping* m = ranges->Add();
+    m->set_host_id(65536);
+    m->set_length(65536);
+  }
+  testing::TempDir host;
+  runtime::v1::ContainerConfig config = Config();
+  runtime::v1::Mount* volume = config.add_mounts();
+  volume->set_container_path("/data");
+  volume->set_host_path(host.path());
+  runtime::v1::Mount* image = config.add_mounts();
+  image->set_container_path("/img");
+  image->mutable_image()->set_image("registry.example/data:1");
+  ContainerSpecInputs inputs = Inputs();
+  inputs.image_volumes[1] = "/run/berth/containers/c1/image-volumes/1";
+  absl::StatusOr<nlohmann::json> spec = ContainerSpec(config, inputs);
+  ASSERT_THAT(spec.status(), IsOk());
+  EXPECT_EQ(Namespaces(*spec)["user"], "/proc/4242/ns/user");
+  nlohmann::json pods_range =
+      nlohmann::json::parse(R"([{"containerID":0,"hostID":65536,"size":65536}])");
+  for (const char* destination : {"/data", "/etc/hosts", "/etc/resolv.conf", "/dev/shm"}) {
+    EXPECT_EQ(MountAt(*spec, destination)["uidMappings"], pods_range) << destination;
+    EXPECT_EQ(MountAt(*spec, destination)["gidMappings"], pods_range) << destination;
+  }
+  EXPECT_FALSE(MountAt(*spec, "/img").contains("uidMappings"));
+  EXPECT_THAT(oci::ParseSpec(spec->dump()).status(), IsOk());
+
+  // kubelet's own ranges for a volume win over the pod's.
+  for (auto* ranges : {volume->mutable_uidmappings(), volume->mutable_gidmappings()}) {
+    runtime::v1::IDMapping* m = ranges->Add();
+    m->set_host_id(200000);
+    m->set_length(10);
+  }
+  spec = ContainerSpec(config, inputs);
+  ASSERT_THAT(spec.status(), IsOk());
+  EXPECT_EQ(MountAt(*spec, "/data")["uidMappings"][0]["hostID"], 200000);
+
+  // The container cannot leave its pod's user namespace.
+  config.mutable_linux()
+      ->mutable_security_context()
+      ->mutable_namespace_options()
+      ->mutable_userns_options()
+      ->set_mode(runtime::v1::NODE);
+  EXPECT_THAT(ContainerSpec(config, inputs).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must be its pod's")));
+}
+
+TEST_F(ContainerSpecTest, MountRangesNeedAPodUserNamespace) {
+  testing::TempDir host;
+  runtime::v1::ContainerConfig config = Config();
+  runtime::v1::Mount* volume = config.add_mounts();
+  volume->set_container_path("/data");
+  volume->set_host_path(host.path());
+  runtime::v1::IDMapping* m = volume->add_uidmappings();
+  m->set_host_id(200000);
+  m->set_length(10);
+  EXPECT_THAT(ContainerSpec(config, Inputs()).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("id mappings need")));
+}
+
 TEST(ContainerRecordTest, SnapshotKeysNameTheirContainer) {
   Container container{.id = "abc"};
   EXPECT_EQ(ContainerIdOfSnapshot("container-abc"), "abc");

@@ -1,11 +1,15 @@
-// The pure parts of pod sandboxes: the pause process's OCI spec, sysctl
-// checks, cgroup paths, pod files, bandwidth quantities, record round trip.
+// The pure parts of pod sandboxes: the pause process's OCI spec, user
+// namespace options, sysctl checks, cgroup paths, pod files, bandwidth
+// quantities, record round trip.
 
+#include <array>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 
 #include "cri/sandbox/pause_spec.h"
 #include "cri/sandbox/pod_files.h"
+#include "cri/sandbox/pod_user_namespace.h"
 #include "cri/sandbox/sandbox.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -54,6 +58,117 @@ TEST(PauseSpecTest, PodNamespacesByMode) {
   ASSERT_THAT(spec.status(), IsOk());
   EXPECT_THAT(NamespaceTypes(*spec), ::testing::ElementsAre("mount"));
   EXPECT_FALSE(spec->contains("hostname")) << "a host-network pod keeps the node's hostname";
+}
+
+void SetUserns(runtime::v1::PodSandboxConfig& config, runtime::v1::NamespaceMode mode,
+               std::vector<std::array<uint32_t, 3>> uids,
+               std::vector<std::array<uint32_t, 3>> gids) {
+  auto* userns = config.mutable_linux()
+                     ->mutable_security_context()
+                     ->mutable_namespace_options()
+                     ->mutable_userns_options();
+  userns->set_mode(mode);
+  for (const auto& [container_id, host_id, length] : uids) {
+    runtime::v1::IDMapping* m = userns->add_uids();
+    m->set_container_id(container_id);
+    m->set_host_id(host_id);
+    m->set_length(length);
+  }
+  for (const auto& [container_id, host_id, length] : gids) {
+    runtime::v1::IDMapping* m = userns->add_gids();
+    m->set_container_id(container_id);
+    m->set_host_id(host_id);
+    m->set_length(length);
+  }
+}
+
+TEST(PodUserNamespaceTest, PodModeWithOneRangeEachStartingAtZero) {
+  runtime::v1::PodSandboxConfig config = Pod();
+  const auto& ns = config.linux().security_context().namespace_options();
+  EXPECT_EQ(*PodUserNamespaceOf(ns), std::nullopt) << "no options: the host's";
+  SetUserns(config, runtime::v1::NODE, {}, {});
+  EXPECT_EQ(*PodUserNamespaceOf(ns), std::nullopt);
+
+  config = Pod();
+  SetUserns(config, runtime::v1::POD, {{0, 65536, 65536}}, {{0, 131072, 65536}});
+  absl::StatusOr<std::optional<PodUserNamespace>> userns =
+      PodUserNamespaceOf(config.linux().security_context().namespace_options());
+  ASSERT_THAT(userns.status(), IsOk());
+  ASSERT_TRUE(userns->has_value());
+  EXPECT_EQ((*userns)->uids.host_id, 65536u);
+  EXPECT_EQ((*userns)->gids.host_id, 131072u);
+  EXPECT_TRUE((*userns)->uids.Contains(65535));
+  EXPECT_FALSE((*userns)->uids.Contains(65536));
+}
+
+TEST(PodUserNamespaceTest, RefusesWhatBerthDoesNotTake) {
+  struct Case {
+    runtime::v1::NamespaceMode mode;
+    std::vector<std::array<uint32_t, 3>> uids, gids;
+    const char* message;
+  };
+  const Case cases[] = {
+      {runtime::v1::POD, {{0, 1000, 100000}, {0, 2000, 100000}}, {{0, 1000, 100000}},
+       "exactly one uid mapping is supported, got 2"},
+      {runtime::v1::POD, {{1, 1000, 100000}}, {{1, 1000, 100000}}, "must start at container id 0"},
+      {runtime::v1::POD, {{0, 1000, 100000}}, {}, "exactly one gid mapping is supported, got 0"},
+      {runtime::v1::POD, {{0, 0, 65536}}, {{0, 0, 65536}}, "must not include host id 0"},
+      {runtime::v1::POD, {{0, 4294901760u, 65537}}, {{0, 1000, 10}}, "runs past id 4294967295"},
+      {runtime::v1::POD, {{0, 1000, 0}}, {{0, 1000, 0}}, "empty uid mapping"},
+      {runtime::v1::NODE, {{0, 1000, 10}}, {{0, 1000, 10}}, "NODE takes no mappings"},
+      {runtime::v1::CONTAINER, {}, {}, "mode CONTAINER is not supported"},
+      {runtime::v1::TARGET, {}, {}, "mode TARGET is not supported"},
+  };
+  for (const Case& c : cases) {
+    runtime::v1::PodSandboxConfig config = Pod();
+    SetUserns(config, c.mode, c.uids, c.gids);
+    EXPECT_THAT(PodUserNamespaceOf(config.linux().security_context().namespace_options()).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.message)))
+        << c.message;
+    EXPECT_THAT(PauseSpec(config, {.rootfs = "/r"}).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument))
+        << c.message;
+  }
+}
+
+// The pause makes the user namespace after joining nothing but a network
+// namespace it makes itself, so the pod's namespaces all belong to it.
+TEST(PauseSpecTest, PodUserNamespaceWithItsMappings) {
+  runtime::v1::PodSandboxConfig config = Pod();
+  SetUserns(config, runtime::v1::POD, {{0, 65536, 65536}}, {{0, 131072, 65536}});
+  absl::StatusOr<nlohmann::json> spec = PauseSpec(config, {.rootfs = "/r"});
+  ASSERT_THAT(spec.status(), IsOk());
+  EXPECT_THAT(NamespaceTypes(*spec),
+              ::testing::ElementsAre("mount", "network", "uts", "ipc", "pid", "user"));
+  EXPECT_FALSE((*spec)["linux"]["namespaces"][1].contains("path"));
+  EXPECT_EQ((*spec)["linux"]["uidMappings"],
+            nlohmann::json::parse(R"([{"containerID":0,"hostID":65536,"size":65536}])"));
+  EXPECT_EQ((*spec)["linux"]["gidMappings"][0]["hostID"], 131072);
+  EXPECT_EQ((*spec)["process"]["user"]["uid"], 65535);
+  EXPECT_THAT(oci::ParseSpec(spec->dump()).status(), IsOk());
+
+  // A range too short for 65535: the pause runs as the namespace's 0.
+  config = Pod();
+  SetUserns(config, runtime::v1::POD, {{0, 65536, 1000}}, {{0, 65536, 1000}});
+  spec = PauseSpec(config, {.rootfs = "/r"});
+  ASSERT_THAT(spec.status(), IsOk());
+  EXPECT_EQ((*spec)["process"]["user"]["uid"], 0);
+  EXPECT_EQ((*spec)["process"]["user"]["gid"], 0);
+}
+
+TEST(PodUserNamespaceTest, StateDirMustBeCrossableByOthers) {
+  testing::TempDir dir;
+  std::string state = dir.path() + "/a/b";
+  std::filesystem::create_directories(state);
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::owner_all |
+                                               std::filesystem::perms::others_exec);
+  std::filesystem::permissions(dir.path() + "/a", std::filesystem::perms::owner_all);
+  EXPECT_THAT(CheckCrossableByOthers(state),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr(dir.path() + "/a has mode 0700 without o+x")));
+  std::filesystem::permissions(dir.path() + "/a", std::filesystem::perms::others_exec,
+                               std::filesystem::perm_options::add);
+  EXPECT_THAT(CheckCrossableByOthers(state), IsOk());
 }
 
 // The executor accepts what we generate, and every device is denied first.

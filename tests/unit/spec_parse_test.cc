@@ -152,13 +152,35 @@ INSTANTIATE_TEST_SUITE_P(
                   c["mounts"] = {{{"destination", "proc"}, {"type", "proc"}}};
                 },
                 "mounts[0].destination: must be an absolute path"},
-        BadCase{"IdmappedMount",
+        BadCase{"IdmappedMountWithUidsOnly",
                 [](auto& c) {
                   c["mounts"] = {{{"destination", "/x"},
                                   {"type", "bind"},
-                                  {"uidMappings", nlohmann::json::array()}}};
+                                  {"source", "/tmp"},
+                                  {"uidMappings",
+                                   {{{"containerID", 0}, {"hostID", 1000}, {"size", 10}}}}}};
                 },
-                "mounts[0].uidMappings: idmapped mounts are not supported"},
+                "mounts[0].uidMappings: an idmapped mount needs both uid and gid mappings"},
+        BadCase{"IdmappedTmpfs",
+                [](auto& c) {
+                  nlohmann::json range = {{{"containerID", 0}, {"hostID", 1000}, {"size", 10}}};
+                  c["mounts"] = {{{"destination", "/x"},
+                                  {"type", "tmpfs"},
+                                  {"source", "tmpfs"},
+                                  {"uidMappings", range},
+                                  {"gidMappings", range}}};
+                },
+                "mounts[0].uidMappings: only bind mounts can be idmapped"},
+        BadCase{"IdmappedMountOfSizeZero",
+                [](auto& c) {
+                  nlohmann::json range = {{{"containerID", 0}, {"hostID", 1000}, {"size", 0}}};
+                  c["mounts"] = {{{"destination", "/x"},
+                                  {"type", "bind"},
+                                  {"source", "/tmp"},
+                                  {"uidMappings", range},
+                                  {"gidMappings", range}}};
+                },
+                "mounts[0].uidMappings[0].size: must be positive"},
         BadCase{"HostnameWithoutUts",
                 [](auto& c) {
                   c["hostname"] = "x";
@@ -230,6 +252,23 @@ INSTANTIATE_TEST_SUITE_P(
                 },
                 "hooks.poststop[0].path: must be an absolute path"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
+
+TEST(SpecParseTest, IdmappedBindMountsKeepTheirRanges) {
+  nlohmann::json config = Minimal();
+  config["mounts"] = {{{"destination", "/data"},
+                       {"type", "bind"},
+                       {"source", "/srv/data"},
+                       {"options", {"rbind", "ro"}},
+                       {"uidMappings", {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}}},
+                       {"gidMappings", {{{"containerID", 0}, {"hostID", 200000}, {"size", 1000}}}}}};
+  absl::StatusOr<Spec> spec = ParseSpec(config.dump());
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_EQ(spec->mounts[0].uid_mappings.size(), 1u);
+  EXPECT_EQ(spec->mounts[0].uid_mappings[0].host_id, 100000u);
+  EXPECT_EQ(spec->mounts[0].uid_mappings[0].size, 65536u);
+  EXPECT_EQ(spec->mounts[0].gid_mappings[0].host_id, 200000u);
+  EXPECT_EQ(spec->mounts[0].gid_mappings[0].size, 1000u);
+}
 
 TEST(SpecParseTest, NotJsonAtAll) {
   EXPECT_EQ(ParseSpec("{not json").status().message(), "config.json is not valid JSON");
