@@ -743,6 +743,150 @@ TEST_F(ContainerTest, DevShmIsSharedWithinAPodOnly) {
   EXPECT_EQ(ExecOut(*stranger, "ls -A /dev/shm | wc -l"), "0\n");
 }
 
+// ---- User namespaces ----
+
+void SetUserns(runtime::v1::NamespaceOption& namespaces, runtime::v1::NamespaceMode mode,
+               uint32_t host_id = 0, uint32_t length = 0) {
+  runtime::v1::UserNamespace* userns = namespaces.mutable_userns_options();
+  userns->set_mode(mode);
+  if (length == 0) return;
+  for (auto* ranges : {userns->mutable_uids(), userns->mutable_gids()}) {
+    runtime::v1::IDMapping* range = ranges->Add();
+    range->set_host_id(host_id);
+    range->set_length(length);
+  }
+}
+
+// What /proc/<pid>/uid_map holds, its columns separated by one space.
+std::string IdMap(const std::string& text) {
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty()))
+    lines.push_back(absl::StrJoin(absl::StrSplit(line, ' ', absl::SkipEmpty()), " "));
+  return absl::StrJoin(lines, "\n");
+}
+
+std::string NamespaceOf(pid_t pid, const char* type) {
+  std::error_code error;
+  return fs::read_symlink(absl::StrCat("/proc/", pid, "/ns/", type), error).string();
+}
+
+// kubelet's pod with hostUsers: false: the pod's range as the containers'
+// ids, the image's and the host's files seen through idmapped mounts.
+TEST_F(ContainerTest, UserNamespacePodSeesHostFilesThroughItsRange) {
+  constexpr uint32_t kHostId = 100000 + 65536 * 3;
+  std::string volume = node_->Join("userns-" + std::to_string(::getpid()));
+  fs::create_directories(volume);
+  ASSERT_EQ(::chmod(volume.c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFileAtomically(volume + "/root-owned", "x", 0644).ok());
+  ASSERT_TRUE(WriteFileAtomically(volume + "/foreign", "x", 0644).ok());
+  ASSERT_EQ(::chown((volume + "/foreign").c_str(), 30000000, 30000000), 0);
+  absl::StatusOr<Pod> pod = RunPod("userns", [&](runtime::v1::PodSandboxConfig& pod) {
+    SetUserns(*pod.mutable_linux()->mutable_security_context()->mutable_namespace_options(),
+              runtime::v1::POD, kHostId, 65536);
+  });
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  auto in_pod = [&](const std::string& name) {
+    runtime::v1::ContainerConfig config = Container(name, kBusybox, {"sleep", "1000"});
+    *Security(config).mutable_namespace_options()->mutable_userns_options() =
+        pod->config.linux().security_context().namespace_options().userns_options();
+    runtime::v1::Mount* mount = config.add_mounts();
+    mount->set_container_path("/vol");
+    mount->set_host_path(volume);
+    return config;
+  };
+  absl::StatusOr<std::string> id = CreateAndStart(*pod, in_pod("probe"));
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  std::string range = absl::StrCat("0 ", kHostId, " 65536");
+  EXPECT_EQ(IdMap(ExecOut(*id, "cat /proc/self/uid_map /proc/self/gid_map")),
+            range + "\n" + range);
+  EXPECT_EQ(ExecOut(*id,
+                    "stat -c '%u:%g %n' /vol/root-owned /vol/foreign /etc/passwd /etc/hosts "
+                    "/proc/sys/kernel/hostname; id -u"),
+            "0:0 /vol/root-owned\n65534:65534 /vol/foreign\n0:0 /etc/passwd\n0:0 /etc/hosts\n"
+            "65534:65534 /proc/sys/kernel/hostname\n0\n");
+  // The pod's own network namespace: its sysfs shows only its interfaces.
+  EXPECT_EQ(ExecOut(*id, "ls /sys/class/net | sort | tr '\\n' ' '"), "eth0 lo ");
+  // Writes: through the volume's idmap, as the host's 0; in the rootfs
+  // (an upper directory not idmapped), as the pod's host id.
+  ExecOut(*id, "echo w > /vol/written; echo w > /made-inside; mkdir /dir-inside");
+  struct stat st;
+  ASSERT_EQ(::stat((volume + "/written").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  std::string rootfs = node_->state_dir() + "/containers/" + *id + "/rootfs";
+  ASSERT_EQ(::stat((rootfs + "/made-inside").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, kHostId);
+  EXPECT_EQ(st.st_gid, kHostId);
+
+  // Seen from the host: the container's processes are in the pod's
+  // namespace, which its second container shares.
+  pid_t pid = Pid(*id);
+  EXPECT_EQ(IdMap(ReadFileToString(absl::StrCat("/proc/", pid, "/uid_map")).value_or("")), range);
+  absl::StatusOr<std::string> second = CreateAndStart(*pod, in_pod("second"));
+  ASSERT_TRUE(second.ok()) << second.status() << LogTail();
+  EXPECT_EQ(NamespaceOf(Pid(*second), "user"), NamespaceOf(pid, "user"));
+  EXPECT_NE(NamespaceOf(pid, "user"), NamespaceOf(::getpid(), "user"));
+  EXPECT_EQ(ExecOut(*second, "cat /vol/written"), "w\n");
+
+  ASSERT_TRUE(Remove(*id).ok()) << LogTail();
+  EXPECT_THAT(LeftoversOf(*id, pid), IsEmpty());
+}
+
+// Mode NODE: the host's own user namespace, its full range.
+TEST_F(ContainerTest, UserNamespaceModeNodeIsTheHosts) {
+  absl::StatusOr<Pod> pod = RunPod("userns-node", [](runtime::v1::PodSandboxConfig& pod) {
+    SetUserns(*pod.mutable_linux()->mutable_security_context()->mutable_namespace_options(),
+              runtime::v1::NODE);
+  });
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  absl::StatusOr<Ran> ran = RunToExit(*pod, Container("map", kBusybox, {"cat", "/proc/self/uid_map"}));
+  ASSERT_TRUE(ran.ok()) << ran.status() << LogTail();
+  EXPECT_EQ(IdMap(ran->log.stdout_text), "0 0 4294967295");
+}
+
+// What berth does not take is refused before anything is made.
+TEST_F(ContainerTest, UserNamespaceOptionsBerthDoesNotTakeLeaveNothing) {
+  auto netns_entries = [&] {
+    std::error_code error;
+    return std::distance(fs::directory_iterator(node_->netns_dir(), error),
+                         fs::directory_iterator());
+  };
+  auto before = netns_entries();
+  const std::function<void(runtime::v1::NamespaceOption&)> edits[] = {
+      [](runtime::v1::NamespaceOption& ns) { SetUserns(ns, runtime::v1::CONTAINER); },
+      [](runtime::v1::NamespaceOption& ns) { SetUserns(ns, runtime::v1::TARGET); },
+      [](runtime::v1::NamespaceOption& ns) {
+        SetUserns(ns, runtime::v1::POD, 200000, 65536);
+        *ns.mutable_userns_options()->add_uids() = ns.userns_options().uids(0);
+      },
+      [](runtime::v1::NamespaceOption& ns) {
+        SetUserns(ns, runtime::v1::POD, 200000, 65536);
+        ns.mutable_userns_options()->mutable_uids(0)->set_container_id(1);
+      },
+  };
+  for (const auto& edit : edits) {
+    absl::StatusOr<Pod> pod = RunPod("userns-bad", [&](runtime::v1::PodSandboxConfig& pod) {
+      edit(*pod.mutable_linux()->mutable_security_context()->mutable_namespace_options());
+    });
+    EXPECT_EQ(pod.status().code(), absl::StatusCode::kInvalidArgument) << pod.status();
+  }
+  runtime::v1::PodSandboxFilter filter;
+  runtime::v1::ListPodSandboxRequest list;
+  absl::StatusOr<runtime::v1::ListPodSandboxResponse> pods =
+      client().Call(&Stub::ListPodSandbox, list);
+  ASSERT_TRUE(pods.ok()) << pods.status();
+  for (const runtime::v1::PodSandbox& pod : pods->items())
+    EXPECT_FALSE(absl::StartsWith(pod.metadata().name(), "userns-bad")) << pod.metadata().name();
+  EXPECT_EQ(netns_entries(), before);
+}
+
+TEST_F(ContainerTest, StatusReportsUserNamespacesForTheBuiltInExecutor) {
+  absl::StatusOr<runtime::v1::StatusResponse> status = client().Status(false);
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_GE(status->runtime_handlers_size(), 1);
+  EXPECT_EQ(status->runtime_handlers(0).name(), "");
+  EXPECT_TRUE(status->runtime_handlers(0).features().user_namespaces());
+}
+
 // ---- 2. Lifecycle ----
 
 TEST_F(ContainerTest, CreatedRunningExitedWithTimesAndCompleted) {

@@ -8,6 +8,7 @@
 
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -26,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "runtime/base/atomic_file.h"
+#include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
 #include "tests/e2e/berthd_fixture.h"
 #include "tests/e2e/local_registry.h"
@@ -131,6 +133,9 @@ class Node {
     // Apart from sandbox_test's bt<pid> and 10.100-199.x.0/24.
     bridge_ = absl::StrCat("bc", pid);
     subnet_prefix_ = absl::StrCat("10.", 200 + pid % 50, ".", (pid / 50) % 250, ".");
+    // A pod with a user namespace reaches its rootfs below the state
+    // directory as an unprivileged host uid.
+    if (::chmod(dir_.path().c_str(), 0711) != 0) return ErrnoStatus("chmod " + dir_.path());
     testing::TestImages images;
     RETURN_IF_ERROR(images.Build(dir_.Join("images")));
     ASSIGN_OR_RETURN(std::string archive, BuildArchive(images));

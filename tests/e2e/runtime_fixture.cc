@@ -32,7 +32,8 @@ std::string RuntimeTest::Rootfs() {
     std::filesystem::copy_file("/bin/busybox", rootfs + "/bin/busybox");
     for (const char* applet : kApplets)
       std::filesystem::create_symlink("busybox", rootfs + "/bin/" + applet);
-    for (const char* dir : {"proc", "sys", "dev", "tmp", "etc"})
+    // mnt/*: mount points a user-namespaced container could not create.
+    for (const char* dir : {"proc", "sys", "dev", "tmp", "etc", "mnt/idmapped", "mnt/plain"})
       std::filesystem::create_directories(rootfs + "/" + dir);
     return rootfs;
   }();

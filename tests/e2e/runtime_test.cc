@@ -379,6 +379,50 @@ TEST_F(RuntimeTest, UserNamespaceMapsIds) {
   EXPECT_EQ(lines[2], "0");
 }
 
+// A bind with uidMappings/gidMappings in runc's format: files seen through
+// the ranges (host 0 is the container's 0; an id outside them is the
+// overflow id), and what the container's root writes is stored as host 0.
+// The same directory bound without ranges shows what the ranges change.
+TEST_F(RuntimeTest, IdmappedBindMountsShowHostIdsThroughTheirRanges) {
+  std::string volume = dir().Join("idmapped");
+  std::filesystem::create_directories(volume);
+  ASSERT_EQ(::chmod(volume.c_str(), 0755), 0);
+  // The plain bind is opened by the init as the namespace's root.
+  ASSERT_EQ(::chmod(dir().path().c_str(), 0711), 0);
+  ASSERT_TRUE(WriteFileAtomically(volume + "/root-owned", "x", 0644).ok());
+  ASSERT_TRUE(WriteFileAtomically(volume + "/foreign", "x", 0644).ok());
+  ASSERT_EQ(::chown((volume + "/foreign").c_str(), 300000, 300000), 0);
+  nlohmann::json config = Config(
+      {"sh", "-c",
+       "stat -c '%u:%g %n' /mnt/idmapped/root-owned /mnt/idmapped/foreign /mnt/plain/root-owned; "
+       "echo w > /mnt/idmapped/written && echo wrote; echo w > /mnt/plain/refused 2>/dev/null || "
+       "echo refused"});
+  nlohmann::json range = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+  config["linux"]["namespaces"].push_back({{"type", "user"}});
+  config["linux"]["uidMappings"] = range;
+  config["linux"]["gidMappings"] = range;
+  config["mounts"].push_back({{"destination", "/mnt/idmapped"},
+                              {"type", "bind"},
+                              {"source", volume},
+                              {"options", {"rbind", "rw"}},
+                              {"uidMappings", range},
+                              {"gidMappings", range}});
+  config["mounts"].push_back({{"destination", "/mnt/plain"},
+                              {"type", "bind"},
+                              {"source", volume},
+                              {"options", {"rbind", "rw"}}});
+  RunResult r = Run(config);
+  ASSERT_EQ(r.exit_code, 0) << Status(r);
+  EXPECT_EQ(r.out,
+            "0:0 /mnt/idmapped/root-owned\n65534:65534 /mnt/idmapped/foreign\n"
+            "65534:65534 /mnt/plain/root-owned\nwrote\nrefused\n");
+  struct stat st;
+  ASSERT_EQ(::stat((volume + "/written").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_gid, 0u);
+  EXPECT_FALSE(std::filesystem::exists(volume + "/refused"));
+}
+
 TEST_F(RuntimeTest, LifecycleAndStates) {
   std::string bundle = Bundle(Config({"sleep", "60"}));
   std::string id = NewId();
