@@ -31,7 +31,7 @@ class CniNetworkManager final : public NetworkManager {
   explicit CniNetworkManager(CniOptions options)
       : options_(std::move(options)),
         network_(options_.conf_dir),
-        executor_(options_.bin_dirs, options_.plugin_timeout),
+        executor_(options_.bin_dirs, options_.plugin_timeout, options_.on_plugin_run),
         cache_(options_.cache_dir) {}
 
   absl::Status Ready() override {

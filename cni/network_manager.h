@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -83,6 +84,8 @@ struct CniOptions {
   std::vector<std::string> bin_dirs = {"/opt/cni/bin", "/usr/lib/cni"};
   std::string cache_dir = "/var/lib/cni";  // results/ inside, in libcni's layout
   absl::Duration plugin_timeout = absl::Minutes(1);
+  // Told of each plugin run: type, command, success, duration (optional).
+  std::function<void(const std::string&, const std::string&, bool, absl::Duration)> on_plugin_run;
 };
 
 // The real manager: plugins spawned (never forked from the threaded daemon)

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
@@ -153,6 +154,15 @@ absl::StatusOr<std::string> PluginExecutor::Find(const std::string& type) const 
 
 absl::StatusOr<std::string> PluginExecutor::Run(const std::string& type, const PluginCall& call,
                                                 const std::string& stdin_config) const {
+  absl::Time started = absl::Now();
+  absl::StatusOr<std::string> result = RunUnobserved(type, call, stdin_config);
+  if (observer_) observer_(type, call.command, result.ok(), absl::Now() - started);
+  return result;
+}
+
+absl::StatusOr<std::string> PluginExecutor::RunUnobserved(const std::string& type,
+                                                          const PluginCall& call,
+                                                          const std::string& stdin_config) const {
   ASSIGN_OR_RETURN(std::string path, Find(type));
   ASSIGN_OR_RETURN(UniqueFd in, MemoryFile("cni-stdin", stdin_config));
   ASSIGN_OR_RETURN(UniqueFd out, MemoryFile("cni-stdout", ""));

@@ -5,6 +5,7 @@
 // its config on stdin, killed with everything it started when it outlives
 // the timeout. A failure carries the plugin's error code and message.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,10 +40,16 @@ absl::Status PluginFailure(const std::string& type, const std::string& command,
                            const ExitStatus& exit, const std::string& stdout_text,
                            const std::string& stderr_text);
 
+// Told of every plugin run: its type, the command (ADD, DEL, ...), whether
+// it succeeded, and how long it took (for berthd's metrics).
+using PluginObserver = std::function<void(const std::string& type, const std::string& command,
+                                          bool ok, absl::Duration took)>;
+
 class PluginExecutor {
  public:
-  PluginExecutor(std::vector<std::string> bin_dirs, absl::Duration timeout)
-      : bin_dirs_(std::move(bin_dirs)), timeout_(timeout) {}
+  PluginExecutor(std::vector<std::string> bin_dirs, absl::Duration timeout,
+                 PluginObserver observer = nullptr)
+      : bin_dirs_(std::move(bin_dirs)), timeout_(timeout), observer_(std::move(observer)) {}
 
   // The first executable file named `type` on the bin dirs; NotFound naming
   // the dirs otherwise.
@@ -55,8 +62,12 @@ class PluginExecutor {
   const std::vector<std::string>& bin_dirs() const { return bin_dirs_; }
 
  private:
+  absl::StatusOr<std::string> RunUnobserved(const std::string& type, const PluginCall& call,
+                                            const std::string& stdin_config) const;
+
   std::vector<std::string> bin_dirs_;
   absl::Duration timeout_;
+  PluginObserver observer_;
 };
 
 }  // namespace berth::cni

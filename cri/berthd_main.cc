@@ -1,8 +1,10 @@
 // berthd: the CRI daemon. Reads its config, takes the state root's lock,
 // opens the metadata store and serves the CRI on its unix socket until
-// SIGTERM or SIGINT. Containers are never stopped on exit: they outlive berthd.
+// SIGTERM or SIGINT, reloading its config on SIGHUP. Containers are never
+// stopped on exit: they outlive berthd.
 
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,16 +19,22 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "cni/network_manager.h"
+#include "cni/reloadable_network_manager.h"
 #include "cri/config/config.h"
+#include "cri/config/live_config.h"
 #include "cri/container/container_events.h"
 #include "cri/container/container_service.h"
 #include "cri/images/container_image_provider.h"
 #include "cri/images/image_stack.h"
 #include "cri/images/sandbox_image_provider.h"
+#include "cri/metrics/metrics_server.h"
+#include "cri/metrics/monitor_processes.h"
 #include "cri/sandbox/sandbox_service.h"
+#include "cri/server/config_reload.h"
 #include "cri/server/cri_server.h"
 #include "cri/server/helper_binaries.h"
 #include "cri/server/pod_stream_backend.h"
@@ -103,6 +111,40 @@ void SetUpLogging(const BerthConfig& config) {
   spdlog::set_default_logger(logger);
 }
 
+// SIGTERM and SIGINT stop berthd; SIGHUP reloads its config.
+sigset_t HandledSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal_number : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, signal_number);
+  return signals;
+}
+
+// SIGHUP: the config files (and flags) again; a bad one changes nothing.
+void Reload(const ReloadTargets& targets) {
+  timespec now;
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  (void)NotifyServiceManager(absl::StrCat(
+      "RELOADING=1\nMONOTONIC_USEC=", int64_t{now.tv_sec} * 1000000 + now.tv_nsec / 1000,
+      "\nSTATUS=reloading the config"));
+  absl::StatusOr<LoadedConfig> fresh = EffectiveConfig();
+  absl::StatusOr<ReloadReport> report =
+      fresh.ok() ? ApplyReload(*std::move(fresh), targets) : fresh.status();
+  if (!report.ok()) {
+    spdlog::error("reload refused, the running config stays: {}", report.status().message());
+  } else {
+    spdlog::info("config reloaded: {}", report->applied.empty()
+                                            ? "no live key changed"
+                                            : "applied " + absl::StrJoin(report->applied, ", "));
+    if (!report->need_restart.empty())
+      spdlog::warn("changed keys that need a restart (their running values stay): {}",
+                   absl::StrJoin(report->need_restart, ", "));
+    if (!report->handlers_kept.empty())
+      spdlog::warn("runtime handlers gone from the config stay until a restart: {}",
+                   absl::StrJoin(report->handlers_kept, ", "));
+  }
+  (void)NotifyServiceManager("READY=1\nSTATUS=serving CRI");
+}
+
 int Run(absl::Time started) {
   absl::StatusOr<LoadedConfig> loaded = EffectiveConfig();
   if (!loaded.ok()) {
@@ -113,7 +155,8 @@ int Run(absl::Time started) {
     std::cout << ConfigWithSources(*loaded) << "\n";
     return 0;
   }
-  const BerthConfig* config = &loaded->config;
+  LiveConfig live_config(*loaded);
+  const BerthConfig* config = &loaded->config;  // as started; reloads go to live_config
   SetUpLogging(*config);
 
   for (const std::string& dir : {config->root, config->state_dir}) {
@@ -136,7 +179,24 @@ int Run(absl::Time started) {
     return 1;
   }
 
-  absl::StatusOr<std::unique_ptr<ImageStack>> images = OpenImageStack(*config, **store);
+  // Prometheus (metrics.address, off by default): up before the services,
+  // which report to it from their first call.
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!config->metrics.address.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
+        MetricsServer::Start(config->metrics.address);
+    if (!started.ok()) {
+      spdlog::critical("cannot serve metrics: {}", started.status().message());
+      return 1;
+    }
+    metrics_server = *std::move(started);
+    const std::string& address = config->metrics.address;
+    spdlog::info("metrics on http://{}:{}/metrics", address.substr(0, address.rfind(':')),
+                 metrics_server->port());
+  }
+  Metrics& metrics = metrics_server ? *metrics_server : NoMetrics();
+
+  absl::StatusOr<std::unique_ptr<ImageStack>> images = OpenImageStack(*config, **store, metrics);
   if (!images.ok()) {
     spdlog::critical("cannot open the image store: {}", images.status().message());
     return 1;
@@ -150,18 +210,18 @@ int Run(absl::Time started) {
       return 1;
     }
   }
-  std::unique_ptr<cni::NetworkManager> network = cni::NewCniNetworkManager(CniOptionsOf(*config));
+  cni::CniOptions cni_options = CniOptionsOf(*config);
+  cni_options.on_plugin_run = [&metrics](const std::string& plugin, const std::string& command,
+                                         bool ok, absl::Duration took) {
+    metrics.CniPluginDone(plugin, command, ok, took);
+  };
+  auto network = std::make_unique<cni::ReloadableNetworkManager>(cni_options);
   std::unique_ptr<MonitorClient> monitors = NewMonitorClient(*monitor_binary);
-  std::map<std::string, ExternalRuntime> handlers;  // shared by pods and their containers
-  for (const auto& [name, handler] : config->runtime_handlers) {
-    if (::access(handler.binary.c_str(), X_OK) != 0) {
-      spdlog::critical("runtime_handlers.{}: {} is not an executable", name, handler.binary);
-      return 1;
-    }
-    handlers[name] = {.binary = handler.binary,
-                      .root = handler.root.empty()
-                                  ? absl::StrCat(config->state_dir, "/runtimes/", name)
-                                  : handler.root};
+  // Shared by pods and their containers.
+  absl::StatusOr<std::map<std::string, ExternalRuntime>> handlers = RuntimeHandlersFrom(*config);
+  if (!handlers.ok()) {
+    spdlog::critical("{}", handlers.status().message());
+    return 1;
   }
   SandboxImageProvider pause_images(*(*images)->service, **store, *(*images)->snapshots);
   SandboxService sandboxes({.state_dir = config->state_dir,
@@ -170,7 +230,7 @@ int Run(absl::Time started) {
                             .systemd_cgroup = config->cgroup_driver == CgroupDriver::kSystemd,
                             .sandbox_image = config->image.sandbox_image,
                             .images = &pause_images,
-                            .runtime_handlers = handlers},
+                            .runtime_handlers = *handlers},
                            **store, *network, *monitors);
   if (absl::Status started = sandboxes.Start(); !started.ok()) {
     spdlog::critical("cannot reload pod sandboxes: {}", started.message());
@@ -181,7 +241,7 @@ int Run(absl::Time started) {
   ContainerEvents events;
   ContainerService containers({.state_dir = config->state_dir,
                                .systemd_cgroup = config->cgroup_driver == CgroupDriver::kSystemd,
-                               .runtime_handlers = std::move(handlers)},
+                               .runtime_handlers = *std::move(handlers)},
                               **store, sandboxes, container_images, *monitors, events);
   if (absl::Status started = containers.Start(); !started.ok()) {
     spdlog::critical("cannot reload containers: {}", started.message());
@@ -205,13 +265,25 @@ int Run(absl::Time started) {
   }
   spdlog::info("streaming server on {}", (*streaming_server)->base_url());
 
-  CriRuntimeService runtime_service(*config, &sandboxes, &containers, &events);
+  CriRuntimeService runtime_service(live_config, &sandboxes, &containers, &events);
   runtime_service.SetStreamingServer(streaming_server->get());
   absl::StatusOr<std::unique_ptr<CriServer>> server = CriServer::Start(
-      config->socket, {&runtime_service, (*images)->service.get(), (*images)->berth_service.get()});
+      config->socket, {&runtime_service, (*images)->service.get(), (*images)->berth_service.get()},
+      metrics);
   if (!server.ok()) {
     spdlog::critical("cannot serve the CRI: {}", server.status().message());
     return 1;
+  }
+  if (metrics_server != nullptr) {
+    metrics_server->SetCounts([&sandboxes, &containers, state_dir = config->state_dir] {
+      NodeCounts counts;
+      for (const runtime::v1::PodSandbox& pod : sandboxes.List({}))
+        ++counts.sandboxes_by_state[runtime::v1::PodSandboxState_Name(pod.state())];
+      for (const runtime::v1::Container& container : containers.List({}))
+        ++counts.containers_by_state[runtime::v1::ContainerState_Name(container.state())];
+      counts.monitors_alive = CountLiveMonitors(state_dir).value_or(0);
+      return counts;
+    });
   }
   spdlog::info("berthd {} serving CRI on unix://{} (root {}, schema v{}) after {:.1f}ms",
                kBerthVersion, config->socket, config->root, (*store)->schema_version(),
@@ -223,19 +295,33 @@ int Run(absl::Time started) {
       !notified.ok()) {
     spdlog::warn("{}", notified.message());
   }
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
+  ReloadTargets reload_targets{.config = &live_config,
+                               .registry = (*images)->registry.get(),
+                               .network = network.get(),
+                               .cni_options =
+                                   [&cni_options](const BerthConfig& fresh) {
+                                     cni::CniOptions options = CniOptionsOf(fresh);
+                                     options.cache_dir =
+                                         cni_options.cache_dir;  // where DEL finds ADD's results
+                                     options.on_plugin_run = cni_options.on_plugin_run;
+                                     return options;
+                                   },
+                               .sandboxes = &sandboxes,
+                               .containers = &containers,
+                               .streaming = streaming_server->get()};
+  sigset_t signals = HandledSignals();
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) Reload(reload_targets);
+  absl::Duration shutdown_timeout = live_config.Get().config.shutdown_timeout;
   spdlog::info("{} received: draining in-flight RPCs for up to {}", strsignal(signal_number),
-               absl::FormatDuration(config->shutdown_timeout));
+               absl::FormatDuration(shutdown_timeout));
   (void)NotifyServiceManager("STOPPING=1\nSTATUS=draining in-flight RPCs");
-  (*server)->Shutdown(config->shutdown_timeout);
+  (*server)->Shutdown(shutdown_timeout);
   // Open exec sessions end with berthd (their processes too, as with
   // containerd); containers keep running.
   (*streaming_server)->Stop();
+  // Its scrapes read the services, which go when this function returns.
+  metrics_server.reset();
   spdlog::info("berthd stopped");
   return 0;
 }
@@ -261,13 +347,10 @@ std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::st
 
 int main(int argc, char** argv) {
   const absl::Time started = absl::Now();
-  // Block the stop signals before any thread exists, so every thread inherits
-  // the mask and only sigwait() in main sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Block the handled signals before any thread exists, so every thread
+  // inherits the mask and only sigwait() in main sees them.
+  sigset_t signals = berth::cri::HandledSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // A client that hangs up mid-write must not kill the daemon.
   signal(SIGPIPE, SIG_IGN);
 

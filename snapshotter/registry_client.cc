@@ -108,13 +108,26 @@ std::string DescribeRegistryError(const HttpResponse& response) {
   return body;
 }
 
-DistributionClient::DistributionClient(RegistryOptions options) : options_(std::move(options)) {}
+DistributionClient::DistributionClient(RegistryOptions options)
+    : options_(std::make_shared<const RegistryOptions>(std::move(options))) {}
+
+void DistributionClient::Reconfigure(RegistryOptions options) {
+  auto fresh = std::make_shared<const RegistryOptions>(std::move(options));
+  absl::MutexLock lock(&options_mutex_);
+  options_ = std::move(fresh);
+}
+
+std::shared_ptr<const RegistryOptions> DistributionClient::Options() const {
+  absl::MutexLock lock(&options_mutex_);
+  return options_;
+}
 
 std::vector<DistributionClient::Endpoint> DistributionClient::EndpointsFor(
     const std::string& domain) const {
+  std::shared_ptr<const RegistryOptions> options = Options();
   std::vector<Endpoint> endpoints;
   const RegistryHostConfig* config = nullptr;
-  if (auto it = options_.hosts.find(domain); it != options_.hosts.end()) config = &it->second;
+  if (auto it = options->hosts.find(domain); it != options->hosts.end()) config = &it->second;
   if (config != nullptr) {
     for (const std::string& mirror : config->mirrors) {
       Endpoint e;
@@ -123,7 +136,7 @@ std::vector<DistributionClient::Endpoint> DistributionClient::EndpointsFor(
         e.base_url = "https://" + e.base_url;
       }
       e.host = NormalizeRegistryHost(e.base_url);
-      if (auto mirror_config = options_.hosts.find(e.host); mirror_config != options_.hosts.end()) {
+      if (auto mirror_config = options->hosts.find(e.host); mirror_config != options->hosts.end()) {
         e.tls = {mirror_config->second.ca_file, mirror_config->second.skip_verify};
       }
       e.mirror = true;
@@ -146,8 +159,9 @@ std::vector<DistributionClient::Endpoint> DistributionClient::EndpointsFor(
 
 RegistryCredentials DistributionClient::CredentialsFor(const Endpoint& endpoint,
                                                        const RegistryCredentials& given) const {
+  std::shared_ptr<const RegistryOptions> options = Options();
   if (!endpoint.mirror && !given.empty()) return given;
-  if (auto it = options_.credentials.find(endpoint.host); it != options_.credentials.end()) {
+  if (auto it = options->credentials.find(endpoint.host); it != options->credentials.end()) {
     return it->second;
   }
   return endpoint.mirror ? RegistryCredentials{} : given;
@@ -155,11 +169,12 @@ RegistryCredentials DistributionClient::CredentialsFor(const Endpoint& endpoint,
 
 HttpRequest DistributionClient::BaseRequest(const Endpoint& endpoint,
                                             const std::string& path) const {
+  std::shared_ptr<const RegistryOptions> options = Options();
   HttpRequest request;
   request.url = endpoint.base_url + path;
   request.tls = endpoint.tls;
-  request.connect_timeout = options_.connect_timeout;
-  request.stall_timeout = options_.stall_timeout;
+  request.connect_timeout = options->connect_timeout;
+  request.stall_timeout = options->stall_timeout;
   return request;
 }
 
@@ -167,6 +182,7 @@ absl::StatusOr<std::string> DistributionClient::FetchToken(const Endpoint& endpo
                                                            const AuthChallenge& challenge,
                                                            const std::string& scope,
                                                            const RegistryCredentials& credentials) {
+  std::shared_ptr<const RegistryOptions> options = Options();
   if (!credentials.registry_token.empty()) return credentials.registry_token;
   auto realm_it = challenge.params.find("realm");
   if (realm_it == challenge.params.end() || realm_it->second.empty()) {
@@ -179,8 +195,8 @@ absl::StatusOr<std::string> DistributionClient::FetchToken(const Endpoint& endpo
   }
   HttpRequest request;
   request.tls = endpoint.tls;
-  request.connect_timeout = options_.connect_timeout;
-  request.stall_timeout = options_.stall_timeout;
+  request.connect_timeout = options->connect_timeout;
+  request.stall_timeout = options->stall_timeout;
   request.max_body = 1 << 20;
   const std::string& realm = realm_it->second;
   if (!credentials.identity_token.empty()) {
@@ -273,12 +289,13 @@ absl::StatusOr<HttpResponse> DistributionClient::SendAuthorized(const Endpoint& 
 absl::StatusOr<HttpResponse> DistributionClient::SendWithRetries(
     const Endpoint& endpoint, const HttpRequest& request, const std::string& scope,
     const RegistryCredentials& credentials, const BodySink* sink, const bool* sink_started) {
+  std::shared_ptr<const RegistryOptions> options = Options();
   absl::StatusOr<HttpResponse> response;
-  absl::Duration backoff = options_.retry_backoff;
+  absl::Duration backoff = options->retry_backoff;
   for (int attempt = 1;; ++attempt) {
     response = SendAuthorized(endpoint, request, scope, credentials, sink);
     bool started = sink_started != nullptr && *sink_started;
-    if (!IsTransient(response) || started || attempt >= options_.max_attempts) break;
+    if (!IsTransient(response) || started || attempt >= options->max_attempts) break;
     absl::SleepFor(backoff);
     backoff *= 2;
   }

@@ -68,6 +68,10 @@ class DistributionClient final : public RegistryClient {
  public:
   explicit DistributionClient(RegistryOptions options);
 
+  // New hosts, mirrors, credentials and timeouts for the requests that
+  // start from now on (berthd's reload); requests under way keep theirs.
+  void Reconfigure(RegistryOptions options);
+
   absl::StatusOr<FetchedManifest> FetchManifest(const ImageReference& ref,
                                                 const RegistryCredentials& credentials) override;
   absl::Status FetchBlob(const ImageReference& ref, const Digest& digest,
@@ -100,7 +104,10 @@ class DistributionClient final : public RegistryClient {
                                      const RegistryCredentials& given) const;
   HttpRequest BaseRequest(const Endpoint& endpoint, const std::string& path) const;
 
-  RegistryOptions options_;
+  std::shared_ptr<const RegistryOptions> Options() const;
+
+  mutable absl::Mutex options_mutex_;
+  std::shared_ptr<const RegistryOptions> options_ ABSL_GUARDED_BY(options_mutex_);
   HttpClient http_;
   absl::Mutex mutex_;
   // "host scope" -> token; "host" -> basic header, once a host asked for basic.

@@ -4,6 +4,7 @@
 //   berthctl [--socket PATH] info
 //   berthctl [--socket PATH] images [import|export|tag ...]
 //   berthctl [--socket PATH] pull IMAGE
+//   berthctl [--socket PATH] pods | ps [-a] | inspect ID | logs [-f] ID
 
 #include <google/protobuf/util/json_util.h>
 
@@ -14,6 +15,7 @@
 
 #include "cri/berthctl/fail.h"
 #include "cri/berthctl/image_commands.h"
+#include "cri/berthctl/workload_commands.h"
 #include "cri/client/cri_client.h"
 #include "nlohmann/json.hpp"
 
@@ -28,6 +30,12 @@ constexpr char kUsage[] =
     "  info      runtime conditions and the daemon's effective config, as JSON\n"
     "  images    list images; images import|export|tag (berthctl images --help)\n"
     "  pull      pull an image with per-layer progress\n"
+    "  pods      list pod sandboxes (crictl pods' columns)\n"
+    "  ps        list running containers; -a: all (crictl ps' columns)\n"
+    "  inspect   a container's or pod's status and berthd's details, as JSON\n"
+    "  logs      print a container's log; -f: follow it until the container exits\n"
+    "\n"
+    "IDs may be abbreviated to a unique prefix.\n"
     "\n"
     "The socket defaults to $CONTAINER_RUNTIME_ENDPOINT, then /run/berth/berth.sock.\n";
 
@@ -83,7 +91,8 @@ int Main(int argc, char** argv) {
   std::string command = argv[arg];
   std::vector<std::string> args(argv + arg + 1, argv + argc);
   bool simple = command == "version" || command == "info";
-  if (!simple && command != "images" && command != "pull") {
+  bool workload = command == "pods" || command == "ps" || command == "inspect" || command == "logs";
+  if (!simple && !workload && command != "images" && command != "pull") {
     std::cerr << "berthctl: unknown command " << command << "\n" << kUsage;
     return 2;
   }
@@ -97,6 +106,10 @@ int Main(int argc, char** argv) {
   client->set_call_timeout(absl::Hours(2));
   if (command == "images") return ImagesCommand(*client, args);
   if (command == "pull") return PullCommand(*client, args);
+  if (command == "pods") return PodsCommand(*client, args);
+  if (command == "ps") return PsCommand(*client, args);
+  if (command == "inspect") return InspectCommand(*client, args);
+  if (command == "logs") return LogsCommand(*client, args);
   return command == "version" ? Version(*client) : Info(*client);
 }
 

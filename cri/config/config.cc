@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
+#include "runtime/base/status_macros.h"
 
 namespace berth::cri {
 namespace {
@@ -26,6 +27,27 @@ struct Key {
   Setter set;
   Getter get;
 };
+
+// "1.2.3.4:80" or "[::1]:80": a literal address, so nothing is resolved;
+// port 0 picks a free one.
+absl::Status CheckHostPort(absl::string_view value) {
+  size_t colon = value.rfind(':');
+  auto bad = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "must be an IP address and a port (127.0.0.1:9095, [::1]:9095), got \"", value, "\""));
+  };
+  if (colon == absl::string_view::npos) return bad();
+  std::string host(value.substr(0, colon));
+  int port = 0;
+  if (!absl::SimpleAtoi(value.substr(colon + 1), &port) || port < 0 || port > 65535) return bad();
+  in6_addr address;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    if (::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &address) != 1) return bad();
+  } else if (::inet_pton(AF_INET, host.c_str(), &address) != 1) {
+    return bad();
+  }
+  return absl::OkStatus();
+}
 
 absl::Status SetAbsolutePath(absl::string_view value, std::string& field) {
   if (value.empty() || value[0] != '/')
@@ -247,6 +269,13 @@ const std::vector<Key>& Keys() {
       {"stream.max_sessions",
        [](auto v, auto& c) { return SetIntInRange(v, 1, 65536, c.stream.max_sessions); },
        [](const auto& c) { return c.stream.max_sessions; }},
+      {"metrics.address",
+       [](absl::string_view v, BerthConfig& c) -> absl::Status {
+         if (!v.empty()) RETURN_IF_ERROR(CheckHostPort(v));
+         c.metrics.address = std::string(v);
+         return absl::OkStatus();
+       },
+       [](const auto& c) { return c.metrics.address; }},
   };
   return keys;
 }
@@ -273,6 +302,16 @@ std::vector<absl::string_view> ConfigKeyPaths() {
   std::vector<absl::string_view> paths;
   for (const Key& key : Keys()) paths.push_back(key.path);
   return paths;
+}
+
+std::map<std::string, std::string> ConfigValues(const BerthConfig& config) {
+  std::map<std::string, std::string> values;
+  for (const Key& key : Keys()) values[std::string(key.path)] = key.get(config).dump();
+  nlohmann::json handlers = nlohmann::json::object();
+  for (const auto& [name, handler] : config.runtime_handlers)
+    handlers[name] = {{"binary", handler.binary}, {"root", handler.root}};
+  values["runtime_handlers"] = handlers.dump();
+  return values;
 }
 
 std::string ConfigToJson(const BerthConfig& config) {

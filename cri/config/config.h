@@ -65,6 +65,12 @@ struct StreamConfig {
   int max_sessions = 128;
 };
 
+// Prometheus metrics, served over plain HTTP at /metrics.
+struct MetricsConfig {
+  // "host:port" ("127.0.0.1:9095", "[::1]:9095"); empty: not served.
+  std::string address;
+};
+
 // A RuntimeClass handler naming another OCI runtime with runc's command line
 // (runc, crun, berth-runtime) that runs the pods asking for it.
 struct RuntimeHandlerConfig {
@@ -89,6 +95,7 @@ struct BerthConfig {
   CniConfig cni;
   ImageConfig image;
   StreamConfig stream;
+  MetricsConfig metrics;
   // Handlers besides the default ("", berth's own executor), by name:
   //   runtime_handlers:
   //     runc: {binary: /usr/sbin/runc}
@@ -105,6 +112,10 @@ absl::Status SetConfigValue(absl::string_view key_path, absl::string_view value,
 
 // Every settable key path, in the order of the reference documentation.
 std::vector<absl::string_view> ConfigKeyPaths();
+
+// Every key's value as JSON text, by key path, with "runtime_handlers" as
+// one key: for telling which keys a reload changes.
+std::map<std::string, std::string> ConfigValues(const BerthConfig& config);
 
 // The configuration as pretty JSON. JSON is also YAML, so the output of
 // `berthd --print-config` is a valid config file.

@@ -66,6 +66,10 @@ class ContainerService final : public PodMembers {
   absl::Status UpdateResources(const std::string& id,
                                const runtime::v1::LinuxContainerResources& resources);
   absl::Status ReopenLog(const std::string& id);
+  // A reload's handlers (RuntimeHandlers::Update).
+  void UpdateHandlers(const std::map<std::string, ExternalRuntime>& handlers) {
+    handlers_.Update(handlers);
+  }
   absl::StatusOr<runtime::v1::ExecSyncResponse> ExecSync(
       const runtime::v1::ExecSyncRequest& request);
   // The full id of the running container `id` names; NotFound, or
@@ -135,7 +139,7 @@ class ContainerService final : public PodMembers {
   absl::StatusOr<std::shared_ptr<Entry>> Lookup(const std::string& prefix);
   std::vector<std::shared_ptr<Entry>> EntriesOf(const std::string& sandbox_id);
   void Forget(const std::string& id, const std::string& name);
-  const ExternalRuntime* ExternalRuntimeOf(const Container& container) const;
+  std::optional<ExternalRuntime> ExternalRuntimeOf(const Container& container) const;
   RuntimeOptions ExecutorOptions() const {
     return {.root = options_.state_dir + "/runtime", .systemd_cgroup = options_.systemd_cgroup};
   }
@@ -144,6 +148,7 @@ class ContainerService final : public PodMembers {
   absl::Status ReleaseRootfs(Container& container);
 
   ContainerServiceOptions options_;
+  RuntimeHandlers handlers_{options_.runtime_handlers};
   MetadataStore& store_;
   SandboxService& sandboxes_;
   ContainerImages& images_;

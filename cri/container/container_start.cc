@@ -76,7 +76,7 @@ absl::Status ContainerService::StartLocked(Container& container) {
   if (monitor.log_directory.empty()) monitor.log_path = container.log_path;
   // No log asked for: the output is discarded, as containerd does.
   if (monitor.log_path.empty()) monitor.log_path = "/dev/null";
-  if (const ExternalRuntime* runtime = ExternalRuntimeOf(container)) {
+  if (std::optional<ExternalRuntime> runtime = ExternalRuntimeOf(container)) {
     monitor.runtime_binary = runtime->binary;
     monitor.runtime_root = runtime->root;
   }

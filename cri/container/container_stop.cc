@@ -82,14 +82,14 @@ void ContainerService::Forget(const std::string& id, const std::string& name) {
   reservation_done_.SignalAll();
 }
 
-const ExternalRuntime* ContainerService::ExternalRuntimeOf(const Container& container) const {
-  auto it = options_.runtime_handlers.find(container.runtime_handler);
-  return it == options_.runtime_handlers.end() ? nullptr : &it->second;
+std::optional<ExternalRuntime> ContainerService::ExternalRuntimeOf(
+    const Container& container) const {
+  return handlers_.Find(container.runtime_handler);
 }
 
 absl::Status ContainerService::KillContainerOf(const Container& container, int signal) {
   bool all = signal == SIGKILL;
-  if (const ExternalRuntime* runtime = ExternalRuntimeOf(container)) {
+  if (std::optional<ExternalRuntime> runtime = ExternalRuntimeOf(container)) {
     std::vector<std::string> args = {"kill"};
     if (all) args.push_back("--all");
     args.push_back(container.id);
@@ -104,7 +104,7 @@ absl::Status ContainerService::KillContainerOf(const Container& container, int s
 }
 
 absl::Status ContainerService::DeleteContainerOf(const Container& container) {
-  if (const ExternalRuntime* runtime = ExternalRuntimeOf(container)) {
+  if (std::optional<ExternalRuntime> runtime = ExternalRuntimeOf(container)) {
     (void)RunExternalRuntime(*runtime, {"delete", "--force", container.id});
     return absl::OkStatus();
   }

@@ -54,7 +54,7 @@ absl::Status ContainerService::UpdateResources(
   ASSIGN_OR_RETURN(nlohmann::json spec, ParseJson(spec_text, spec_path));
   nlohmann::json update = ResourcesJson(resources, SwapAccounted(spec_text));
   if (container.state == runtime::v1::CONTAINER_RUNNING) {
-    if (const ExternalRuntime* runtime = ExternalRuntimeOf(container)) {
+    if (std::optional<ExternalRuntime> runtime = ExternalRuntimeOf(container)) {
       std::string file = container.dir + "/update.json";
       RETURN_IF_ERROR(WriteFileAtomically(file, update.dump(), 0600));
       RETURN_IF_ERROR(RunExternalRuntime(*runtime, {"update", "--resources", file, container.id}));
@@ -110,7 +110,7 @@ absl::StatusOr<ExecConfig> ContainerService::PrepareExec(const std::string& id,
                   .process_json = process.dump(),
                   .stdin = stdin,
                   .timeout = timeout};
-  if (const ExternalRuntime* runtime = ExternalRuntimeOf(container)) {
+  if (std::optional<ExternalRuntime> runtime = ExternalRuntimeOf(container)) {
     exec.runtime_binary = runtime->binary;
     exec.runtime_root = runtime->root;
   }

@@ -1,6 +1,9 @@
 // PullImage: resolve, fetch and unpack through the puller, then record the
 // image under its tag and repo digest.
 
+#include <atomic>
+#include <cstdint>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cri/grpc_status.h"
@@ -83,13 +86,17 @@ absl::StatusOr<std::string> CriImageService::Pull(
                        absl::StrCat(credentials.username, ":", credentials.password, ":",
                                     credentials.identity_token, ":", credentials.registry_token))
                        .hex());
+  absl::Time started = absl::Now();
+  std::atomic<uint64_t> downloaded{0};
   absl::StatusOr<std::string> id = pulls_.Do(key, [&]() -> absl::StatusOr<std::string> {
     absl::ReaderMutexLock gc_lock(&gc_mutex_);
-    absl::Time started = absl::Now();
     snapshotter::PullRequest pull;
     pull.ref = ref;
     pull.credentials = credentials;
-    pull.progress = progress;
+    pull.progress = [&](const snapshotter::LayerProgress& layer) {
+      if (layer.finished && !layer.cached) downloaded += static_cast<uint64_t>(layer.total);
+      if (progress) progress(layer);
+    };
     ASSIGN_OR_RETURN(snapshotter::ImageContent content, deps_.puller->Pull(pull));
     // The repo digest names what the reference resolved to: the index for
     // a multi-platform image, as `docker pull` prints it.
@@ -102,6 +109,8 @@ absl::StatusOr<std::string> CriImageService::Pull(
                  content.layers.size(), content.size, absl::FormatDuration(absl::Now() - started));
     return record.id;
   });
+  deps_.metrics->PullDone(id.ok() ? "" : absl::StatusCodeToString(id.status().code()), downloaded,
+                          absl::Now() - started);
   if (!id.ok()) CollectGarbageIfIdle();
   return id;
 }

@@ -12,6 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "cri/metrics/metrics.h"
 #include "cri/store/metadata_store.h"
 #include "runtime/v1/api.grpc.pb.h"
 #include "snapshotter/content_store.h"
@@ -27,8 +28,9 @@ struct ImageServiceDeps {
   snapshotter::ContentStore* content = nullptr;
   snapshotter::Snapshotter* snapshots = nullptr;
   snapshotter::ImagePuller* puller = nullptr;
-  std::string content_root;    // measured for ImageFsInfo
-  std::string snapshots_root;  // the image (and container) filesystem's mount point
+  std::string content_root;         // measured for ImageFsInfo
+  std::string snapshots_root;       // the image (and container) filesystem's mount point
+  Metrics* metrics = &NoMetrics();  // told of every pull
 };
 
 class CriImageService final : public runtime::v1::ImageService::Service {

@@ -7,9 +7,7 @@
 
 namespace berth::cri {
 
-absl::StatusOr<std::unique_ptr<ImageStack>> OpenImageStack(const BerthConfig& config,
-                                                           MetadataStore& store) {
-  auto stack = std::make_unique<ImageStack>();
+absl::StatusOr<snapshotter::RegistryOptions> RegistryOptionsFrom(const BerthConfig& config) {
   snapshotter::RegistryOptions registry;
   ASSIGN_OR_RETURN(registry.hosts, LoadRegistriesFile(config.image.registries_file));
   absl::StatusOr<std::string> auth = ReadFileToString(config.image.auth_file);
@@ -25,6 +23,13 @@ absl::StatusOr<std::unique_ptr<ImageStack>> OpenImageStack(const BerthConfig& co
     return auth.status();
   }
   registry.stall_timeout = config.image.stall_timeout;
+  return registry;
+}
+
+absl::StatusOr<std::unique_ptr<ImageStack>> OpenImageStack(const BerthConfig& config,
+                                                           MetadataStore& store, Metrics& metrics) {
+  auto stack = std::make_unique<ImageStack>();
+  ASSIGN_OR_RETURN(snapshotter::RegistryOptions registry, RegistryOptionsFrom(config));
 
   stack->catalog = std::make_unique<MetadataSnapshotCatalog>(store);
   std::string content_root = config.root + "/content";
@@ -40,7 +45,7 @@ absl::StatusOr<std::unique_ptr<ImageStack>> OpenImageStack(const BerthConfig& co
                                                              *stack->registry, puller);
   stack->service = std::make_unique<CriImageService>(
       ImageServiceDeps{&store, stack->content.get(), stack->snapshots.get(), stack->puller.get(),
-                       content_root, snapshots_root});
+                       content_root, snapshots_root, &metrics});
   stack->berth_service = std::make_unique<BerthImagesService>(*stack->service);
   // A crash between storing blobs or layers and recording their image
   // leaves them unreferenced; nothing is in flight yet, so collect them now.

@@ -6,6 +6,7 @@
 #include "cri/images/berth_images_service.h"
 #include "cri/images/image_service.h"
 #include "cri/images/metadata_snapshot_catalog.h"
+#include "cri/metrics/metrics.h"
 #include "snapshotter/content_store.h"
 #include "snapshotter/image_puller.h"
 #include "snapshotter/overlay_snapshotter.h"
@@ -25,8 +26,13 @@ struct ImageStack {
   std::unique_ptr<BerthImagesService> berth_service;  // berth.v1.Images
 };
 
+// Mirrors, TLS and plain-HTTP settings (image.registries_file), credentials
+// (image.auth_file) and the stall timeout, as the registry client takes them.
+absl::StatusOr<snapshotter::RegistryOptions> RegistryOptionsFrom(const BerthConfig& config);
+
 // Also finishes what a crash left: partial downloads and unpacks are removed.
 absl::StatusOr<std::unique_ptr<ImageStack>> OpenImageStack(const BerthConfig& config,
-                                                           MetadataStore& store);
+                                                           MetadataStore& store,
+                                                           Metrics& metrics = NoMetrics());
 
 }  // namespace berth::cri

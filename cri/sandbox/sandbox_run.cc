@@ -218,7 +218,7 @@ absl::StatusOr<std::string> SandboxService::RunSteps(const std::string& id, Sand
                         .systemd_cgroup = options_.systemd_cgroup,
                         .state_dir = sandbox.monitor_dir(),
                         .log_path = sandbox.dir + "/pause.log"};
-  if (const ExternalRuntime* runtime = ExternalRuntimeOf(sandbox)) {
+  if (std::optional<ExternalRuntime> runtime = ExternalRuntimeOf(sandbox)) {
     monitor.runtime_binary = runtime->binary;
     monitor.runtime_root = runtime->root;
   }

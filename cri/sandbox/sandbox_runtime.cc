@@ -27,19 +27,14 @@ absl::Status RunExternalRuntime(const ExternalRuntime& runtime, std::vector<std:
   return absl::OkStatus();
 }
 
-std::vector<std::string> SandboxService::HandlerNames() const {
-  std::vector<std::string> names = {""};
-  for (const auto& [name, runtime] : options_.runtime_handlers) names.push_back(name);
-  return names;
-}
+std::vector<std::string> SandboxService::HandlerNames() const { return handlers_.Names(); }
 
-const ExternalRuntime* SandboxService::ExternalRuntimeOf(const Sandbox& sandbox) const {
-  auto it = options_.runtime_handlers.find(sandbox.runtime_handler);
-  return it == options_.runtime_handlers.end() ? nullptr : &it->second;
+std::optional<ExternalRuntime> SandboxService::ExternalRuntimeOf(const Sandbox& sandbox) const {
+  return handlers_.Find(sandbox.runtime_handler);
 }
 
 absl::Status SandboxService::KillContainerOf(const Sandbox& sandbox) {
-  if (const ExternalRuntime* runtime = ExternalRuntimeOf(sandbox)) {
+  if (std::optional<ExternalRuntime> runtime = ExternalRuntimeOf(sandbox)) {
     // Failing for a container already gone is fine: the exit is awaited next.
     (void)RunExternalRuntime(*runtime, {"kill", "--all", sandbox.id, "KILL"});
     return absl::OkStatus();
@@ -60,7 +55,7 @@ absl::Status SandboxService::ReleaseRootfs(Sandbox& sandbox) {
 }
 
 absl::Status SandboxService::DeleteContainerOf(const Sandbox& sandbox) {
-  if (const ExternalRuntime* runtime = ExternalRuntimeOf(sandbox)) {
+  if (std::optional<ExternalRuntime> runtime = ExternalRuntimeOf(sandbox)) {
     // runc and crun answer "does not exist" with an error for delete --force
     // of an unknown id; a container already deleted is the goal anyway.
     (void)RunExternalRuntime(*runtime, {"delete", "--force", sandbox.id});

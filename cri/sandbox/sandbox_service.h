@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "absl/time/time.h"
 #include "cni/network_manager.h"
 #include "cri/sandbox/pod_members.h"
+#include "cri/sandbox/runtime_handlers.h"
 #include "cri/sandbox/sandbox.h"
 #include "cri/sandbox/sandbox_images.h"
 #include "cri/store/metadata_store.h"
@@ -25,12 +27,6 @@
 #include "runtime/v1/api.pb.h"
 
 namespace berth::cri {
-
-// A RuntimeClass handler that runs pods with another OCI runtime's CLI.
-struct ExternalRuntime {
-  std::string binary;
-  std::string root;  // its --root
-};
 
 // Runs `<binary> --root <root> args...`; fails with the exit status.
 absl::Status RunExternalRuntime(const ExternalRuntime& runtime, std::vector<std::string> args);
@@ -76,10 +72,12 @@ class SandboxService {
   std::vector<runtime::v1::PodSandbox> List(const runtime::v1::PodSandboxFilter& filter);
 
   // The handlers RunPodSandbox accepts: "" (the default) and the configured ones.
-  bool KnownHandler(const std::string& handler) const {
-    return handler.empty() || options_.runtime_handlers.count(handler) != 0;
-  }
+  bool KnownHandler(const std::string& handler) const { return handlers_.Known(handler); }
   std::vector<std::string> HandlerNames() const;
+  // A reload's handlers (RuntimeHandlers::Update); returns the names kept.
+  std::vector<std::string> UpdateHandlers(const std::map<std::string, ExternalRuntime>& handlers) {
+    return handlers_.Update(handlers);
+  }
 
  private:
   struct Entry {
@@ -114,10 +112,11 @@ class SandboxService {
   absl::Status DeleteContainerOf(const Sandbox& sandbox);
   // Unmounts and removes a sandbox_image rootfs, if the sandbox has one.
   absl::Status ReleaseRootfs(Sandbox& sandbox);
-  const ExternalRuntime* ExternalRuntimeOf(const Sandbox& sandbox) const;
+  std::optional<ExternalRuntime> ExternalRuntimeOf(const Sandbox& sandbox) const;
   std::string PauseRootfs() const { return options_.state_dir + "/pause/rootfs"; }
 
   SandboxServiceOptions options_;
+  RuntimeHandlers handlers_{options_.runtime_handlers};
   MetadataStore& store_;
   cni::NetworkManager& network_;
   MonitorClient& monitors_;

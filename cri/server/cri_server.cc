@@ -66,7 +66,7 @@ CriServer::~CriServer() {
 }
 
 absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(
-    const std::string& socket_path, const std::vector<grpc::Service*>& services) {
+    const std::string& socket_path, const std::vector<grpc::Service*>& services, Metrics& metrics) {
   RETURN_IF_ERROR(PrepareSocketPath(socket_path));
 
   grpc::ServerBuilder builder;
@@ -77,7 +77,7 @@ absl::StatusOr<std::unique_ptr<CriServer>> CriServer::Start(
   builder.SetMaxSendMessageSize(16 * 1024 * 1024);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   auto inflight = std::make_shared<InflightRpcs>();
-  interceptors.push_back(std::make_unique<RpcInterceptorFactory>(inflight));
+  interceptors.push_back(std::make_unique<RpcInterceptorFactory>(inflight, metrics));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
 
   // The socket must never be reachable with looser permissions, not even

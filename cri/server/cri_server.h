@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cri/metrics/metrics.h"
 
 namespace grpc {
 class Server;
@@ -22,9 +23,11 @@ class CriServer {
   // Serves `services` (the CRI's runtime and image services and berth's
   // own; not owned, they must outlive the server) on `socket_path`. The parent directory is
   // created; a stale socket left by a crashed berthd is replaced, but a live one, or a file that is
-  // not a socket, makes Start fail. The socket is mode 0660.
+  // not a socket, makes Start fail. The socket is mode 0660. Every RPC is
+  // reported to `metrics` (which must outlive the server).
   static absl::StatusOr<std::unique_ptr<CriServer>> Start(
-      const std::string& socket_path, const std::vector<grpc::Service*>& services);
+      const std::string& socket_path, const std::vector<grpc::Service*>& services,
+      Metrics& metrics = NoMetrics());
   ~CriServer();
 
   // Stops accepting new RPCs, lets in-flight ones finish for up to `grace`,

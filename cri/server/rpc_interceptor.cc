@@ -42,10 +42,12 @@ const char* CodeName(grpc::StatusCode code) {
 
 class RpcInterceptor : public grpc::experimental::Interceptor {
  public:
-  RpcInterceptor(grpc::experimental::ServerRpcInfo* info, std::shared_ptr<InflightRpcs> inflight)
+  RpcInterceptor(grpc::experimental::ServerRpcInfo* info, std::shared_ptr<InflightRpcs> inflight,
+                 Metrics& metrics)
       : method_(ShortMethodName(info->method())),
         start_(absl::Now()),
-        inflight_(std::move(inflight)) {
+        inflight_(std::move(inflight)),
+        metrics_(metrics) {
     inflight_->Begin();
   }
   ~RpcInterceptor() override { inflight_->End(); }
@@ -59,7 +61,9 @@ class RpcInterceptor : public grpc::experimental::Interceptor {
                               absl::StrCat(method_, " is not implemented by berth yet"));
         methods->ModifySendStatus(status);
       }
-      double millis = absl::ToDoubleMilliseconds(absl::Now() - start_);
+      absl::Duration took = absl::Now() - start_;
+      metrics_.RpcDone(method_, CodeName(status.error_code()), took);
+      double millis = absl::ToDoubleMilliseconds(took);
       if (status.ok()) {
         spdlog::debug("rpc {} OK in {:.3f}ms", method_, millis);
       } else {
@@ -74,6 +78,7 @@ class RpcInterceptor : public grpc::experimental::Interceptor {
   std::string method_;
   absl::Time start_;
   std::shared_ptr<InflightRpcs> inflight_;
+  Metrics& metrics_;
 };
 
 }  // namespace
@@ -97,7 +102,7 @@ int InflightRpcs::WaitUntilIdle(absl::Time deadline) {
 
 grpc::experimental::Interceptor* RpcInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  return new RpcInterceptor(info, inflight_);
+  return new RpcInterceptor(info, inflight_, metrics_);
 }
 
 }  // namespace berth::cri

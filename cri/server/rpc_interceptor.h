@@ -6,6 +6,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "cri/metrics/metrics.h"
 
 namespace berth::cri {
 
@@ -22,20 +23,21 @@ class InflightRpcs {
   int count_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
-// Sees every RPC: counts it in `inflight`, logs it at debug level with its
+// Sees every RPC: counts it in `inflight`, reports it to `metrics`, logs it at debug level with its
 // duration and status code, and gives RPCs that berth does not implement yet
 // a message naming the RPC (gRPC's default UNIMPLEMENTED carries none, which
 // leaves kubelet logs unreadable).
 class RpcInterceptorFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit RpcInterceptorFactory(std::shared_ptr<InflightRpcs> inflight)
-      : inflight_(std::move(inflight)) {}
+  RpcInterceptorFactory(std::shared_ptr<InflightRpcs> inflight, Metrics& metrics)
+      : inflight_(std::move(inflight)), metrics_(metrics) {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override;
 
  private:
   std::shared_ptr<InflightRpcs> inflight_;
+  Metrics& metrics_;
 };
 
 }  // namespace berth::cri

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "cri/config/config.h"
+#include "cri/config/live_config.h"
 #include "runtime/v1/api.grpc.pb.h"
 
 namespace berth::streaming {
@@ -21,7 +21,7 @@ namespace berth::cri {
 class CriRuntimeService final : public runtime::v1::RuntimeService::Service {
  public:
   // The services may be null: their RPCs then answer UNAVAILABLE.
-  CriRuntimeService(const BerthConfig& config, SandboxService* sandboxes,
+  CriRuntimeService(const LiveConfig& config, SandboxService* sandboxes,
                     ContainerService* containers = nullptr, ContainerEvents* events = nullptr)
       : config_(config), sandboxes_(sandboxes), containers_(containers), events_(events) {}
 
@@ -115,7 +115,7 @@ class CriRuntimeService final : public runtime::v1::RuntimeService::Service {
                                      runtime::v1::ListPodSandboxMetricsResponse* response) override;
 
  private:
-  const BerthConfig& config_;
+  const LiveConfig& config_;  // as the last reload left it
   SandboxService* sandboxes_;
   ContainerService* containers_;
   ContainerEvents* events_;

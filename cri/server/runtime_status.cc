@@ -39,18 +39,20 @@ void AddCondition(runtime::v1::RuntimeStatus* status, const std::string& type, b
 grpc::Status CriRuntimeService::Status(grpc::ServerContext*,
                                        const runtime::v1::StatusRequest* request,
                                        runtime::v1::StatusResponse* response) {
+  LoadedConfig loaded = config_.Get();
+  const BerthConfig& config = loaded.config;
   runtime::v1::RuntimeStatus* status = response->mutable_status();
   // berthd serves only once its store and directories are usable.
   AddCondition(status, kRuntimeReady, true, "", "");
 
   std::vector<std::string> skipped;
   absl::StatusOr<std::vector<cni::NetworkConfigFile>> networks =
-      cni::LoadNetworkConfigFiles(config_.cni.conf_dir, &skipped);
+      cni::LoadNetworkConfigFiles(config.cni.conf_dir, &skipped);
   if (!networks.ok()) {
     AddCondition(status, kNetworkReady, false, "NetworkPluginNotReady",
                  std::string(networks.status().message()));
   } else if (networks->empty()) {
-    std::string message = absl::StrCat("no valid CNI network config in ", config_.cni.conf_dir);
+    std::string message = absl::StrCat("no valid CNI network config in ", config.cni.conf_dir);
     if (!skipped.empty())
       absl::StrAppend(&message, " (skipped: ", absl::StrJoin(skipped, "; "), ")");
     AddCondition(status, kNetworkReady, false, "NetworkPluginNotReady", message);
@@ -77,8 +79,11 @@ grpc::Status CriRuntimeService::Status(grpc::ServerContext*,
 
   if (request->verbose()) {
     auto& info = *response->mutable_info();
-    info["config"] = ConfigToJson(config_);
-    nlohmann::ordered_json network = {{"conf_dir", config_.cni.conf_dir},
+    info["config"] = ConfigToJson(config);
+    // The files it came from, in the order read, and which set each key.
+    info["config_files"] = nlohmann::json(loaded.files).dump();
+    info["config_sources"] = nlohmann::json(loaded.sources).dump(2);
+    nlohmann::ordered_json network = {{"conf_dir", config.cni.conf_dir},
                                       {"networks", nlohmann::ordered_json::array()},
                                       {"skipped", skipped}};
     if (networks.ok()) {

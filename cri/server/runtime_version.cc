@@ -22,7 +22,8 @@ grpc::Status CriRuntimeService::RuntimeConfig(grpc::ServerContext*,
                                               const runtime::v1::RuntimeConfigRequest*,
                                               runtime::v1::RuntimeConfigResponse* response) {
   // kubelet refuses to run when its cgroup driver disagrees with ours.
-  response->mutable_linux()->set_cgroup_driver(config_.cgroup_driver == CgroupDriver::kSystemd
+  response->mutable_linux()->set_cgroup_driver(config_.Get().config.cgroup_driver ==
+                                                       CgroupDriver::kSystemd
                                                    ? runtime::v1::CgroupDriver::SYSTEMD
                                                    : runtime::v1::CgroupDriver::CGROUPFS);
   return grpc::Status::OK;

@@ -126,6 +126,7 @@ StreamingServer::StreamingServer(StreamingServerOptions options, StreamBackend& 
                                  UniqueFd listener, UniqueFd stop_event,
                                  std::unique_ptr<TlsServerContext> tls, std::string base_url)
     : options_(std::move(options)),
+      limits_{options_.max_sessions, options_.idle_timeout, options_.creation_timeout},
       backend_(backend),
       listener_(std::move(listener)),
       stop_event_(std::move(stop_event)),
@@ -134,6 +135,17 @@ StreamingServer::StreamingServer(StreamingServerOptions options, StreamBackend& 
       requests_(options_.token_ttl) {}
 
 StreamingServer::~StreamingServer() { Stop(); }
+
+void StreamingServer::SetLimits(int max_sessions, absl::Duration idle_timeout,
+                                absl::Duration creation_timeout) {
+  absl::MutexLock lock(&limits_mutex_);
+  limits_ = {max_sessions, idle_timeout, creation_timeout};
+}
+
+StreamingServer::Limits StreamingServer::CurrentLimits() const {
+  absl::MutexLock lock(&limits_mutex_);
+  return limits_;
+}
 
 absl::StatusOr<std::string> StreamingServer::Register(StreamRequest request) {
   StreamKind kind = request.kind;
@@ -162,7 +174,7 @@ void StreamingServer::AcceptLoop() {
     if (!socket) continue;
     int on = 1;
     ::setsockopt(socket.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-    if (active_.load() >= options_.max_sessions) {
+    if (active_.load() >= CurrentLimits().max_sessions) {
       // Said without TLS; a TLS client sees the connection close.
       std::string busy = HttpResponse(503, "Service Unavailable", {},
                                       "too many streaming sessions; try again later\n");
@@ -211,7 +223,7 @@ void StreamingServer::ServeTransport(ClientTransport& client) {
     }
     return;
   }
-  Upgrade upgrade = UpgradeConnection(*request, requests_, backend_, options_.creation_timeout);
+  Upgrade upgrade = UpgradeConnection(*request, requests_, backend_, CurrentLimits().creation_timeout);
   std::string response = std::move(upgrade.response);
   if (!upgrade.handler) {
     absl::Time deadline = absl::Now() + absl::Seconds(5);
@@ -246,7 +258,8 @@ void StreamingServer::ServeTransport(ClientTransport& client) {
     fds.push_back({stop_event_.get(), POLLIN, 0});
     if (!handler.Finished()) handler.CollectPollFds(fds, output_room);
 
-    absl::Time deadline = std::min(handler.NextTimer(), last_activity + options_.idle_timeout);
+    absl::Duration idle_timeout = CurrentLimits().idle_timeout;
+    absl::Time deadline = std::min(handler.NextTimer(), last_activity + idle_timeout);
     bool buffered = (client_events & POLLIN) && client.HasBufferedInput();
     int ready = ::poll(fds.data(), fds.size(), buffered ? 0 : PollMillis(deadline));
     if (ready < 0 && errno != EINTR) return;
@@ -274,9 +287,8 @@ void StreamingServer::ServeTransport(ClientTransport& client) {
     }
     absl::Time now = absl::Now();
     if (now >= handler.NextTimer()) (void)handler.OnTimer(now);
-    if (now >= last_activity + options_.idle_timeout) {
-      spdlog::info("streaming: closing a session idle for {}",
-                   absl::FormatDuration(options_.idle_timeout));
+    if (now >= last_activity + idle_timeout) {
+      spdlog::info("streaming: closing a session idle for {}", absl::FormatDuration(idle_timeout));
       return;
     }
   }

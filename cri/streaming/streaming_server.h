@@ -43,6 +43,10 @@ class StreamingServer {
   // client (http[s]://address:port/exec/<token>).
   absl::StatusOr<std::string> Register(StreamRequest request);
 
+  // A reload's session limits: new connections and the idle checks of
+  // open ones go by them from now on.
+  void SetLimits(int max_sessions, absl::Duration idle_timeout, absl::Duration creation_timeout);
+
   // e.g. http://127.0.0.1:40123
   const std::string& base_url() const { return base_url_; }
   int active_sessions() const { return active_.load(); }
@@ -59,7 +63,15 @@ class StreamingServer {
   void Serve(UniqueFd socket);
   void ServeTransport(ClientTransport& client);
 
+  struct Limits {
+    int max_sessions;
+    absl::Duration idle_timeout, creation_timeout;
+  };
+  Limits CurrentLimits() const;
+
   StreamingServerOptions options_;
+  mutable absl::Mutex limits_mutex_;
+  Limits limits_ ABSL_GUARDED_BY(limits_mutex_);
   StreamBackend& backend_;
   UniqueFd listener_;
   UniqueFd stop_event_;  // eventfd, readable once stopping

@@ -46,9 +46,9 @@ class BerthdUnderTest {
     absl::Status written = WriteFileAtomically(
         config_, absl::StrCat("cni:\n  conf_dir: ", conf_dir_, "\n", config_yaml));
     if (!written.ok()) return written;
-    std::vector<std::string> argv = {BERTHD_PATH, "--config",    config_,    "--root",
-                                     root_,       "--state-dir", state_dir_, "--socket",
-                                     socket_,     "--log-level", "debug"};
+    std::vector<std::string> argv = {BERTHD_PATH,   "--config", config_,    "--root", root_,
+                                     "--state-dir", state_dir_, "--socket", socket_};
+    if (log_level_flag_) argv.insert(argv.end(), {"--log-level", "debug"});
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     return ChildProcess::Spawn(argv, {.stdout_path = log_, .stderr_path = log_});
   }
@@ -72,9 +72,14 @@ class BerthdUnderTest {
   const std::string& root() const { return root_; }
   const std::string& socket() const { return socket_; }
   const std::string& conf_dir() const { return conf_dir_; }
+  // Without --log-level debug, the config file's log_level holds.
+  void set_log_level_flag(bool on) { log_level_flag_ = on; }
+  // The config file Spawn wrote (a test may rewrite it before a SIGHUP).
+  const std::string& config_path() const { return config_; }
 
  private:
   std::string root_, state_dir_, socket_, conf_dir_, log_, config_;
+  bool log_level_flag_ = true;
   std::unique_ptr<ChildProcess> process_;  // killed by its destructor if a test fails early
   std::unique_ptr<CriClient> client_;
 };

@@ -19,6 +19,7 @@
 #include "runtime/base/child_process.h"
 #include "runtime/base/unique_fd.h"
 #include "tests/e2e/berthd_fixture.h"
+#include "tests/e2e/metrics_scrape.h"
 #include "tests/unit/temp_dir.h"
 
 namespace berth::cri {
@@ -133,6 +134,125 @@ TEST(BerthdTest, EveryRpcIsLoggedWithDurationAndCode) {
   EXPECT_THAT(log, ::testing::ContainsRegex("debug rpc Version OK in [0-9.]+ms"));
   EXPECT_THAT(log, ::testing::ContainsRegex("debug rpc CheckpointContainer UNIMPLEMENTED in [0-9.]+ms"));
   EXPECT_THAT(log, ::testing::ContainsRegex("rpc ContainerStatus NOT_FOUND in [0-9.]+ms"));
+}
+
+// metrics.address: off unless given; then every RPC moves its histogram,
+// a failed pull counts with its reason, and the process figures are there.
+TEST(BerthdTest, MetricsAreServedOnlyWhenAnAddressIsGiven) {
+  TempDir dir;
+  BerthdUnderTest quiet(dir, "quiet");
+  ASSERT_TRUE(quiet.Start().ok()) << quiet.Log();
+  EXPECT_THAT(quiet.Log(), ::testing::Not(HasSubstr("metrics on")));
+
+  BerthdUnderTest berthd(dir);
+  ASSERT_TRUE(berthd.Start("metrics:\n  address: 127.0.0.1:0\n").ok()) << berthd.Log();
+  std::optional<int> port = MetricsPort(berthd.Log());
+  ASSERT_TRUE(port.has_value()) << berthd.Log();
+  ASSERT_TRUE(berthd.client().Version().ok());
+  std::string first = Scrape(*port);
+  const std::string version_count =
+      R"(berth_cri_rpc_duration_seconds_count{code="OK",method="Version"})";
+  std::optional<double> before = SampleValue(first, version_count);
+  ASSERT_TRUE(before.has_value()) << first;
+  ASSERT_TRUE(berthd.client().Version().ok());
+  runtime::v1::PullImageRequest pull;
+  pull.mutable_image()->set_image("127.0.0.1:1/berth-e2e/nowhere:latest");
+  EXPECT_FALSE(berthd.client().Call(&runtime::v1::ImageService::Stub::PullImage, pull).ok());
+  (void)berthd.client().Call(&runtime::v1::RuntimeService::Stub::ContainerStatus,
+                             runtime::v1::ContainerStatusRequest());
+
+  std::string text = Scrape(*port);
+  EXPECT_EQ(SampleValue(text, version_count), *before + 1) << text;
+  EXPECT_EQ(SampleValue(text, R"(berth_cri_rpc_duration_seconds_count{code="NOT_FOUND",method="ContainerStatus"})"),
+            1)
+      << text;
+  EXPECT_EQ(SampleValue(text, R"(berth_image_pull_duration_seconds_count{result="failure"})"), 1)
+      << text;
+  EXPECT_EQ(SampleValue(text, R"(berth_image_pull_failures_total{reason="UNAVAILABLE"})"), 1)
+      << text;
+  EXPECT_EQ(SampleValue(text, "berth_monitors_alive"), 0) << text;
+  for (const char* family :
+       {"# TYPE berth_cri_rpc_duration_seconds histogram", "# TYPE berth_image_pull_bytes_total counter",
+        "# TYPE berth_sandboxes gauge",
+        "# TYPE berth_containers gauge", "# TYPE process_cpu_seconds_total counter",
+        "# TYPE process_resident_memory_bytes gauge", "# TYPE process_open_fds gauge"})
+    EXPECT_THAT(text, HasSubstr(family));
+  std::optional<double> resident = SampleValue(text, "process_resident_memory_bytes");
+  EXPECT_GT(resident.value_or(0), 1 << 20) << text;
+
+  // An address berthd cannot listen on stops it at startup, saying why.
+  BerthdUnderTest clash(dir, "clash");
+  EXPECT_FALSE(clash.Start(absl::StrCat("metrics:\n  address: 127.0.0.1:", *port, "\n")).ok());
+  EXPECT_THAT(clash.Log(), HasSubstr("cannot serve metrics: metrics.address 127.0.0.1:"));
+}
+
+// SIGHUP: live keys take effect (the log level at once, registries for the
+// next pull, stream limits, in the verbose Status), keys that need a
+// restart are named and keep their running value, and a bad file changes
+// nothing.
+TEST(BerthdTest, SighupReloadsLiveKeysAndKeepsTheRestUntilARestart) {
+  TempDir dir;
+  BerthdUnderTest berthd(dir);
+  berthd.set_log_level_flag(false);
+  ASSERT_TRUE(berthd.Start("log_level: info\n").ok()) << berthd.Log();
+  ASSERT_TRUE(berthd.client().Version().ok());
+  EXPECT_THAT(berthd.Log(), ::testing::Not(HasSubstr("debug rpc Version")));
+  auto rewrite_and_reload = [&](const std::string& yaml, const std::string& expect_in_log) {
+    size_t before = berthd.Log().size();
+    ASSERT_TRUE(WriteFileAtomically(berthd.config_path(),
+                                    absl::StrCat("cni:\n  conf_dir: ", berthd.conf_dir(), "\n", yaml))
+                    .ok());
+    ASSERT_TRUE(berthd.process().Signal(SIGHUP).ok());
+    for (int i = 0; i < 100 && berthd.Log().substr(before).find(expect_in_log) == std::string::npos;
+         ++i)
+      ::usleep(50'000);
+    ASSERT_THAT(berthd.Log().substr(before), HasSubstr(expect_in_log));
+  };
+
+  // A pull from 127.0.0.1:1 goes to its mirror once the reload names one
+  // (both refuse connections: the error says which was tried).
+  std::string registries = dir.Join("registries.yaml");
+  ASSERT_TRUE(WriteFileAtomically(registries,
+                                  "\"127.0.0.1:1\":\n  mirrors: [\"http://127.0.0.1:9\"]\n")
+                  .ok());
+  runtime::v1::PullImageRequest pull;
+  pull.mutable_image()->set_image("127.0.0.1:1/berth-e2e/reload:1");
+  absl::Status before_reload =
+      berthd.client().Call(&runtime::v1::ImageService::Stub::PullImage, pull).status();
+  EXPECT_THAT(before_reload.message(), ::testing::Not(HasSubstr("127.0.0.1:9")));
+
+  rewrite_and_reload(absl::StrCat("log_level: debug\ncgroup_driver: systemd\nimage:\n  "
+                                  "registries_file: ",
+                                  registries, "\nstream:\n  max_sessions: 7\n"),
+                     "config reloaded");
+  std::string log = berthd.Log();
+  EXPECT_THAT(log, HasSubstr("applied image.registries_file, log_level, stream.max_sessions"));
+  EXPECT_THAT(log, HasSubstr("changed keys that need a restart (their running values stay): "
+                             "cgroup_driver"));
+  ASSERT_TRUE(berthd.client().Version().ok());
+  EXPECT_THAT(berthd.Log(), ::testing::ContainsRegex("debug rpc Version OK"));
+  absl::Status after_reload =
+      berthd.client().Call(&runtime::v1::ImageService::Stub::PullImage, pull).status();
+  EXPECT_THAT(after_reload.message(), HasSubstr("127.0.0.1:9"));
+  absl::StatusOr<runtime::v1::StatusResponse> status = berthd.client().Status(true);
+  ASSERT_TRUE(status.ok()) << status.status();
+  nlohmann::json config = nlohmann::json::parse(status->info().at("config"));
+  EXPECT_EQ(config["log_level"], "debug");
+  EXPECT_EQ(config["stream"]["max_sessions"], 7);
+  EXPECT_EQ(config["image"]["registries_file"], registries);
+  EXPECT_EQ(config["cgroup_driver"], "cgroupfs") << "needs a restart: still the running value";
+  absl::StatusOr<runtime::v1::RuntimeConfigResponse> runtime_config =
+      berthd.client().RuntimeConfig();
+  ASSERT_TRUE(runtime_config.ok());
+  EXPECT_EQ(runtime_config->linux().cgroup_driver(), runtime::v1::CgroupDriver::CGROUPFS);
+
+  // A bad file: refused, the running config stays (still debug).
+  rewrite_and_reload("log_level: loud\n", "reload refused, the running config stays");
+  EXPECT_THAT(berthd.Log(), HasSubstr("log_level: must be one of"));
+  status = berthd.client().Status(true);
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(nlohmann::json::parse(status->info().at("config"))["log_level"], "debug");
+  EXPECT_FALSE(berthd.process().WaitFor(absl::ZeroDuration()).ok()) << "still running";
 }
 
 TEST(BerthdTest, SocketIsCreatedWithItsDirectoryAndMode0660) {

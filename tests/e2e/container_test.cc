@@ -41,6 +41,7 @@
 #include "tests/e2e/berthd_fixture.h"
 #include "tests/e2e/cri_node.h"
 #include "tests/e2e/local_registry.h"
+#include "tests/e2e/metrics_scrape.h"
 #include "tests/support/tar_builder.h"
 #include "tests/unit/temp_dir.h"
 
@@ -741,6 +742,114 @@ TEST_F(ContainerTest, DevShmIsSharedWithinAPodOnly) {
   ExecOut(*writer, "echo shared > /dev/shm/note");
   EXPECT_EQ(ExecOut(*reader, "cat /dev/shm/note"), "shared\n");
   EXPECT_EQ(ExecOut(*stranger, "ls -A /dev/shm | wc -l"), "0\n");
+}
+
+// ---- Metrics ----
+
+// This binary's node serves metrics on a port of its own choosing.
+const bool kMetricsConfigured = [] {
+  Node::SetExtraConfig("metrics:\n  address: 127.0.0.1:0\n");
+  return true;
+}();
+
+TEST_F(ContainerTest, MetricsCountPodsContainersMonitorsAndCniRuns) {
+  std::optional<int> port = MetricsPort(node_->LogTail(100000));
+  ASSERT_TRUE(port.has_value()) << LogTail();
+  absl::StatusOr<Pod> pod = RunPod("metrics");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  absl::StatusOr<std::string> id =
+      CreateAndStart(*pod, Container("counted", kBusybox, {"sleep", "1000"}));
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  std::string text = Scrape(*port);
+  EXPECT_GE(SampleValue(text, R"(berth_sandboxes{state="SANDBOX_READY"})").value_or(0), 1) << text;
+  EXPECT_GE(SampleValue(text, R"(berth_containers{state="CONTAINER_RUNNING"})").value_or(0), 1)
+      << text;
+  // The pod's and the container's monitors at least.
+  EXPECT_GE(SampleValue(text, "berth_monitors_alive").value_or(0), 2) << text;
+  for (const char* plugin : {"bridge", "portmap"}) {
+    EXPECT_GE(SampleValue(text, absl::StrCat(R"(berth_cni_plugin_duration_seconds_count{command="ADD",plugin=")",
+                                             plugin, R"(",result="success"})"))
+                  .value_or(0),
+              1)
+        << plugin << "\n" << text;
+  }
+  EXPECT_GE(SampleValue(text, R"(berth_cri_rpc_duration_seconds_count{code="OK",method="RunPodSandbox"})")
+                .value_or(0),
+            1);
+}
+
+// ---- berthctl ----
+
+struct CtlOutput {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+CtlOutput Berthctl(const Node& node, const std::vector<std::string>& args) {
+  static int counter = 0;
+  std::string base = node.Join(absl::StrCat("berthctl-", ++counter));
+  std::vector<std::string> argv = {BERTHCTL_PATH, "--socket", node.socket()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CtlOutput output;
+  absl::StatusOr<ChildProcess> child =
+      ChildProcess::Spawn(argv, {.stdout_path = base + ".out", .stderr_path = base + ".err"});
+  if (!child.ok()) return output;
+  absl::StatusOr<ExitStatus> exit = child->WaitFor(absl::Seconds(30));
+  if (exit.ok()) output.exit_code = exit->exit_code;
+  output.out = ReadFileToString(base + ".out").value_or("");
+  output.err = ReadFileToString(base + ".err").value_or("");
+  return output;
+}
+
+// The operator's view: crictl's columns, ids by prefix, the log as the
+// container wrote it.
+TEST_F(ContainerTest, BerthctlListsInspectsAndPrintsLogs) {
+  absl::StatusOr<Pod> pod = RunPod("ctl");
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  absl::StatusOr<std::string> id = CreateAndStart(
+      *pod, Container("talker", kBusybox, Sh("echo out-line; echo err-line >&2; sleep 1000")));
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+
+  CtlOutput pods = Berthctl(*node_, {"pods"});
+  ASSERT_EQ(pods.exit_code, 0) << pods.err;
+  EXPECT_THAT(pods.out, ::testing::StartsWith("POD ID "));
+  EXPECT_THAT(pods.out, ::testing::ContainsRegex(absl::StrCat(
+                            pod->id.substr(0, 13), " +[A-Za-z0-9 ]+ago +Ready +",
+                            pod->config.metadata().name(), " +e2e +0 +\\(default\\)")));
+  CtlOutput ps = Berthctl(*node_, {"ps"});
+  ASSERT_EQ(ps.exit_code, 0) << ps.err;
+  EXPECT_THAT(ps.out, ::testing::StartsWith("CONTAINER "));
+  EXPECT_THAT(ps.out, ::testing::ContainsRegex(absl::StrCat(id->substr(0, 13), " +", kBusybox,
+                                                            " +.*ago +Running +talker +0 +",
+                                                            pod->id.substr(0, 13))));
+
+  CtlOutput inspect = Berthctl(*node_, {"inspect", id->substr(0, 8)});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  nlohmann::json status = nlohmann::json::parse(inspect.out, nullptr, false);
+  ASSERT_FALSE(status.is_discarded()) << inspect.out;
+  EXPECT_EQ(status["status"]["id"], *id);
+  EXPECT_EQ(status["status"]["state"], "CONTAINER_RUNNING");
+  CtlOutput inspect_pod = Berthctl(*node_, {"inspect", pod->id});
+  ASSERT_EQ(inspect_pod.exit_code, 0) << inspect_pod.err;
+  EXPECT_EQ(nlohmann::json::parse(inspect_pod.out)["status"]["state"], "SANDBOX_READY");
+  CtlOutput unknown = Berthctl(*node_, {"inspect", "ffffffffffff"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("no container or pod ffffffffffff"));
+
+  CtlOutput logs;
+  Eventually([&] {
+    logs = Berthctl(*node_, {"logs", *id});
+    return absl::StrContains(logs.err, "err-line");
+  });
+  EXPECT_EQ(logs.exit_code, 0);
+  EXPECT_EQ(logs.out, "out-line\n");
+  EXPECT_EQ(logs.err, "err-line\n");
+
+  // -f follows until the container exits, then ends.
+  ASSERT_TRUE(Stop(*id, 0).ok()) << LogTail();
+  CtlOutput followed = Berthctl(*node_, {"logs", "-f", id->substr(0, 10)});
+  EXPECT_EQ(followed.exit_code, 0) << followed.err;
+  EXPECT_EQ(followed.out, "out-line\n");
 }
 
 // ---- User namespaces ----

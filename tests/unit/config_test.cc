@@ -81,6 +81,19 @@ TEST(ConfigTest, EmptyFileAndNullValuesKeepDefaults) {
   EXPECT_EQ(config->cni.conf_dir, "/etc/cni/net.d");
 }
 
+TEST(ConfigTest, MetricsAddressIsOffByDefaultAndALiteralHostPort) {
+  BerthConfig config;
+  EXPECT_EQ(config.metrics.address, "");
+  for (const char* good : {"127.0.0.1:9095", "[::1]:9095", "0.0.0.0:1", "127.0.0.1:0", ""})
+    EXPECT_THAT(SetConfigValue("metrics.address", good, config), IsOk()) << good;
+  for (const char* bad : {"localhost:9095", "127.0.0.1", "127.0.0.1:-1", "127.0.0.1:65536",
+                          "::1:9095", "[::1]", ":9095"}) {
+    EXPECT_THAT(SetConfigValue("metrics.address", bad, config),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metrics.address")))
+        << bad;
+  }
+}
+
 TEST(ConfigTest, EveryKeyIsReadFromYaml) {
   absl::StatusOr<BerthConfig> config = ParseConfigYaml(R"(
 root: /data/berth/
@@ -131,7 +144,8 @@ TEST(ConfigTest, EveryKeyCanBeOverridden) {
       {"stream.tls_key_file", "/x/stream.key"},
       {"stream.idle_timeout", "30m"},
       {"stream.creation_timeout", "10s"},
-      {"stream.max_sessions", "16"}};
+      {"stream.max_sessions", "16"},
+      {"metrics.address", "127.0.0.1:9095"}};
   ASSERT_EQ(std::size(overrides), ConfigKeyPaths().size()) << "a key has no override test";
   for (const auto& [key, value] : overrides) {
     BerthConfig config;
