@@ -7,13 +7,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "cri/store/metadata_store.h"
 #include "gmock/gmock.h"
@@ -671,6 +675,103 @@ TEST_F(ImageTest, BerthctlPullShowsEachLayer) {
     EXPECT_THAT(out, HasSubstr(layer["digest"].get<std::string>().substr(7, 12)));
   }
   EXPECT_THAT(out, HasSubstr(ConfigDigest("berth-test/layers", "latest")));
+}
+
+// Runs `argv` to its end; its exit code, with stdout and stderr in `output`.
+int RunTool(const std::vector<std::string>& argv, const std::string& log, std::string* output,
+            std::optional<std::vector<std::string>> env = std::nullopt) {
+  absl::StatusOr<ChildProcess> child =
+      ChildProcess::Spawn(argv, {.env = std::move(env), .stdout_path = log, .stderr_path = log});
+  if (!child.ok()) return -1;
+  absl::StatusOr<ExitStatus> exit = child->WaitFor(absl::Minutes(2));
+  *output = ReadFileToString(log).value_or("");
+  return exit.ok() ? exit->ShellCode() : -1;
+}
+
+std::string Crictl() {
+  const char* kit = std::getenv("BERTH_CONFORMANCE_DIR");
+  return kit ? absl::StrCat(kit, "/bin/crictl")
+             : absl::StrCat(BERTH_SOURCE_DIR, "/../shared/conformance/bin/crictl");
+}
+
+// hack/package's .deb installed by dpkg into a scratch root (its own dpkg
+// database): the files in FHS places, library dependencies, the config
+// kept as the admin edited it across an upgrade, and berthd serving from
+// the installed paths, pulling and listing an image through crictl.
+TEST_F(ImageTest, DebianPackageInstallsUpgradesAndServesFromItsPaths) {
+  std::string out;
+  std::vector<std::string> env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                                  absl::StrCat("BUILD_DIR=", BERTH_BUILD_DIR)};
+  std::string package = BERTH_SOURCE_DIR "/hack/package";
+  ASSERT_EQ(RunTool({package, "--out", dir_.Join("debs"), "--fast", "--version", "0.0.1"},
+                    dir_.Join("package1.log"), &out, env),
+            0)
+      << out;
+  std::string first(absl::StripAsciiWhitespace(out));
+  ASSERT_EQ(RunTool({package, "--out", dir_.Join("debs"), "--fast", "--version", "0.0.2"},
+                    dir_.Join("package2.log"), &out, env),
+            0)
+      << out;
+  std::string second(absl::StripAsciiWhitespace(out));
+  ASSERT_EQ(RunTool({"/usr/bin/dpkg-deb", "--field", first, "Depends"}, dir_.Join("f.log"), &out),
+            0);
+  for (const char* library : {"libgrpc++", "libprometheus-cpp-pull", "libseccomp2", "libc6"})
+    EXPECT_THAT(out, HasSubstr(library));
+
+  std::string root = dir_.Join("scratch");
+  for (const char* dir : {"var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"})
+    std::filesystem::create_directories(root + "/" + dir);
+  ASSERT_TRUE(WriteFileAtomically(root + "/var/lib/dpkg/status", "").ok());
+  // The scratch root has none of the libraries: their check is the host's.
+  std::vector<std::string> dpkg = {"/usr/bin/dpkg", "--root=" + root, "--force-depends",
+                                   "--force-confold", "-i"};
+  dpkg.push_back(first);
+  ASSERT_EQ(RunTool(dpkg, dir_.Join("dpkg1.log"), &out), 0) << out;
+  for (const char* file : {"usr/bin/berthd", "usr/bin/berthctl", "usr/bin/berth-runtime",
+                           "usr/libexec/berth/berth-monitor", "usr/libexec/berth/berth-pause",
+                           "etc/berth/berth.yaml", "lib/systemd/system/berth.service",
+                           "usr/share/berth/cni/10-berth.conflist"})
+    EXPECT_EQ(::access((root + "/" + file).c_str(), F_OK), 0) << file;
+  std::string config = root + "/etc/berth/berth.yaml";
+  std::string edited = ReadFileToString(config).value_or("") + "log_level: debug\n";
+  ASSERT_TRUE(WriteFileAtomically(config, edited).ok());
+  dpkg.back() = second;
+  ASSERT_EQ(RunTool(dpkg, dir_.Join("dpkg2.log"), &out), 0) << out;
+  EXPECT_EQ(ReadFileToString(config).value_or(""), edited) << "the admin's edit survives";
+  ASSERT_EQ(RunTool({"/usr/bin/dpkg", "--root=" + root, "-s", "berth"}, dir_.Join("s.log"), &out),
+            0);
+  EXPECT_THAT(out, HasSubstr("Version: 0.0.2"));
+  EXPECT_THAT(out, HasSubstr("Conffiles:\n /etc/berth/berth.yaml"));
+
+  // berthd from the scratch root finds its helpers there (../libexec/berth).
+  std::string socket = dir_.Join("installed/berth.sock");
+  absl::StatusOr<ChildProcess> berthd = ChildProcess::Spawn(
+      {root + "/usr/bin/berthd", "--config", config, "--root", dir_.Join("installed/root"),
+       "--state-dir", dir_.Join("installed"), "--socket", socket},
+      {.stdout_path = dir_.Join("installed.log"), .stderr_path = dir_.Join("installed.log")});
+  ASSERT_TRUE(berthd.ok());
+  absl::Cleanup stop = [&] {
+    berthd->Signal(SIGTERM).IgnoreError();
+    (void)berthd->WaitFor(absl::Seconds(20));
+  };
+  absl::StatusOr<CriClient> client = CriClient::Connect(socket, absl::Seconds(10));
+  ASSERT_TRUE(client.ok()) << ReadFileToString(dir_.Join("installed.log")).value_or("");
+  auto registry = StartRegistry("registry");
+  std::string image = registry->host() + "/berth-test/busybox:1.0";
+  bool have_crictl = ::access(Crictl().c_str(), X_OK) == 0;
+  std::vector<std::string> cli =
+      have_crictl ? std::vector<std::string>{Crictl(), "--runtime-endpoint", "unix://" + socket,
+                                             "--image-endpoint", "unix://" + socket}
+                  : std::vector<std::string>{root + "/usr/bin/berthctl", "--socket", socket};
+  std::vector<std::string> pull = cli, list = cli;
+  pull.insert(pull.end(), {"pull", image});
+  list.push_back("images");
+  ASSERT_EQ(RunTool(pull, dir_.Join("pull.log"), &out), 0) << out;
+  ASSERT_EQ(RunTool(list, dir_.Join("images.log"), &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr(registry->host() + "/berth-test/busybox"));
+  EXPECT_THAT(ReadFileToString(dir_.Join("installed.log")).value_or(""),
+              HasSubstr("pulled " + image));
+  if (!have_crictl) GTEST_LOG_(INFO) << Crictl() << " is absent: listed with berthctl instead";
 }
 
 TEST_F(ImageTest, LayerCapsRefusePullsAndImportsKeepingNothing) {
