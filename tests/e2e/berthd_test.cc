@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "cri/client/cri_client.h"
@@ -89,10 +90,32 @@ TEST(BerthdTest, VerboseStatusCarriesTheEffectiveConfig) {
   EXPECT_EQ(config["cni"]["conf_dir"], berthd.conf_dir());
 }
 
+// Where no systemd runs, the systemd driver is refused at startup.
+TEST(BerthdTest, SystemdCgroupDriverNeedsARunningSystemd) {
+  TempDir dir;
+  BerthdUnderTest berthd(dir);
+  ::setenv("BERTH_SYSTEMD_SYSTEM_DIR", dir.Join("no-systemd").c_str(), 1);
+  absl::StatusOr<ChildProcess> process = berthd.Spawn("cgroup_driver: systemd\n");
+  ::unsetenv("BERTH_SYSTEMD_SYSTEM_DIR");
+  ASSERT_TRUE(process.ok());
+  absl::StatusOr<ExitStatus> exit = process->WaitFor(absl::Seconds(10));
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(exit->exit_code, 1);
+  EXPECT_THAT(berthd.Log(), HasSubstr("cgroup_driver systemd: systemd does not run here (" +
+                                      dir.Join("no-systemd") + " is absent); use cgroup_driver "
+                                                               "cgroupfs"));
+}
+
 TEST(BerthdTest, RuntimeConfigReportsTheConfiguredCgroupDriver) {
   TempDir dir;
   BerthdUnderTest berthd(dir);
-  ASSERT_TRUE(berthd.Start("cgroup_driver: systemd\n").ok()) << berthd.Log();
+  // As if systemd ran (its runtime directory exists).
+  std::filesystem::create_directories(dir.Join("systemd/system"));
+  ::setenv("BERTH_SYSTEMD_SYSTEM_DIR", dir.Join("systemd/system").c_str(), 1);
+  absl::Status started = berthd.Start("cgroup_driver: systemd\n");
+  ::unsetenv("BERTH_SYSTEMD_SYSTEM_DIR");
+  ASSERT_TRUE(started.ok()) << berthd.Log();
+  EXPECT_THAT(berthd.Log(), HasSubstr("not implemented yet"));
   absl::StatusOr<runtime::v1::RuntimeConfigResponse> config = berthd.client().RuntimeConfig();
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->linux().cgroup_driver(), runtime::v1::CgroupDriver::SYSTEMD);
