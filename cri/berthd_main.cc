@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -340,6 +341,62 @@ int Run(absl::Time started) {
   return 0;
 }
 
+constexpr char kManual[] = R"(BERTHD(8)
+
+NAME
+    berthd - the berth container runtime daemon (Kubernetes CRI)
+
+SYNOPSIS
+    berthd [--config FILE] [--root DIR] [--state-dir DIR] [--socket PATH]
+           [--log-level LEVEL] [--cgroup-driver cgroupfs|systemd]
+    berthd --print-config [FLAGS]
+    berthd --version | --help
+
+DESCRIPTION
+    Serves the CRI RuntimeService and ImageService on a unix socket for
+    kubelet and crictl: pod sandboxes with CNI networking, containers run
+    by berth's own OCI executor under a berth-monitor each, images pulled
+    into overlayfs snapshots, exec, attach and port-forward over the
+    Kubernetes streaming protocols. Containers outlive berthd: a restart
+    finds them again.
+
+OPTIONS
+    --config FILE        config file (default /etc/berth/berth.yaml, which may
+                         be absent; a FILE given must exist)
+    --root DIR           persistent state (default /var/lib/berth)
+    --state-dir DIR      runtime state (default /run/berth)
+    --socket PATH        the CRI socket (default /run/berth/berth.sock)
+    --log-level LEVEL    trace, debug, info, warn, error, critical, off
+    --cgroup-driver D    cgroupfs or systemd; must match kubelet's
+    --print-config       print the effective config as JSON, after comments
+                         naming the files read and what set each key; exit
+    --version            print the version and exit
+    Flags win over the files; dashes and underscores are alike
+    (--state-dir, --state_dir).
+
+FILES
+    /etc/berth/berth.yaml           the config (every key optional)
+    /etc/berth/berth.yaml.d/*.yaml  drop-ins, merged in lexical order
+    /etc/berth/registries.yaml      registry mirrors, CAs, plain HTTP
+    /etc/berth/auth.json            registry credentials
+    /run/berth/berth.sock           the CRI socket
+    /var/lib/berth, /run/berth      state (one berthd per root)
+
+SIGNALS
+    SIGTERM, SIGINT  stop serving, let in-flight RPCs finish within
+                     shutdown_timeout, exit; containers keep running
+    SIGHUP           read the config again and apply what can change
+                     live; a bad config is refused and logged
+
+EXIT STATUS
+    0  stopped on a signal
+    1  could not start (root locked, socket in use, helper missing, ...)
+    2  bad config or flags
+
+SEE ALSO
+    berthctl(8), berth-runtime(8), berth-monitor(8), crictl(1)
+)";
+
 // Node daemons take dashed flags (--state-dir); Abseil's flags are named
 // with underscores. Accept both by rewriting the name part of each flag.
 std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::string>& storage) {
@@ -368,6 +425,12 @@ int main(int argc, char** argv) {
   // A client that hangs up mid-write must not kill the daemon.
   signal(SIGPIPE, SIG_IGN);
 
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::cout << berth::cri::kManual;
+      return 0;
+    }
+  }
   absl::SetProgramUsageMessage(
       "the berth CRI runtime daemon\n  berthd [--config FILE] [--root DIR] [--socket PATH] ...");
   std::vector<std::string> arg_storage;

@@ -22,22 +22,45 @@
 namespace berth::cri {
 namespace {
 
-constexpr char kUsage[] =
-    "usage: berthctl [--socket PATH] COMMAND\n"
-    "\n"
-    "commands:\n"
-    "  version   runtime name and versions\n"
-    "  info      runtime conditions and the daemon's effective config, as JSON\n"
-    "  images    list images; images import|export|tag (berthctl images --help)\n"
-    "  pull      pull an image with per-layer progress\n"
-    "  pods      list pod sandboxes (crictl pods' columns)\n"
-    "  ps        list running containers; -a: all (crictl ps' columns)\n"
-    "  inspect   a container's or pod's status and berthd's details, as JSON\n"
-    "  logs      print a container's log; -f: follow it until the container exits\n"
-    "\n"
-    "IDs may be abbreviated to a unique prefix.\n"
-    "\n"
-    "The socket defaults to $CONTAINER_RUNTIME_ENDPOINT, then /run/berth/berth.sock.\n";
+constexpr char kUsage[] = R"(BERTHCTL(8)
+
+NAME
+    berthctl - berth's own client for berthd
+
+SYNOPSIS
+    berthctl [--socket PATH] COMMAND [ARGS]
+    berthctl --help
+
+DESCRIPTION
+    Talks CRI (and berth's own image API) to berthd, for what operators
+    reach for on a node; crictl works too.
+
+COMMANDS
+    version           runtime name and versions
+    info              conditions, the effective config with the files it
+                      came from and what set each key, as JSON
+    images            list images; images import|export|tag
+                      (berthctl images --help)
+    pull IMAGE        pull an image with per-layer progress
+    pods              list pod sandboxes (crictl pods' columns)
+    ps [-a]           list running containers; -a: all (crictl ps' columns)
+    inspect ID        a container's or pod's status and berthd's details,
+                      as JSON
+    logs [-f] ID      print a container's log; -f: follow it until the
+                      container exits
+    IDs may be abbreviated to a unique prefix.
+
+OPTIONS
+    --socket PATH     berthd's socket (unix:// optional); default
+                      $CONTAINER_RUNTIME_ENDPOINT, then /run/berth/berth.sock
+
+EXIT STATUS
+    0 on success; 1 when the call fails (the reason on stderr); 2 for bad
+    usage.
+
+SEE ALSO
+    berthd(8), crictl(1)
+)";
 
 int Version(CriClient& client) {
   absl::StatusOr<runtime::v1::VersionResponse> version = client.Version();

@@ -19,13 +19,41 @@
 namespace berth::cli {
 namespace {
 
-constexpr char kUsage[] =
-    "usage: berth-runtime [global flags] COMMAND [flags] ARGS\n"
-    "\n"
-    "commands: create, start, run, state, kill, delete, list, ps, pause, resume,\n"
-    "          spec, features, exec, update\n"
-    "global flags: --root DIR (default /run/berth-runtime), --log FILE,\n"
-    "          --log-format text|json, --systemd-cgroup, --debug\n";
+constexpr char kUsage[] = R"(BERTH-RUNTIME(8)
+
+NAME
+    berth-runtime - berth's OCI runtime (runc's command line)
+
+SYNOPSIS
+    berth-runtime [GLOBAL FLAGS] COMMAND [FLAGS] ARGS
+    berth-runtime --help | --version
+
+DESCRIPTION
+    Runs containers from OCI bundles (config.json and a rootfs), as runc
+    does and with runc's commands and flags: namespaces (user namespaces
+    with id maps and idmapped bind mounts), mounts made from file
+    descriptors, cgroups v1 and v2, seccomp, capabilities, rlimits, hooks,
+    a terminal over --console-socket. berthd drives it through
+    berth-monitor; containerd, CRI-O and podman can use it as a runc.
+
+COMMANDS
+    create, start, run, state, kill, delete, list, ps, pause, resume,
+    spec, features, exec, update (berth-runtime COMMAND --help)
+
+GLOBAL FLAGS
+    --root DIR             container state (default /run/berth-runtime)
+    --log FILE             where errors go besides stderr
+    --log-format text|json
+    --systemd-cgroup       cgroupsPath is slice:prefix:name
+    --debug
+
+EXIT STATUS
+    0 on success; 1 when the command fails (the reason on stderr);
+    2 for bad usage; run and exec exit as the container's process did.
+
+SEE ALSO
+    berthd(8), berth-monitor(8), runc(8)
+)";
 
 const std::map<std::string, Command>& Commands() {
   static const std::map<std::string, Command> commands = {

@@ -24,6 +24,39 @@
 
 namespace {
 
+constexpr char kUsage[] = R"(BERTH-MONITOR(8)
+
+NAME
+    berth-monitor - watches one container, or serves one exec session
+
+SYNOPSIS
+    berth-monitor --config FILE [--sync-fd N]
+    berth-monitor --exec --channel-fd N
+    berth-monitor --help
+
+DESCRIPTION
+    berthd starts one monitor per pod sandbox and container, as conmon is
+    for CRI-O. With --config it daemonizes at once, so it outlives berthd;
+    it creates and starts the container through berth's executor (or
+    another OCI runtime), writes the CRI log, keeps the terminal and the
+    attach socket, and writes the exit file when the container ends.
+    Reports its progress on the inherited fd N (--sync-fd). With --exec it
+    runs one exec session for berthd over the socket N. Every mode runs
+    from a sealed copy of its binary, which a container cannot rewrite.
+
+FILES
+    <state dir>/monitor/config.json   what to run (written by berthd)
+    <state dir>/monitor/control.sock  start, resize, reopen-log requests
+    <state dir>/monitor/attach.sock   attach sessions
+    <state dir>/monitor/exit.json     how the container ended
+
+EXIT STATUS
+    0 done; 1 failed (the reason on stderr); 2 bad usage or config.
+
+SEE ALSO
+    berthd(8), berth-runtime(8)
+)";
+
 int Fail(const absl::Status& status, int code) {
   std::fprintf(stderr, "berth-monitor: %s\n", std::string(status.message()).c_str());
   return code;
@@ -49,6 +82,10 @@ int RunContainerMonitor(const std::string& config_path, int sync_fd) {
 int main(int argc, char** argv) {
   // Both modes run our code inside the container; returns only when sealed or failed.
   if (absl::Status sealed = berth::ReexecFromSealedBinary(argv); !sealed.ok()) return Fail(sealed, 1);
+  if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
   std::string config_path;
   bool exec = false;
   int sync_fd = -1, channel_fd = -1;
@@ -76,8 +113,6 @@ int main(int argc, char** argv) {
     return status.ok() ? 0 : Fail(status, 1);
   }
   if (!exec && !config_path.empty()) return RunContainerMonitor(config_path, sync_fd);
-  std::fprintf(stderr,
-               "usage: berth-monitor --config FILE [--sync-fd N]\n"
-               "       berth-monitor --exec --channel-fd N\n");
+  std::fputs(kUsage, stderr);
   return 2;
 }

@@ -11,9 +11,40 @@
 #include <cstdio>
 #include <cstring>
 
+namespace {
+
+constexpr char kUsage[] = R"(BERTH-PAUSE(8)
+
+NAME
+    berth-pause - holds a pod's namespaces
+
+SYNOPSIS
+    berth-pause
+    berth-pause -v | --help
+
+DESCRIPTION
+    The pause process of berth's pod sandboxes: berthd runs it as /pause in
+    each pod, where it keeps the pod's network, IPC and UTS namespaces
+    (and user and PID ones, when the pod has them) alive. It waits: as PID
+    1 of a shared PID namespace it reaps orphaned zombies. Static and
+    libc-only, so a pod needs no pause image.
+
+SIGNALS
+    SIGINT, SIGTERM  exit 0
+
+SEE ALSO
+    berthd(8)
+)";
+
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "-v") == 0) {
     std::puts("berth-pause 0.1.0");
+    return 0;
+  }
+  if (argc > 1 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::fputs(kUsage, stdout);
     return 0;
   }
   sigset_t waited;

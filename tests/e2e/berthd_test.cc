@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cri/client/cri_client.h"
 #include "cri/version.h"
@@ -278,6 +279,35 @@ TEST(BerthdTest, SighupReloadsLiveKeysAndKeepsTheRestUntilARestart) {
   EXPECT_FALSE(berthd.process().WaitFor(absl::ZeroDuration()).ok()) << "still running";
 }
 
+// --help of every installed binary reads as a manual page: the sections
+// in order, on stdout, exit 0.
+TEST(BerthdTest, EveryBinaryHasAManualPageHelp) {
+  TempDir dir;
+  const std::pair<std::string, std::string> binaries[] = {
+      {BERTHD_PATH, "BERTHD(8)"},
+      {BERTHCTL_PATH, "BERTHCTL(8)"},
+      {std::string(BERTH_BUILD_DIR) + "/runtime/berth-runtime", "BERTH-RUNTIME(8)"},
+      {std::string(BERTH_BUILD_DIR) + "/runtime/berth-monitor", "BERTH-MONITOR(8)"},
+      {std::string(BERTH_BUILD_DIR) + "/runtime/berth-pause", "BERTH-PAUSE(8)"}};
+  for (const auto& [binary, title] : binaries) {
+    std::string out = dir.Join(title + ".out");
+    absl::StatusOr<ChildProcess> help = ChildProcess::Spawn(
+        {binary, "--help"}, {.stdout_path = out, .stderr_path = dir.Join(title + ".err")});
+    ASSERT_TRUE(help.ok()) << binary;
+    absl::StatusOr<ExitStatus> exit = help->WaitFor(absl::Seconds(10));
+    ASSERT_TRUE(exit.ok()) << binary;
+    EXPECT_EQ(exit->exit_code, 0) << binary;
+    std::string text = ReadFileToString(out).value_or("");
+    EXPECT_TRUE(absl::StartsWith(text, title + "\n")) << binary << ":\n" << text;
+    size_t at = 0;
+    for (const char* section : {"\nNAME\n", "\nSYNOPSIS\n", "\nDESCRIPTION\n", "\nSEE ALSO\n"}) {
+      size_t found = text.find(section, at);
+      EXPECT_NE(found, std::string::npos) << binary << " lacks" << section;
+      if (found != std::string::npos) at = found;
+    }
+  }
+}
+
 TEST(BerthdTest, SocketIsCreatedWithItsDirectoryAndMode0660) {
   TempDir dir;
   BerthdUnderTest berthd(dir);
@@ -459,7 +489,8 @@ TEST(BerthdTest, InstalledBerthdFindsItsHelpers) {
       << ReadFileToString(dir.Join("install.log")).value_or("");
   for (const char* file :
        {"bin/berthd", "bin/berthctl", "bin/berth-runtime", "libexec/berth/berth-monitor",
-        "libexec/berth/berth-pause", "lib/systemd/system/berth.service", "etc/berth/berth.yaml"}) {
+        "libexec/berth/berth-pause", "lib/systemd/system/berth.service", "etc/berth/berth.yaml",
+        "share/man/man8/berthd.8", "share/man/man8/berthctl.8"}) {
     EXPECT_EQ(::access((prefix + "/" + file).c_str(), F_OK), 0) << file;
   }
   std::string socket = dir.Join("run/berth.sock");
