@@ -166,13 +166,15 @@ int Run(absl::Time started) {
     const char* marker = std::getenv("BERTH_SYSTEMD_SYSTEM_DIR");
     std::string systemd_dir = marker != nullptr ? marker : "/run/systemd/system";
     if (::access(systemd_dir.c_str(), F_OK) != 0) {
-      spdlog::critical("cgroup_driver systemd: systemd does not run here ({} is absent); use "
-                       "cgroup_driver cgroupfs",
-                       systemd_dir);
+      spdlog::critical(
+          "cgroup_driver systemd: systemd does not run here ({} is absent); use "
+          "cgroup_driver cgroupfs",
+          systemd_dir);
       return 1;
     }
-    spdlog::warn("cgroup_driver systemd: pod and container cgroups are made under systemd's slice "
-                 "names directly; making them transient units over D-Bus is not implemented yet");
+    spdlog::warn(
+        "cgroup_driver systemd: pod and container cgroups are made under systemd's slice "
+        "names directly; making them transient units over D-Bus is not implemented yet");
   }
   for (const std::string& dir : {config->root, config->state_dir}) {
     if (absl::Status status = MakeDirectories(dir, 0711); !status.ok()) {

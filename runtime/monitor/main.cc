@@ -81,7 +81,8 @@ int RunContainerMonitor(const std::string& config_path, int sync_fd) {
 
 int main(int argc, char** argv) {
   // Both modes run our code inside the container; returns only when sealed or failed.
-  if (absl::Status sealed = berth::ReexecFromSealedBinary(argv); !sealed.ok()) return Fail(sealed, 1);
+  if (absl::Status sealed = berth::ReexecFromSealedBinary(argv); !sealed.ok())
+    return Fail(sealed, 1);
   if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
     std::fputs(kUsage, stdout);
     return 0;
