@@ -80,27 +80,26 @@ absl::Status SetUpInit(const InitConfig& config, SyncSocket& socket, HostHandles
   // Mode bits are the spec's, not our umask's.
   ::umask(0);
 
-  RootfsOptions rootfs{.bundle = config.bundle,
-                       .in_user_namespace =
-                           config.new_user_namespace || config.join_user_namespace_fd >= 0,
-                       .idmapped_mounts = config.idmapped_mounts,
-                       .cgroup_dirs = config.cgroup_dirs,
-                       .cgroup_version = config.cgroup_version,
-                       .before_cgroup_mounts = [&]() -> absl::Status {
-                         // The parent has put us in our cgroup: now the
-                         // cgroup namespace can be rooted there.
-                         ASSIGN_OR_RETURN(SyncMessage proceed, socket.Expect(SyncType::kProceed));
-                         state_json = proceed.text;  // for the hooks we run
-                         if (config.new_cgroup_namespace && ::unshare(CLONE_NEWCGROUP) != 0) {
-                           return ErrnoStatus("unshare cgroup namespace");
-                         }
-                         return absl::OkStatus();
-                       },
-                       .before_pivot = [&]() -> absl::Status {
-                         // In the container's namespaces, host paths still reachable.
-                         return RunHooks(spec.hooks.create_container, "createContainer",
-                                         state_json);
-                       }};
+  RootfsOptions rootfs{
+      .bundle = config.bundle,
+      .in_user_namespace = config.new_user_namespace || config.join_user_namespace_fd >= 0,
+      .idmapped_mounts = config.idmapped_mounts,
+      .cgroup_dirs = config.cgroup_dirs,
+      .cgroup_version = config.cgroup_version,
+      .before_cgroup_mounts = [&]() -> absl::Status {
+        // The parent has put us in our cgroup: now the
+        // cgroup namespace can be rooted there.
+        ASSIGN_OR_RETURN(SyncMessage proceed, socket.Expect(SyncType::kProceed));
+        state_json = proceed.text;  // for the hooks we run
+        if (config.new_cgroup_namespace && ::unshare(CLONE_NEWCGROUP) != 0) {
+          return ErrnoStatus("unshare cgroup namespace");
+        }
+        return absl::OkStatus();
+      },
+      .before_pivot = [&]() -> absl::Status {
+        // In the container's namespaces, host paths still reachable.
+        return RunHooks(spec.hooks.create_container, "createContainer", state_json);
+      }};
   RETURN_IF_ERROR(PrepareRootfs(spec, rootfs));
   // In the container's pid namespace now: its own procfs, for every write to /proc.
   ASSIGN_OR_RETURN(ProcFs proc, ProcFs::Open());

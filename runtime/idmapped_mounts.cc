@@ -72,7 +72,8 @@ absl::StatusOr<UniqueFd> NewUserNamespace(const std::vector<oci::IdMapping>& uid
   ssize_t n;
   while ((n = ::read(owner.socket(), &byte, 1)) < 0 && errno == EINTR) {
   }
-  if (n != 1 || byte != 1) return absl::InternalError("the child could not unshare a user namespace");
+  if (n != 1 || byte != 1)
+    return absl::InternalError("the child could not unshare a user namespace");
   ASSIGN_OR_RETURN(ProcFs proc, ProcFs::Open());
   RETURN_IF_ERROR(proc.Write(absl::StrCat(pid, "/uid_map"), MapText(uids)));
   RETURN_IF_ERROR(proc.Write(absl::StrCat(pid, "/gid_map"), MapText(gids)));
@@ -107,8 +108,8 @@ absl::StatusOr<std::map<size_t, UniqueFd>> PrepareIdmappedMounts(const oci::Spec
     RETURN_IF_ERROR(IdmapMount(tree.get(), ns->second.get(), recursive, what));
     // The init cannot change a mount the host's namespace owns: it gets the
     // bind's flags from us.
-    MountAttributes flags = AttributesFromFlags(options.flags & ~(MS_BIND | MS_REC | MS_REMOUNT),
-                                                options.clear_flags);
+    MountAttributes flags =
+        AttributesFromFlags(options.flags & ~(MS_BIND | MS_REC | MS_REMOUNT), options.clear_flags);
     RETURN_IF_ERROR(SetMountAttributes(tree.get(), flags, what));
     prepared.emplace(index, std::move(tree));
   }

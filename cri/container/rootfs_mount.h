@@ -27,8 +27,8 @@ struct RootfsIdmap {
   uid_t root_uid = 0;  // the host ids of the container's 0
   gid_t root_gid = 0;
 };
-absl::Status MountSnapshot(const std::vector<snapshotter::Mount>& mounts,
-                           const std::string& target, const RootfsIdmap* idmap = nullptr);
+absl::Status MountSnapshot(const std::vector<snapshotter::Mount>& mounts, const std::string& target,
+                           const RootfsIdmap* idmap = nullptr);
 
 // Detaches the mount on `target`; not mounted is fine.
 absl::Status UnmountSnapshot(const std::string& target);

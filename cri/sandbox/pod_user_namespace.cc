@@ -15,8 +15,8 @@ namespace {
 absl::StatusOr<IdRange> OneRange(
     const google::protobuf::RepeatedPtrField<runtime::v1::IDMapping>& mappings, const char* kind) {
   if (mappings.size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "user namespace: exactly one ", kind, " mapping is supported, got ", mappings.size()));
+    return absl::InvalidArgumentError(absl::StrCat("user namespace: exactly one ", kind,
+                                                   " mapping is supported, got ", mappings.size()));
   }
   const runtime::v1::IDMapping& m = mappings[0];
   if (m.container_id() != 0) {
@@ -72,9 +72,9 @@ absl::Status CheckCrossableByOthers(const std::string& state_dir) {
     if ((st.st_mode & S_IXOTH) == 0) {
       char mode[8];
       std::snprintf(mode, sizeof(mode), "%04o", st.st_mode & 07777);
-      return absl::FailedPreconditionError(absl::StrCat(
-          "user namespaces: the pod's root cannot reach its rootfs under ", state_dir, ": ", path,
-          " has mode ", mode, " without o+x"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("user namespaces: the pod's root cannot reach its rootfs under ", state_dir,
+                       ": ", path, " has mode ", mode, " without o+x"));
     }
   }
   return absl::OkStatus();

@@ -11,8 +11,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "runtime/v1/api.pb.h"
 #include "nlohmann/json_fwd.hpp"
+#include "runtime/v1/api.pb.h"
 
 namespace berth::cri {
 

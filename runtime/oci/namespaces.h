@@ -19,10 +19,10 @@ struct NamespaceKind {
 // after them. Mount is last, as joining it changes our root and working
 // directory.
 inline constexpr NamespaceKind kNamespaceKinds[] = {
-    {"ipc", CLONE_NEWIPC, "ipc"},       {"uts", CLONE_NEWUTS, "uts"},
-    {"network", CLONE_NEWNET, "net"},   {"pid", CLONE_NEWPID, "pid"},
+    {"ipc", CLONE_NEWIPC, "ipc"},          {"uts", CLONE_NEWUTS, "uts"},
+    {"network", CLONE_NEWNET, "net"},      {"pid", CLONE_NEWPID, "pid"},
     {"cgroup", CLONE_NEWCGROUP, "cgroup"}, {"time", CLONE_NEWTIME, "time"},
-    {"user", CLONE_NEWUSER, "user"},    {"mount", CLONE_NEWNS, "mnt"}};
+    {"user", CLONE_NEWUSER, "user"},       {"mount", CLONE_NEWNS, "mnt"}};
 
 // The kind a spec type names, or nullptr when the spec defines no such type.
 inline const NamespaceKind* FindNamespaceKind(absl::string_view type) {

@@ -727,11 +727,11 @@ TEST_F(ImageTest, DebianPackageInstallsUpgradesAndServesFromItsPaths) {
                                    "--force-confold", "-i"};
   dpkg.push_back(first);
   ASSERT_EQ(RunTool(dpkg, dir_.Join("dpkg1.log"), &out), 0) << out;
-  for (const char* file : {"usr/bin/berthd", "usr/bin/berthctl", "usr/bin/berth-runtime",
-                           "usr/libexec/berth/berth-monitor", "usr/libexec/berth/berth-pause",
-                           "etc/berth/berth.yaml", "lib/systemd/system/berth.service",
-                           "usr/share/berth/cni/10-berth.conflist",
-                           "usr/share/man/man8/berthd.8", "usr/share/man/man8/berth-runtime.8"})
+  for (const char* file :
+       {"usr/bin/berthd", "usr/bin/berthctl", "usr/bin/berth-runtime",
+        "usr/libexec/berth/berth-monitor", "usr/libexec/berth/berth-pause", "etc/berth/berth.yaml",
+        "lib/systemd/system/berth.service", "usr/share/berth/cni/10-berth.conflist",
+        "usr/share/man/man8/berthd.8", "usr/share/man/man8/berth-runtime.8"})
     EXPECT_EQ(::access((root + "/" + file).c_str(), F_OK), 0) << file;
   std::string config = root + "/etc/berth/berth.yaml";
   std::string edited = ReadFileToString(config).value_or("") + "log_level: debug\n";

@@ -4,8 +4,8 @@
 
 #include <array>
 #include <filesystem>
-#include <optional>
 #include <fstream>
+#include <optional>
 
 #include "cri/sandbox/pause_spec.h"
 #include "cri/sandbox/pod_files.h"
@@ -108,7 +108,9 @@ TEST(PodUserNamespaceTest, RefusesWhatBerthDoesNotTake) {
     const char* message;
   };
   const Case cases[] = {
-      {runtime::v1::POD, {{0, 1000, 100000}, {0, 2000, 100000}}, {{0, 1000, 100000}},
+      {runtime::v1::POD,
+       {{0, 1000, 100000}, {0, 2000, 100000}},
+       {{0, 1000, 100000}},
        "exactly one uid mapping is supported, got 2"},
       {runtime::v1::POD, {{1, 1000, 100000}}, {{1, 1000, 100000}}, "must start at container id 0"},
       {runtime::v1::POD, {{0, 1000, 100000}}, {}, "exactly one gid mapping is supported, got 0"},
@@ -160,8 +162,8 @@ TEST(PodUserNamespaceTest, StateDirMustBeCrossableByOthers) {
   testing::TempDir dir;
   std::string state = dir.path() + "/a/b";
   std::filesystem::create_directories(state);
-  std::filesystem::permissions(dir.path(), std::filesystem::perms::owner_all |
-                                               std::filesystem::perms::others_exec);
+  std::filesystem::permissions(
+      dir.path(), std::filesystem::perms::owner_all | std::filesystem::perms::others_exec);
   std::filesystem::permissions(dir.path() + "/a", std::filesystem::perms::owner_all);
   EXPECT_THAT(CheckCrossableByOthers(state),
               StatusIs(absl::StatusCode::kFailedPrecondition,

@@ -154,11 +154,11 @@ INSTANTIATE_TEST_SUITE_P(
                 "mounts[0].destination: must be an absolute path"},
         BadCase{"IdmappedMountWithUidsOnly",
                 [](auto& c) {
-                  c["mounts"] = {{{"destination", "/x"},
-                                  {"type", "bind"},
-                                  {"source", "/tmp"},
-                                  {"uidMappings",
-                                   {{{"containerID", 0}, {"hostID", 1000}, {"size", 10}}}}}};
+                  c["mounts"] = {
+                      {{"destination", "/x"},
+                       {"type", "bind"},
+                       {"source", "/tmp"},
+                       {"uidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 10}}}}}};
                 },
                 "mounts[0].uidMappings: an idmapped mount needs both uid and gid mappings"},
         BadCase{"IdmappedTmpfs",
@@ -255,12 +255,13 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(SpecParseTest, IdmappedBindMountsKeepTheirRanges) {
   nlohmann::json config = Minimal();
-  config["mounts"] = {{{"destination", "/data"},
-                       {"type", "bind"},
-                       {"source", "/srv/data"},
-                       {"options", {"rbind", "ro"}},
-                       {"uidMappings", {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}}},
-                       {"gidMappings", {{{"containerID", 0}, {"hostID", 200000}, {"size", 1000}}}}}};
+  config["mounts"] = {
+      {{"destination", "/data"},
+       {"type", "bind"},
+       {"source", "/srv/data"},
+       {"options", {"rbind", "ro"}},
+       {"uidMappings", {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}}},
+       {"gidMappings", {{{"containerID", 0}, {"hostID", 200000}, {"size", 1000}}}}}};
   absl::StatusOr<Spec> spec = ParseSpec(config.dump());
   ASSERT_TRUE(spec.ok()) << spec.status();
   ASSERT_EQ(spec->mounts[0].uid_mappings.size(), 1u);
