@@ -446,7 +446,7 @@ TEST(BerthdTest, BerthctlTalksToTheDaemon) {
 
 // Type=notify: READY=1 once the socket serves, STOPPING=1 on SIGTERM, sent
 // to the datagram socket systemd names in NOTIFY_SOCKET (here a fake one).
-TEST(BerthdTest, TellsTheServiceManagerWhenReadyAndWhenStopping) {
+TEST(BerthdTest, TellsTheServiceManagerWhenReadyReloadingAndStopping) {
   TempDir dir;
   std::string notify_path = dir.Join("notify.sock");
   UniqueFd notify(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -466,6 +466,17 @@ TEST(BerthdTest, TellsTheServiceManagerWhenReadyAndWhenStopping) {
   EXPECT_THAT(message, HasSubstr("READY=1\n"));
   EXPECT_THAT(message, HasSubstr(absl::StrCat("MAINPID=", berthd.process().pid())));
   // Ready means serving: the socket answers now.
+  EXPECT_TRUE(berthd.client().Version().ok());
+
+  // A reload (Type=notify-reload's protocol): RELOADING=1 with the
+  // monotonic time, then READY=1 once it is done.
+  ASSERT_TRUE(berthd.process().Signal(SIGHUP).ok());
+  std::memset(message, 0, sizeof(message));
+  ASSERT_GT(::recv(notify.get(), message, sizeof(message) - 1, 0), 0);
+  EXPECT_THAT(message, ::testing::ContainsRegex("^RELOADING=1\nMONOTONIC_USEC=[0-9]+\n"));
+  std::memset(message, 0, sizeof(message));
+  ASSERT_GT(::recv(notify.get(), message, sizeof(message) - 1, 0), 0);
+  EXPECT_THAT(message, HasSubstr("READY=1\n"));
   EXPECT_TRUE(berthd.client().Version().ok());
 
   ASSERT_TRUE(berthd.process().Signal(SIGTERM).ok());
