@@ -58,7 +58,17 @@ class BerthdUnderTest {
     absl::StatusOr<ChildProcess> process = Spawn(config_yaml);
     if (!process.ok()) return process.status();
     process_ = std::make_unique<ChildProcess>(*std::move(process));
-    absl::StatusOr<CriClient> client = CriClient::Connect(socket_, absl::Seconds(10));
+    // Until it serves, or gives up: a berthd that exits at startup fails
+    // the start at once rather than after the whole timeout.
+    absl::Time deadline = absl::Now() + absl::Seconds(10);
+    absl::StatusOr<CriClient> client = CriClient::Connect(socket_, absl::Milliseconds(200));
+    while (!client.ok() && absl::Now() < deadline) {
+      absl::StatusOr<ExitStatus> exited = process_->WaitFor(absl::ZeroDuration());
+      if (exited.ok())
+        return absl::UnavailableError(
+            absl::StrCat("berthd exited (", exited->ToString(), ") before serving\n", Log()));
+      client = CriClient::Connect(socket_, absl::Milliseconds(200));
+    }
     if (!client.ok())
       return absl::UnavailableError(absl::StrCat(client.status().message(), "\n", Log()));
     client_ = std::make_unique<CriClient>(*std::move(client));
