@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <map>
-#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -19,31 +18,40 @@
 namespace berth::cri {
 namespace {
 
-const std::set<std::string>& LiveKeys() {
-  static const std::set<std::string> keys = {
-      "log_level",           "shutdown_timeout",        "image.registries_file",
-      "image.auth_file",     "image.stall_timeout",     "cni.conf_dir",
-      "cni.bin_dirs",        "cni.plugin_timeout",      "stream.max_sessions",
-      "stream.idle_timeout", "stream.creation_timeout", "runtime_handlers"};
-  return keys;
-}
+// The keys a reload applies, each with how it is carried from the files'
+// config into the running one. One table, so the two cannot disagree.
+struct LiveKey {
+  const char* path;
+  void (*take)(const BerthConfig& fresh, BerthConfig& running);
+};
+
+#define BERTH_LIVE_KEY(path, field)                                       \
+  LiveKey {                                                               \
+    path, [](const BerthConfig& f, BerthConfig& r) { r.field = f.field; } \
+  }
+
+constexpr LiveKey kLiveKeys[] = {
+    BERTH_LIVE_KEY("log_level", log_level),
+    BERTH_LIVE_KEY("shutdown_timeout", shutdown_timeout),
+    BERTH_LIVE_KEY("image.registries_file", image.registries_file),
+    BERTH_LIVE_KEY("image.auth_file", image.auth_file),
+    BERTH_LIVE_KEY("image.stall_timeout", image.stall_timeout),
+    BERTH_LIVE_KEY("cni.conf_dir", cni.conf_dir),
+    BERTH_LIVE_KEY("cni.bin_dirs", cni.bin_dirs),
+    BERTH_LIVE_KEY("cni.plugin_timeout", cni.plugin_timeout),
+    BERTH_LIVE_KEY("stream.max_sessions", stream.max_sessions),
+    BERTH_LIVE_KEY("stream.idle_timeout", stream.idle_timeout),
+    BERTH_LIVE_KEY("stream.creation_timeout", stream.creation_timeout),
+    BERTH_LIVE_KEY("runtime_handlers", runtime_handlers),
+};
+
+#undef BERTH_LIVE_KEY
 
 // The running config with `fresh`'s live keys: keys needing a restart
 // keep reporting what is in effect.
 BerthConfig WithLiveKeys(const BerthConfig& running, const BerthConfig& fresh) {
   BerthConfig merged = running;
-  merged.log_level = fresh.log_level;
-  merged.shutdown_timeout = fresh.shutdown_timeout;
-  merged.image.registries_file = fresh.image.registries_file;
-  merged.image.auth_file = fresh.image.auth_file;
-  merged.image.stall_timeout = fresh.image.stall_timeout;
-  merged.cni.conf_dir = fresh.cni.conf_dir;
-  merged.cni.bin_dirs = fresh.cni.bin_dirs;
-  merged.cni.plugin_timeout = fresh.cni.plugin_timeout;
-  merged.stream.max_sessions = fresh.stream.max_sessions;
-  merged.stream.idle_timeout = fresh.stream.idle_timeout;
-  merged.stream.creation_timeout = fresh.stream.creation_timeout;
-  merged.runtime_handlers = fresh.runtime_handlers;
+  for (const LiveKey& key : kLiveKeys) key.take(fresh, merged);
   return merged;
 }
 
@@ -64,7 +72,11 @@ absl::StatusOr<std::map<std::string, ExternalRuntime>> RuntimeHandlersFrom(
   return handlers;
 }
 
-bool IsLiveKey(const std::string& key) { return LiveKeys().contains(key); }
+bool IsLiveKey(const std::string& key) {
+  for (const LiveKey& live : kLiveKeys)
+    if (key == live.path) return true;
+  return false;
+}
 
 std::vector<std::string> ChangedKeys(const BerthConfig& running, const BerthConfig& fresh) {
   std::map<std::string, std::string> before = ConfigValues(running);
