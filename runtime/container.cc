@@ -52,11 +52,8 @@ absl::Status WaitGone(pid_t pid, uint64_t start_time, absl::Duration timeout) {
 }
 
 absl::Status WriteIdMap(pid_t pid, const char* file, const std::vector<oci::IdMapping>& mappings) {
-  std::string text;
-  for (const oci::IdMapping& m : mappings)
-    absl::StrAppend(&text, m.container_id, " ", m.host_id, " ", m.size, "\n");
   ASSIGN_OR_RETURN(ProcFs proc, ProcFs::Open());
-  return proc.Write(absl::StrCat(pid, "/", file), text);
+  return proc.Write(absl::StrCat(pid, "/", file), IdMapText(mappings));
 }
 
 // The spec says a failing poststart or poststop hook MUST NOT stop the
@@ -250,8 +247,9 @@ absl::Status CreateContainer(const RuntimeOptions& runtime, const std::string& i
     return absl::InvalidArgumentError("process: is required to create a container");
   RETURN_IF_ERROR(MakeDirectories(runtime.root, 0711));
   StateDir dir(runtime.root, id);
-  // 0711: the init may run as an unprivileged host uid (user namespaces) and
-  // must still reach the exec fifo; nothing in here is listable or readable.
+  // 0711: nothing in here is listable or readable by others. (The init
+  // opens the exec fifo while still the host's root, then reopens it
+  // through its own fd, so it needs no access by path.)
   if (::mkdir(dir.dir().c_str(), 0711) != 0) {
     if (errno == EEXIST)
       return absl::AlreadyExistsError(absl::StrCat("container ", id, " already exists"));

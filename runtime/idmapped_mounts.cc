@@ -20,13 +20,6 @@
 namespace berth {
 namespace {
 
-std::string MapText(const std::vector<oci::IdMapping>& mappings) {
-  std::string text;
-  for (const oci::IdMapping& m : mappings)
-    absl::StrAppend(&text, m.container_id, " ", m.host_id, " ", m.size, "\n");
-  return text;
-}
-
 // The child that owns a new user namespace until the namespace is opened;
 // ends it (end-of-file on its socket) and reaps it however we return.
 class NamespaceOwner {
@@ -47,6 +40,13 @@ class NamespaceOwner {
 };
 
 }  // namespace
+
+std::string IdMapText(const std::vector<oci::IdMapping>& mappings) {
+  std::string text;
+  for (const oci::IdMapping& m : mappings)
+    absl::StrAppend(&text, m.container_id, " ", m.host_id, " ", m.size, "\n");
+  return text;
+}
 
 absl::StatusOr<UniqueFd> NewUserNamespace(const std::vector<oci::IdMapping>& uids,
                                           const std::vector<oci::IdMapping>& gids) {
@@ -75,8 +75,8 @@ absl::StatusOr<UniqueFd> NewUserNamespace(const std::vector<oci::IdMapping>& uid
   if (n != 1 || byte != 1)
     return absl::InternalError("the child could not unshare a user namespace");
   ASSIGN_OR_RETURN(ProcFs proc, ProcFs::Open());
-  RETURN_IF_ERROR(proc.Write(absl::StrCat(pid, "/uid_map"), MapText(uids)));
-  RETURN_IF_ERROR(proc.Write(absl::StrCat(pid, "/gid_map"), MapText(gids)));
+  RETURN_IF_ERROR(proc.Write(absl::StrCat(pid, "/uid_map"), IdMapText(uids)));
+  RETURN_IF_ERROR(proc.Write(absl::StrCat(pid, "/gid_map"), IdMapText(gids)));
   std::string path = absl::StrCat("/proc/", pid, "/ns/user");
   UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!ns) return ErrnoStatus("open " + path);
@@ -90,7 +90,7 @@ absl::StatusOr<std::map<size_t, UniqueFd>> PrepareIdmappedMounts(const oci::Spec
   for (size_t index = 0; index < spec.mounts.size(); ++index) {
     const oci::Mount& mount = spec.mounts[index];
     if (mount.uid_mappings.empty()) continue;
-    std::string key = MapText(mount.uid_mappings) + "/" + MapText(mount.gid_mappings);
+    std::string key = IdMapText(mount.uid_mappings) + "/" + IdMapText(mount.gid_mappings);
     auto ns = namespaces.find(key);
     if (ns == namespaces.end()) {
       ASSIGN_OR_RETURN(UniqueFd fd, NewUserNamespace(mount.uid_mappings, mount.gid_mappings));

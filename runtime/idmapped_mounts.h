@@ -17,6 +17,9 @@
 
 namespace berth {
 
+// Mappings as /proc/<pid>/uid_map and gid_map take them: "0 100000 65536\n".
+std::string IdMapText(const std::vector<oci::IdMapping>& mappings);
+
 // A user namespace with these maps, held only by the returned fd. Forks a
 // child to own it; call from a single-threaded process.
 absl::StatusOr<UniqueFd> NewUserNamespace(const std::vector<oci::IdMapping>& uids,
