@@ -6,8 +6,6 @@
 //   berthctl [--socket PATH] pull IMAGE
 //   berthctl [--socket PATH] pods | ps [-a] | inspect ID | logs [-f] ID
 
-#include <google/protobuf/util/json_util.h>
-
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -15,6 +13,7 @@
 
 #include "cri/berthctl/fail.h"
 #include "cri/berthctl/image_commands.h"
+#include "cri/berthctl/json_output.h"
 #include "cri/berthctl/workload_commands.h"
 #include "cri/client/cri_client.h"
 #include "nlohmann/json.hpp"
@@ -75,16 +74,9 @@ int Version(CriClient& client) {
 int Info(CriClient& client) {
   absl::StatusOr<runtime::v1::StatusResponse> status = client.Status(/*verbose=*/true);
   if (!status.ok()) return Fail(status.status());
-  std::string status_json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  google::protobuf::util::MessageToJsonString(status->status(), &status_json, options);
   nlohmann::ordered_json out;
-  out["status"] = nlohmann::ordered_json::parse(status_json);
-  for (const auto& [key, value] : status->info()) {
-    nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(value, nullptr, false);
-    out[key] = parsed.is_discarded() ? nlohmann::ordered_json(value) : parsed;
-  }
+  out["status"] = MessageJson(status->status());
+  AddInfoJson(status->info(), out);
   std::cout << out.dump(2) << "\n";
   return 0;
 }

@@ -1,6 +1,5 @@
 #include "cri/berthctl/workload_commands.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cri/berthctl/fail.h"
+#include "cri/berthctl/json_output.h"
 #include "nlohmann/json.hpp"
 
 namespace berth::cri {
@@ -99,12 +99,15 @@ absl::StatusOr<Resolved> Resolve(CriClient& client, const std::string& prefix) {
   return found[0];
 }
 
-nlohmann::ordered_json ToJson(const google::protobuf::Message& message) {
-  std::string text;
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &text, options);
-  return nlohmann::ordered_json::parse(text, nullptr, false);
+template <typename Response>
+int PrintStatus(const absl::StatusOr<Response>& response) {
+  if (!response.ok()) return Fail(response.status());
+  nlohmann::ordered_json out;
+  out["status"] = MessageJson(response->status());
+  out["info"] = nlohmann::ordered_json::object();
+  AddInfoJson(response->info(), out["info"]);
+  std::cout << out.dump(2) << "\n";
+  return 0;
 }
 
 // A CRI log line: "<RFC 3339 time> <stdout|stderr> <F|P> <text>". Partial
@@ -168,33 +171,16 @@ int InspectCommand(CriClient& client, const std::vector<std::string>& args) {
   if (args.size() != 1) return Fail(absl::InvalidArgumentError("usage: berthctl inspect ID"));
   absl::StatusOr<Resolved> target = Resolve(client, args[0]);
   if (!target.ok()) return Fail(target.status());
-  nlohmann::ordered_json out;
-  const google::protobuf::Map<std::string, std::string>* info = nullptr;
-  absl::StatusOr<runtime::v1::ContainerStatusResponse> container;
-  absl::StatusOr<runtime::v1::PodSandboxStatusResponse> pod;
   if (target->pod) {
     runtime::v1::PodSandboxStatusRequest request;
     request.set_pod_sandbox_id(target->id);
     request.set_verbose(true);
-    pod = client.Call(&Stub::PodSandboxStatus, request);
-    if (!pod.ok()) return Fail(pod.status());
-    out["status"] = ToJson(pod->status());
-    info = &pod->info();
-  } else {
-    runtime::v1::ContainerStatusRequest request;
-    request.set_container_id(target->id);
-    request.set_verbose(true);
-    container = client.Call(&Stub::ContainerStatus, request);
-    if (!container.ok()) return Fail(container.status());
-    out["status"] = ToJson(container->status());
-    info = &container->info();
+    return PrintStatus(client.Call(&Stub::PodSandboxStatus, request));
   }
-  for (const auto& [key, value] : *info) {
-    nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(value, nullptr, false);
-    out["info"][key] = parsed.is_discarded() ? nlohmann::ordered_json(value) : parsed;
-  }
-  std::cout << out.dump(2) << "\n";
-  return 0;
+  runtime::v1::ContainerStatusRequest request;
+  request.set_container_id(target->id);
+  request.set_verbose(true);
+  return PrintStatus(client.Call(&Stub::ContainerStatus, request));
 }
 
 int LogsCommand(CriClient& client, const std::vector<std::string>& args) {
