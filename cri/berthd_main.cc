@@ -41,6 +41,7 @@
 #include "cri/server/helper_binaries.h"
 #include "cri/server/pod_stream_backend.h"
 #include "cri/server/runtime_service.h"
+#include "cri/server/systemd_driver.h"
 #include "cri/server/systemd_notify.h"
 #include "cri/store/metadata_store.h"
 #include "cri/streaming/streaming_server.h"
@@ -164,17 +165,12 @@ int Run(absl::Time started) {
   if (config->cgroup_driver == CgroupDriver::kSystemd) {
     // sd_booted(3)'s test; the variable points it elsewhere for tests.
     const char* marker = std::getenv("BERTH_SYSTEMD_SYSTEM_DIR");
-    std::string systemd_dir = marker != nullptr ? marker : "/run/systemd/system";
-    if (::access(systemd_dir.c_str(), F_OK) != 0) {
-      spdlog::critical(
-          "cgroup_driver systemd: systemd does not run here ({} is absent); use "
-          "cgroup_driver cgroupfs",
-          systemd_dir);
+    if (absl::Status usable =
+            CheckSystemdCgroupDriver(marker != nullptr ? marker : "/run/systemd/system");
+        !usable.ok()) {
+      spdlog::critical("{}", usable.message());
       return 1;
     }
-    spdlog::warn(
-        "cgroup_driver systemd: pod and container cgroups are made under systemd's slice "
-        "names directly; making them transient units over D-Bus is not implemented yet");
   }
   for (const std::string& dir : {config->root, config->state_dir}) {
     if (absl::Status status = MakeDirectories(dir, 0711); !status.ok()) {
@@ -369,7 +365,8 @@ OPTIONS
     --state-dir DIR      runtime state (default /run/berth)
     --socket PATH        the CRI socket (default /run/berth/berth.sock)
     --log-level LEVEL    trace, debug, info, warn, error, critical, off
-    --cgroup-driver D    cgroupfs or systemd; must match kubelet's
+    --cgroup-driver D    cgroupfs or systemd (transient scopes made by
+                         systemd over D-Bus); must match kubelet's
     --print-config       print the effective config as JSON, after comments
                          naming the files read and what set each key; exit
     --version            print the version and exit

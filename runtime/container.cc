@@ -96,7 +96,7 @@ class CreateRollback {
 };
 
 absl::StatusOr<std::unique_ptr<CgroupManager>> CgroupFor(const ContainerState& state) {
-  return NewCgroupManager(state.cgroup_path);
+  return NewContainerCgroupManager(state.cgroup_path, state.systemd_cgroup);
 }
 
 ContainerStatus StatusOf(const StateDir& dir, const ContainerState& state) {
@@ -118,7 +118,8 @@ absl::Status CreateWithRollback(const RuntimeOptions& runtime, const std::string
   if (::chmod(dir.exec_fifo().c_str(), 0622) != 0) return ErrnoStatus("chmod " + dir.exec_fifo());
   ASSIGN_OR_RETURN(std::string cgroup_path,
                    ContainerCgroupPath(spec.linux.cgroups_path, runtime.systemd_cgroup, id));
-  ASSIGN_OR_RETURN(std::unique_ptr<CgroupManager> new_cgroup, NewCgroupManager(cgroup_path));
+  ASSIGN_OR_RETURN(std::unique_ptr<CgroupManager> new_cgroup,
+                   NewContainerCgroupManager(cgroup_path, runtime.systemd_cgroup));
   CgroupManager* cgroup = rollback.set_cgroup(std::move(new_cgroup));
   if (spec.linux.seccomp) RETURN_IF_ERROR(ValidateSeccomp(*spec.linux.seccomp));
 

@@ -10,12 +10,16 @@
 #include "runtime/base/status_macros.h"
 #include "runtime/cgroups/cgroup_v1.h"
 #include "runtime/cgroups/cgroup_v2.h"
+#include "runtime/cgroups/systemd_cgroup.h"
 
 namespace berth {
 
 absl::StatusOr<std::string> ContainerCgroupPath(const std::string& cgroups_path, bool systemd,
                                                 const std::string& id) {
-  if (cgroups_path.empty()) return absl::StrCat("/berth/", id);
+  if (cgroups_path.empty()) {
+    return systemd ? ContainerCgroupPath(absl::StrCat("system.slice:berth:", id), true, id)
+                   : absl::StrCat("/berth/", id);
+  }
   if (cgroups_path.find("..") != std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("linux.cgroupsPath: \"", cgroups_path, "\" contains \"..\""));
@@ -54,6 +58,14 @@ absl::StatusOr<std::unique_ptr<CgroupManager>> NewCgroupManager(const std::strin
   if (hierarchies.empty())
     return absl::FailedPreconditionError("no cgroup v1 or v2 hierarchy is mounted");
   return std::unique_ptr<CgroupManager>(new CgroupV1Manager(std::move(hierarchies), cgroup_path));
+}
+
+absl::StatusOr<std::unique_ptr<CgroupManager>> NewContainerCgroupManager(
+    const std::string& cgroup_path, bool systemd) {
+  ASSIGN_OR_RETURN(std::unique_ptr<CgroupManager> cgroupfs, NewCgroupManager(cgroup_path));
+  if (!systemd) return cgroupfs;
+  return std::unique_ptr<CgroupManager>(
+      new SystemdCgroupManager(SystemdUnitOfPath(cgroup_path), std::move(cgroupfs)));
 }
 
 }  // namespace berth

@@ -35,7 +35,8 @@ class CgroupManager {
 
 // The cgroup path for a container: the spec's cgroupsPath, or /berth/<id>
 // when it is empty. With the systemd driver, "slice:prefix:name" becomes the
-// path systemd would use ("/system.slice/prefix-name.scope").
+// path of the scope systemd makes ("/system.slice/prefix-name.scope"), and an
+// empty cgroupsPath means "system.slice:berth:<id>".
 absl::StatusOr<std::string> ContainerCgroupPath(const std::string& cgroups_path, bool systemd,
                                                 const std::string& id);
 
@@ -43,5 +44,10 @@ absl::StatusOr<std::string> ContainerCgroupPath(const std::string& cgroups_path,
 // is a cgroup2 mount, v1 otherwise.
 absl::StatusOr<std::unique_ptr<CgroupManager>> NewCgroupManager(
     const std::string& cgroup_path, const std::string& mount_root = "/sys/fs/cgroup");
+
+// A container's manager under its cgroup driver: with systemd, the cgroup
+// (a path from ContainerCgroupPath) is a transient scope that systemd makes.
+absl::StatusOr<std::unique_ptr<CgroupManager>> NewContainerCgroupManager(
+    const std::string& cgroup_path, bool systemd);
 
 }  // namespace berth

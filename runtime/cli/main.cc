@@ -44,8 +44,14 @@ GLOBAL FLAGS
     --root DIR             container state (default /run/berth-runtime)
     --log FILE             where errors go besides stderr
     --log-format text|json
-    --systemd-cgroup       cgroupsPath is slice:prefix:name
+    --systemd-cgroup       cgroupsPath is slice:prefix:name: the cgroup is
+                           the transient scope prefix-name.scope that systemd
+                           makes over D-Bus (DBUS_SYSTEM_BUS_ADDRESS)
     --debug
+
+ENVIRONMENT
+    DBUS_SYSTEM_BUS_ADDRESS  the system bus for --systemd-cgroup (default
+                             unix:path=/run/dbus/system_bus_socket)
 
 EXIT STATUS
     0 on success; 1 when the command fails (the reason on stderr);

@@ -21,6 +21,7 @@
 #include "runtime/base/child_process.h"
 #include "runtime/base/unique_fd.h"
 #include "tests/e2e/berthd_fixture.h"
+#include "tests/e2e/fake_systemd_bus.h"
 #include "tests/e2e/metrics_scrape.h"
 #include "tests/unit/temp_dir.h"
 
@@ -107,16 +108,43 @@ TEST(BerthdTest, SystemdCgroupDriverNeedsARunningSystemd) {
                                                                "cgroupfs"));
 }
 
-TEST(BerthdTest, RuntimeConfigReportsTheConfiguredCgroupDriver) {
+// Where systemd runs but its manager does not answer on the bus, the
+// systemd driver is refused at startup too.
+TEST(BerthdTest, SystemdCgroupDriverNeedsSystemdOnTheBus) {
   TempDir dir;
   BerthdUnderTest berthd(dir);
-  // As if systemd ran (its runtime directory exists).
   std::filesystem::create_directories(dir.Join("systemd/system"));
   ::setenv("BERTH_SYSTEMD_SYSTEM_DIR", dir.Join("systemd/system").c_str(), 1);
+  ::setenv("DBUS_SYSTEM_BUS_ADDRESS", ("unix:path=" + dir.Join("no-bus")).c_str(), 1);
+  absl::StatusOr<ChildProcess> process = berthd.Spawn("cgroup_driver: systemd\n");
+  ::unsetenv("BERTH_SYSTEMD_SYSTEM_DIR");
+  ::unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
+  ASSERT_TRUE(process.ok());
+  absl::StatusOr<ExitStatus> exit = process->WaitFor(absl::Seconds(10));
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(exit->exit_code, 1);
+  EXPECT_THAT(berthd.Log(),
+              HasSubstr("cgroup_driver systemd: systemd's manager does not answer on the system "
+                        "bus: cannot connect to the system bus at unix:path=" +
+                        dir.Join("no-bus")));
+}
+
+TEST(BerthdTest, RuntimeConfigReportsTheConfiguredCgroupDriver) {
+  if (::access(testing::FakeSystemdBus::kDbusDaemon, X_OK) != 0)
+    GTEST_SKIP() << "needs dbus-daemon (hack/deps installs it)";
+  TempDir dir;
+  std::filesystem::create_directories(dir.Join("bus"));
+  testing::FakeSystemdBus bus;
+  ASSERT_TRUE(bus.Start(dir.Join("bus")).ok());
+  BerthdUnderTest berthd(dir);
+  // As if systemd ran (its runtime directory exists), on the fake's bus.
+  std::filesystem::create_directories(dir.Join("systemd/system"));
+  ::setenv("BERTH_SYSTEMD_SYSTEM_DIR", dir.Join("systemd/system").c_str(), 1);
+  ::setenv("DBUS_SYSTEM_BUS_ADDRESS", bus.address().c_str(), 1);
   absl::Status started = berthd.Start("cgroup_driver: systemd\n");
   ::unsetenv("BERTH_SYSTEMD_SYSTEM_DIR");
+  ::unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
   ASSERT_TRUE(started.ok()) << berthd.Log();
-  EXPECT_THAT(berthd.Log(), HasSubstr("not implemented yet"));
   absl::StatusOr<runtime::v1::RuntimeConfigResponse> config = berthd.client().RuntimeConfig();
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->linux().cgroup_driver(), runtime::v1::CgroupDriver::SYSTEMD);

@@ -41,6 +41,7 @@ TEST(CgroupPathTest, DefaultsAbsoluteRelativeAndSystemd) {
             "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/"
             "cri-containerd-abc.scope");
   EXPECT_EQ(*ContainerCgroupPath(":berth:abc", true, "abc"), "/system.slice/berth-abc.scope");
+  EXPECT_EQ(*ContainerCgroupPath("", true, "abc"), "/system.slice/berth-abc.scope");
   EXPECT_FALSE(ContainerCgroupPath("/a/../../etc", false, "abc").ok());
   EXPECT_FALSE(ContainerCgroupPath("not-three-parts", true, "abc").ok());
 }

@@ -1,0 +1,315 @@
+// The systemd cgroup driver against a stand-in for systemd's manager on a
+// private bus (fake_systemd_bus.h): berth-runtime's transient scopes, and
+// berthd's pods and containers through the CRI. Needs root and Debian's
+// dbus-daemon; skipped otherwise.
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "runtime/base/atomic_file.h"
+#include "tests/e2e/berthd_fixture.h"
+#include "tests/e2e/cri_node.h"
+#include "tests/e2e/fake_systemd_bus.h"
+#include "tests/e2e/local_registry.h"
+#include "tests/e2e/runtime_fixture.h"
+#include "tests/unit/temp_dir.h"
+
+namespace berth::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using cri::BerthdUnderTest;
+using cri::CriClient;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using Stub = runtime::v1::RuntimeService::Stub;
+
+// pid's cgroup in the v1 hierarchy named `hierarchy` ("freezer", "name=systemd").
+std::string CgroupOf(pid_t pid, const std::string& hierarchy) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/cgroup"));
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> fields = absl::StrSplit(line, absl::MaxSplits(':', 2));
+    if (fields.size() == 3 && fields[1] == hierarchy) return fields[2];
+  }
+  return "";
+}
+
+// The directories named `path` in any mounted cgroup hierarchy.
+std::vector<std::string> CgroupDirs(const std::string& path) {
+  std::vector<std::string> found;
+  std::error_code ignored;
+  for (const auto& hierarchy : fs::directory_iterator("/sys/fs/cgroup", ignored)) {
+    std::string dir = hierarchy.path().string() + path;
+    if (fs::exists(dir, ignored)) found.push_back(dir);
+  }
+  return found;
+}
+
+// Removes the slice directories a test's scopes were made in, deepest first,
+// where they are empty (real systemd keeps slices; these are the test's).
+void RemoveSliceDirs(const std::vector<std::string>& slice_paths) {
+  std::error_code ignored;
+  for (const auto& hierarchy : fs::directory_iterator("/sys/fs/cgroup", ignored))
+    for (const std::string& path : slice_paths) ::rmdir((hierarchy.path().string() + path).c_str());
+}
+
+std::string CallsText(const FakeSystemdBus& bus) {
+  std::string text;
+  for (const nlohmann::json& call : bus.Calls()) absl::StrAppend(&text, "\n  ", call.dump());
+  return text;
+}
+
+bool HasDbusDaemon() { return ::access(FakeSystemdBus::kDbusDaemon, X_OK) == 0; }
+
+// ---- berth-runtime --systemd-cgroup ----
+
+class SystemdRuntimeTest : public RuntimeTest {
+ protected:
+  void SetUp() override {
+    RuntimeTest::SetUp();
+    if (IsSkipped()) return;
+    if (!HasDbusDaemon()) GTEST_SKIP() << "needs dbus-daemon (hack/deps installs it)";
+    fs::create_directories(dir().Join("bus"));
+    absl::Status started = bus_.Start(dir().Join("bus"), "refused.slice");
+    ASSERT_TRUE(started.ok()) << started;
+    ::setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_.address().c_str(), 1);
+  }
+
+  void TearDown() override {
+    RuntimeTest::TearDown();
+    RemoveSliceDirs({slice_path_, "/berthe2e.slice", "/refused.slice"});
+    ::unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
+  }
+
+  FakeSystemdBus bus_;
+  std::string slice_ = absl::StrCat("berthe2e-rt", ::getpid(), ".slice");
+  std::string slice_path_ = "/berthe2e.slice/" + slice_;
+};
+
+TEST_F(SystemdRuntimeTest, TheContainersCgroupIsATransientScopeSystemdMakes) {
+  std::string id = NewId();
+  nlohmann::json config = Config({"sleep", "1000"});
+  config["linux"]["cgroupsPath"] = absl::StrCat(slice_, ":berth:", id);
+  config["linux"]["resources"]["memory"] = {{"limit", 64 << 20}};
+  config["linux"]["resources"]["pids"] = {{"limit", 42}};
+  config["linux"]["resources"]["cpu"] = {{"shares", 512}};
+  RunResult created = Runtime({"--systemd-cgroup", "create", "--bundle", Bundle(config), id});
+  ASSERT_EQ(created.exit_code, 0) << created.err << CallsText(bus_);
+  RunResult state = Runtime({"state", id});
+  ASSERT_EQ(state.exit_code, 0) << state.err;
+  pid_t pid = nlohmann::json::parse(state.out).value("pid", 0);
+  ASSERT_GT(pid, 0);
+
+  std::string unit = "berth-" + id + ".scope";
+  nlohmann::json start = bus_.StartOf(unit);
+  ASSERT_FALSE(start.is_null()) << "no StartTransientUnit of " << unit << CallsText(bus_);
+  EXPECT_EQ(start["mode"], "replace");
+  EXPECT_EQ(start["properties"]["Slice"], slice_);
+  EXPECT_EQ(start["properties"]["PIDs"], nlohmann::json::array({pid}));
+  EXPECT_EQ(start["properties"]["Delegate"], true);
+  EXPECT_EQ(start["properties"]["DefaultDependencies"], false);
+  EXPECT_EQ(start["properties"]["MemoryAccounting"], true);
+  // The limits are mirrored on the unit, so that a reload of systemd keeps them.
+  std::vector<nlohmann::json> set = bus_.Calls("SetUnitProperties");
+  ASSERT_EQ(set.size(), 1u) << CallsText(bus_);
+  EXPECT_EQ(set[0]["unit"], unit);
+  EXPECT_EQ(set[0]["runtime"], true);
+  EXPECT_EQ(set[0]["properties"]["MemoryLimit"], 64 << 20);
+  EXPECT_EQ(set[0]["properties"]["TasksMax"], 42);
+  EXPECT_EQ(set[0]["properties"]["CPUShares"], 512);
+
+  std::string path = slice_path_ + "/" + unit;
+  // systemd moved the init into the scope; berth joined the hierarchies
+  // systemd leaves alone (freezer) and wrote the limits.
+  EXPECT_EQ(CgroupOf(pid, "name=systemd"), path);
+  EXPECT_EQ(CgroupOf(pid, "memory"), path);
+  EXPECT_EQ(CgroupOf(pid, "freezer"), path);
+  EXPECT_EQ(
+      ReadFileToString("/sys/fs/cgroup/memory" + path + "/memory.limit_in_bytes").value_or(""),
+      "67108864\n");
+
+  RunResult deleted = Runtime({"delete", "--force", id});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+  std::vector<nlohmann::json> stops = bus_.Calls("StopUnit");
+  ASSERT_EQ(stops.size(), 1u) << CallsText(bus_);
+  EXPECT_EQ(stops[0]["unit"], unit);
+  EXPECT_THAT(CgroupDirs(path), IsEmpty());
+}
+
+TEST_F(SystemdRuntimeTest, AFailedStartJobFailsTheCreateAndLeavesNothing) {
+  std::string id = NewId();
+  nlohmann::json config = Config({"sleep", "1000"});
+  config["linux"]["cgroupsPath"] = "refused.slice:berth:" + id;
+  RunResult created = Runtime({"--systemd-cgroup", "create", "--bundle", Bundle(config), id});
+  EXPECT_NE(created.exit_code, 0);
+  EXPECT_THAT(created.err, HasSubstr("systemd StartTransientUnit berth-" + id +
+                                     ".scope: the job ended \"failed\""));
+  EXPECT_NE(Runtime({"state", id}).exit_code, 0) << "a container was left";
+  EXPECT_THAT(CgroupDirs("/refused.slice/berth-" + id + ".scope"), IsEmpty());
+  EXPECT_FALSE(fs::exists(root() + "/" + id));
+}
+
+TEST_F(SystemdRuntimeTest, NoSystemBusIsAClearError) {
+  std::string absent = dir().Join("no-bus-here");
+  ::setenv("DBUS_SYSTEM_BUS_ADDRESS", ("unix:path=" + absent).c_str(), 1);
+  std::string id = NewId();
+  nlohmann::json config = Config({"sleep", "1000"});
+  config["linux"]["cgroupsPath"] = absl::StrCat(slice_, ":berth:", id);
+  RunResult created = Runtime({"--systemd-cgroup", "create", "--bundle", Bundle(config), id});
+  EXPECT_NE(created.exit_code, 0);
+  EXPECT_THAT(created.err, HasSubstr("cannot connect to the system bus at unix:path=" + absent));
+  EXPECT_NE(Runtime({"state", id}).exit_code, 0) << "a container was left";
+  EXPECT_THAT(CgroupDirs(slice_path_ + "/berth-" + id + ".scope"), IsEmpty());
+}
+
+// ---- berthd with cgroup_driver: systemd ----
+
+// Removes every pod of a berthd when the test ends, passed or not.
+struct PodsRemovedAtExit {
+  CriClient* client = nullptr;
+  ~PodsRemovedAtExit() {
+    if (client == nullptr) return;
+    absl::StatusOr<runtime::v1::ListPodSandboxResponse> pods =
+        client->Call(&Stub::ListPodSandbox, runtime::v1::ListPodSandboxRequest());
+    if (!pods.ok()) return;
+    for (const runtime::v1::PodSandbox& pod : pods->items()) {
+      runtime::v1::RemovePodSandboxRequest request;
+      request.set_pod_sandbox_id(pod.id());
+      EXPECT_TRUE(client->Call(&Stub::RemovePodSandbox, request).ok()) << pod.id();
+    }
+  }
+};
+
+TEST(SystemdBerthdTest, PodsAndContainersRunInTransientScopes) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: namespaces, mounts and cgroups";
+  if (!HasDbusDaemon()) GTEST_SKIP() << "needs dbus-daemon (hack/deps installs it)";
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0755);
+  fs::create_directories(dir.Join("bus"));
+  FakeSystemdBus bus;
+  ASSERT_TRUE(bus.Start(dir.Join("bus")).ok());
+  fs::create_directories(dir.Join("systemd/system"));  // as if systemd ran
+  ::setenv("BERTH_SYSTEMD_SYSTEM_DIR", dir.Join("systemd/system").c_str(), 1);
+  ::setenv("DBUS_SYSTEM_BUS_ADDRESS", bus.address().c_str(), 1);
+  TestImages images;
+  ASSERT_TRUE(images.Build(dir.Join("images")).ok());
+  absl::StatusOr<std::string> archive = cri::BuildArchive(images);
+  ASSERT_TRUE(archive.ok()) << archive.status();
+
+  BerthdUnderTest berthd(dir);
+  absl::Status started = berthd.Start("cgroup_driver: systemd\n");
+  ::unsetenv("BERTH_SYSTEMD_SYSTEM_DIR");
+  ASSERT_TRUE(started.ok()) << started;
+  ASSERT_TRUE(cri::Import(berthd.client(), *archive).ok());
+  PodsRemovedAtExit cleanup{&berthd.client()};
+
+  // kubelet's systemd driver names each pod's slice as its cgroup_parent.
+  std::string slice = absl::StrCat("berthe2e-pod", ::getpid(), ".slice");
+  std::string slice_path = "/berthe2e.slice/" + slice;
+  runtime::v1::PodSandboxConfig pod;
+  pod.mutable_metadata()->set_name("scoped");
+  pod.mutable_metadata()->set_namespace_("e2e");
+  pod.mutable_metadata()->set_uid(absl::StrCat("scoped-", ::getpid()));
+  pod.set_log_directory(dir.Join("logs"));
+  pod.mutable_linux()->set_cgroup_parent(slice);
+  pod.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
+      runtime::v1::NODE);
+  runtime::v1::RunPodSandboxRequest run;
+  *run.mutable_config() = pod;
+  absl::StatusOr<runtime::v1::RunPodSandboxResponse> ran =
+      berthd.client().Call(&Stub::RunPodSandbox, run);
+  ASSERT_TRUE(ran.ok()) << ran.status() << berthd.Log();
+  std::string pod_unit = "berth-" + ran->pod_sandbox_id() + ".scope";
+  nlohmann::json pod_start = bus.StartOf(pod_unit);
+  ASSERT_FALSE(pod_start.is_null()) << CallsText(bus);
+  EXPECT_EQ(pod_start["properties"]["Slice"], slice);
+  ASSERT_EQ(pod_start["properties"]["PIDs"].size(), 1u);
+  pid_t pause = pod_start["properties"]["PIDs"][0].get<pid_t>();
+  EXPECT_EQ(CgroupOf(pause, "name=systemd"), slice_path + "/" + pod_unit);
+
+  runtime::v1::CreateContainerRequest create;
+  create.set_pod_sandbox_id(ran->pod_sandbox_id());
+  *create.mutable_sandbox_config() = pod;
+  create.mutable_config()->mutable_metadata()->set_name("sleeper");
+  create.mutable_config()->mutable_image()->set_image(cri::kBusybox);
+  for (const char* arg : {"sleep", "1000"}) create.mutable_config()->add_command(arg);
+  create.mutable_config()->set_log_path("sleeper.log");
+  create.mutable_config()->mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(64
+                                                                                           << 20);
+  absl::StatusOr<runtime::v1::CreateContainerResponse> made =
+      berthd.client().Call(&Stub::CreateContainer, create);
+  ASSERT_TRUE(made.ok()) << made.status() << berthd.Log();
+  std::string id = made->container_id();
+  runtime::v1::StartContainerRequest start;
+  start.set_container_id(id);
+  ASSERT_TRUE(berthd.client().Call(&Stub::StartContainer, start).ok()) << berthd.Log();
+
+  std::string unit = "berth-" + id + ".scope";
+  std::string path = slice_path + "/" + unit;
+  nlohmann::json container_start = bus.StartOf(unit);
+  ASSERT_FALSE(container_start.is_null()) << CallsText(bus);
+  EXPECT_EQ(container_start["properties"]["Slice"], slice);
+  EXPECT_EQ(container_start["properties"]["Delegate"], true);
+  ASSERT_EQ(container_start["properties"]["PIDs"].size(), 1u);
+  pid_t init = container_start["properties"]["PIDs"][0].get<pid_t>();
+  EXPECT_EQ(CgroupOf(init, "name=systemd"), path);
+  EXPECT_EQ(CgroupOf(init, "memory"), path);
+  EXPECT_EQ(
+      ReadFileToString("/sys/fs/cgroup/memory" + path + "/memory.limit_in_bytes").value_or(""),
+      "67108864\n");
+
+  // A live update reaches systemd too.
+  runtime::v1::UpdateContainerResourcesRequest update;
+  update.set_container_id(id);
+  update.mutable_linux()->set_memory_limit_in_bytes(128 << 20);
+  ASSERT_TRUE(berthd.client().Call(&Stub::UpdateContainerResources, update).ok()) << berthd.Log();
+  nlohmann::json last_set;
+  for (const nlohmann::json& call : bus.Calls("SetUnitProperties"))
+    if (call["unit"] == unit) last_set = call;
+  EXPECT_EQ(last_set["properties"]["MemoryLimit"], 128 << 20) << CallsText(bus);
+  EXPECT_EQ(
+      ReadFileToString("/sys/fs/cgroup/memory" + path + "/memory.limit_in_bytes").value_or(""),
+      "134217728\n");
+
+  // Stats come from the scope's cgroup.
+  runtime::v1::ContainerStatsRequest stats_request;
+  stats_request.set_container_id(id);
+  absl::StatusOr<runtime::v1::ContainerStatsResponse> stats =
+      berthd.client().Call(&Stub::ContainerStats, stats_request);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_GT(stats->stats().memory().usage_bytes().value(), 0u);
+
+  runtime::v1::RemoveContainerRequest remove;
+  remove.set_container_id(id);
+  ASSERT_TRUE(berthd.client().Call(&Stub::RemoveContainer, remove).ok()) << berthd.Log();
+  runtime::v1::RemovePodSandboxRequest remove_pod;
+  remove_pod.set_pod_sandbox_id(ran->pod_sandbox_id());
+  ASSERT_TRUE(berthd.client().Call(&Stub::RemovePodSandbox, remove_pod).ok()) << berthd.Log();
+  std::vector<std::string> stopped;
+  for (const nlohmann::json& call : bus.Calls("StopUnit")) stopped.push_back(call["unit"]);
+  EXPECT_THAT(stopped, Contains(unit)) << CallsText(bus);
+  EXPECT_THAT(stopped, Contains(pod_unit)) << CallsText(bus);
+  EXPECT_THAT(CgroupDirs(path), IsEmpty());
+  EXPECT_THAT(CgroupDirs(slice_path + "/" + pod_unit), IsEmpty());
+
+  berthd.process().Signal(SIGTERM).IgnoreError();
+  (void)berthd.process().WaitFor(absl::Seconds(20));
+  ::unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
+  RemoveSliceDirs({slice_path, "/berthe2e.slice"});
+}
+
+}  // namespace
+}  // namespace berth::testing
