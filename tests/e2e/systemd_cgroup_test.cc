@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "runtime/base/atomic_file.h"
+#include "runtime/systemd/systemd_manager.h"
 #include "tests/e2e/berthd_fixture.h"
 #include "tests/e2e/cri_node.h"
 #include "tests/e2e/fake_systemd_bus.h"
@@ -147,6 +148,39 @@ TEST_F(SystemdRuntimeTest, TheContainersCgroupIsATransientScopeSystemdMakes) {
   ASSERT_EQ(stops.size(), 1u) << CallsText(bus_);
   EXPECT_EQ(stops[0]["unit"], unit);
   EXPECT_THAT(CgroupDirs(path), IsEmpty());
+}
+
+TEST_F(SystemdRuntimeTest, AScopeLeftByACrashedCreateIsStoppedAndMadeAfresh) {
+  std::string id = NewId();
+  std::string unit = "berth-" + id + ".scope";
+  // What a create killed between its scope's start and its rollback leaves:
+  // the unit, with a process in it.
+  absl::StatusOr<ChildProcess> leftover = ChildProcess::Spawn({"/bin/sleep", "1000"});
+  ASSERT_TRUE(leftover.ok()) << leftover.status();
+  absl::StatusOr<systemd::Manager> systemd = systemd::Manager::Connect();
+  ASSERT_TRUE(systemd.ok()) << systemd.status();
+  absl::Status left = systemd->StartTransientUnit(
+      unit, {{"Slice", slice_}, {"PIDs", std::vector<uint32_t>{uint32_t(leftover->pid())}}});
+  ASSERT_TRUE(left.ok()) << left;
+
+  nlohmann::json config = Config({"sleep", "1000"});
+  config["linux"]["cgroupsPath"] = absl::StrCat(slice_, ":berth:", id);
+  RunResult created = Runtime({"--systemd-cgroup", "create", "--bundle", Bundle(config), id});
+  ASSERT_EQ(created.exit_code, 0) << created.err << CallsText(bus_);
+  std::vector<std::string> methods;
+  for (const nlohmann::json& call : bus_.Calls())
+    if (call["unit"] == unit) methods.push_back(call["method"]);
+  EXPECT_THAT(methods, ::testing::ElementsAre("StartTransientUnit", "StartTransientUnit",
+                                              "StopUnit", "ResetFailedUnit", "StartTransientUnit"))
+      << CallsText(bus_);
+  absl::StatusOr<ExitStatus> killed = leftover->WaitFor(absl::Seconds(5));
+  ASSERT_TRUE(killed.ok()) << "the leftover's process outlived its unit";
+  EXPECT_EQ(killed->signal, SIGKILL);
+  pid_t pid = nlohmann::json::parse(Runtime({"state", id}).out).value("pid", 0);
+  EXPECT_EQ(bus_.StartOf(unit)["properties"]["PIDs"], nlohmann::json::array({pid}));
+  EXPECT_EQ(CgroupOf(pid, "name=systemd"), slice_path_ + "/" + unit);
+  EXPECT_EQ(Runtime({"delete", "--force", id}).exit_code, 0);
+  EXPECT_THAT(CgroupDirs(slice_path_ + "/" + unit), IsEmpty());
 }
 
 TEST_F(SystemdRuntimeTest, AFailedStartJobFailsTheCreateAndLeavesNothing) {

@@ -3,7 +3,8 @@
 // org.freedesktop.systemd1 and answers the calls berth makes the way
 // systemd does: a transient scope gets a cgroup, below its slice, in the
 // hierarchies systemd manages, with the unit's PIDs moved in; its start and
-// stop jobs end with JobRemoved. Every call is logged as one JSON line.
+// stop jobs end with JobRemoved; stopping a scope kills what is left in it.
+// Every call is logged as one JSON line.
 //
 //   fake_systemd --address unix:path=... --log calls.jsonl [--fail-slice x.slice]
 //
@@ -202,7 +203,19 @@ int StopUnit(sd_bus_message* m, void*, sd_bus_error* error) {
     return sd_bus_error_setf(error, "org.freedesktop.systemd1.NoSuchUnit", "Unit %s not loaded.",
                              name);
   }
-  for (const std::string& dir : unit->second.dirs) ::rmdir(dir.c_str());
+  // As systemd stops a scope: its processes are killed, then its cgroup goes.
+  for (const std::string& dir : unit->second.dirs) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      std::ifstream procs(dir + "/cgroup.procs");
+      bool empty = true;
+      for (pid_t pid; procs >> pid;) {
+        ::kill(pid, SIGKILL);
+        empty = false;
+      }
+      if (empty && (::rmdir(dir.c_str()) == 0 || errno == ENOENT)) break;
+      ::usleep(20000);
+    }
+  }
   state.units.erase(unit);
   return ReplyJob(m, name, "done");
 }
