@@ -110,6 +110,19 @@ ContainerStatus StatusOf(const StateDir& dir, const ContainerState& state) {
   return ContainerStatus::kRunning;
 }
 
+// When the init fails while it is being placed in its cgroup, placing it
+// fails too (it is gone: ESRCH, or systemd's "process does not exist"); the
+// init's own reason, queued on the socket before it exited, is the one to report.
+absl::Status InitErrorOr(SyncSocket& init, absl::Status placing) {
+  pollfd ready = {.fd = init.fd(), .events = POLLIN, .revents = 0};
+  if (::poll(&ready, 1, 100) == 1) {
+    absl::StatusOr<SyncMessage> message = init.Receive();
+    if (message.ok() && message->type == SyncType::kError)
+      return absl::Status(static_cast<absl::StatusCode>(message->value), message->text);
+  }
+  return placing;
+}
+
 absl::Status CreateWithRollback(const RuntimeOptions& runtime, const std::string& id,
                                 const CreateOptions& options, const oci::Spec& spec,
                                 const StateDir& dir, CreateRollback& rollback) {
@@ -204,12 +217,13 @@ absl::Status CreateWithRollback(const RuntimeOptions& runtime, const std::string
 
   // The init builds its rootfs meanwhile, but runs no user code (and mounts
   // no cgroup) until it is in its cgroup with limits set.
-  RETURN_IF_ERROR(cgroup->Join(init));
-  if (spec.linux.resources) {
+  absl::Status placed = cgroup->Join(init);
+  if (placed.ok() && spec.linux.resources) {
     oci::Resources resources = *spec.linux.resources;
     resources.devices = EffectiveDeviceRules(spec);
-    RETURN_IF_ERROR(cgroup->SetResources(resources));
+    placed = cgroup->SetResources(resources);
   }
+  if (!placed.ok()) return InitErrorOr(parent, placed);
   ContainerState state{.id = id,
                        .pid = init,
                        .pid_start_time = start_time,

@@ -29,8 +29,10 @@ class FakeSystemdBus {
   static constexpr char kDbusDaemon[] = "/usr/bin/dbus-daemon";
 
   // `dir` holds the socket, the bus config and the call log. Starts of
-  // units in `fail_slice` end "failed".
-  absl::Status Start(const std::string& dir, const std::string& fail_slice = "") {
+  // units in `fail_slice` end "failed"; those in `slow_slice` are answered
+  // 300ms late.
+  absl::Status Start(const std::string& dir, const std::string& fail_slice = "",
+                     const std::string& slow_slice = "") {
     socket_ = dir + "/system_bus_socket";
     log_ = dir + "/systemd-calls.jsonl";
     std::string config = dir + "/bus.conf";
@@ -59,6 +61,7 @@ class FakeSystemdBus {
     RETURN_IF_ERROR(WaitFor([&] { return ::access(socket_.c_str(), F_OK) == 0; }, "bus socket"));
     std::vector<std::string> argv = {FAKE_SYSTEMD_PATH, "--address", address(), "--log", log_};
     if (!fail_slice.empty()) argv.insert(argv.end(), {"--fail-slice", fail_slice});
+    if (!slow_slice.empty()) argv.insert(argv.end(), {"--slow-slice", slow_slice});
     ASSIGN_OR_RETURN(ChildProcess fake,
                      ChildProcess::Spawn(argv, {.stdout_path = dir + "/fake_systemd.log",
                                                 .stderr_path = dir + "/fake_systemd.log"}));

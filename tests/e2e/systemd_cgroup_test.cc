@@ -84,14 +84,14 @@ class SystemdRuntimeTest : public RuntimeTest {
     if (IsSkipped()) return;
     if (!HasDbusDaemon()) GTEST_SKIP() << "needs dbus-daemon (hack/deps installs it)";
     fs::create_directories(dir().Join("bus"));
-    absl::Status started = bus_.Start(dir().Join("bus"), "refused.slice");
+    absl::Status started = bus_.Start(dir().Join("bus"), "refused.slice", "slow.slice");
     ASSERT_TRUE(started.ok()) << started;
     ::setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_.address().c_str(), 1);
   }
 
   void TearDown() override {
     RuntimeTest::TearDown();
-    RemoveSliceDirs({slice_path_, "/berthe2e.slice", "/refused.slice"});
+    RemoveSliceDirs({slice_path_, "/berthe2e.slice", "/refused.slice", "/slow.slice"});
     ::unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
   }
 
@@ -194,6 +194,22 @@ TEST_F(SystemdRuntimeTest, AFailedStartJobFailsTheCreateAndLeavesNothing) {
   EXPECT_NE(Runtime({"state", id}).exit_code, 0) << "a container was left";
   EXPECT_THAT(CgroupDirs("/refused.slice/berth-" + id + ".scope"), IsEmpty());
   EXPECT_FALSE(fs::exists(root() + "/" + id));
+}
+
+// An init that fails while systemd is still making its scope is gone by the
+// time systemd looks for it; the create reports the init's reason, not
+// systemd's "process does not exist".
+TEST_F(SystemdRuntimeTest, AnInitThatFailsEarlyIsReportedWithItsOwnReason) {
+  std::string id = NewId();
+  nlohmann::json config = Config({"sleep", "1000"});
+  config["root"]["path"] = dir().Join("no-such-rootfs");
+  config["linux"]["cgroupsPath"] = "slow.slice:berth:" + id;
+  RunResult created = Runtime({"--systemd-cgroup", "create", "--bundle", Bundle(config), id});
+  EXPECT_NE(created.exit_code, 0);
+  EXPECT_THAT(created.err, HasSubstr("no-such-rootfs"));
+  EXPECT_THAT(created.err, ::testing::Not(HasSubstr("does not exist"))) << CallsText(bus_);
+  EXPECT_NE(Runtime({"state", id}).exit_code, 0) << "a container was left";
+  EXPECT_THAT(CgroupDirs("/slow.slice/berth-" + id + ".scope"), IsEmpty());
 }
 
 TEST_F(SystemdRuntimeTest, NoSystemBusIsAClearError) {

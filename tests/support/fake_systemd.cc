@@ -7,9 +7,12 @@
 // Every call is logged as one JSON line.
 //
 //   fake_systemd --address unix:path=... --log calls.jsonl [--fail-slice x.slice]
+//                [--slow-slice y.slice]
 //
 // `--fail-slice`: starts of units in that slice end "failed", as when
-// systemd cannot set a unit up. On SIGTERM the cgroups it made are removed.
+// systemd cannot set a unit up. `--slow-slice`: starts of units in that
+// slice are answered 300ms late, as from a busy systemd. On SIGTERM the
+// cgroups it made are removed.
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -46,6 +49,7 @@ struct State {
   sd_bus* bus = nullptr;
   std::string log_path;
   std::string fail_slice;
+  std::string slow_slice;
   std::vector<std::string> hierarchies;  // the mount points systemd manages
   std::map<std::string, Unit> units;
   std::vector<std::string> made;  // every directory made, in order
@@ -149,6 +153,15 @@ int ReadProperties(sd_bus_message* m, nlohmann::json& out) {
   return sd_bus_message_exit_container(m);
 }
 
+// Whether `pid` is gone or a zombie.
+bool Exited(pid_t pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string text;
+  if (!std::getline(stat, text)) return true;
+  size_t paren = text.rfind(')');
+  return paren == std::string::npos || text.substr(paren + 2, 1) == "Z";
+}
+
 // Replies with a job's path, then ends the job.
 int ReplyJob(sd_bus_message* m, const std::string& unit, const std::string& result) {
   uint32_t id = state.next_job++;
@@ -175,7 +188,16 @@ int StartTransientUnit(sd_bus_message* m, void*, sd_bus_error* error) {
                              "Unit %s was already loaded or has a fragment file.", name);
   }
   std::string slice = properties.value("Slice", "system.slice");
+  if (slice == state.slow_slice) ::usleep(300000);
   if (slice == state.fail_slice) return ReplyJob(m, name, "failed");
+  // A PID that is gone, or has exited and waits to be reaped (the kernel
+  // refuses to move it: ESRCH), fails the call.
+  for (uint32_t pid : properties.value("PIDs", std::vector<uint32_t>{})) {
+    if (Exited(static_cast<pid_t>(pid))) {
+      return sd_bus_error_setf(error, "org.freedesktop.DBus.Error.UnixProcessIdUnknown",
+                               "Process with ID %u does not exist.", pid);
+    }
+  }
 
   Unit unit;
   std::string path = absl::StrCat(SlicePath(slice), "/", name);
@@ -271,6 +293,7 @@ int main(int argc, char** argv) {
     if (flag == "--address") address = argv[i + 1];
     if (flag == "--log") state.log_path = argv[i + 1];
     if (flag == "--fail-slice") state.fail_slice = argv[i + 1];
+    if (flag == "--slow-slice") state.slow_slice = argv[i + 1];
   }
   if (address.empty() || state.log_path.empty()) {
     std::fprintf(stderr, "usage: fake_systemd --address A --log F [--fail-slice S]\n");
