@@ -24,6 +24,7 @@
 #include "tests/e2e/cri_node.h"
 #include "tests/e2e/fake_systemd_bus.h"
 #include "tests/e2e/local_registry.h"
+#include "tests/e2e/nspawn_systemd.h"
 #include "tests/e2e/runtime_fixture.h"
 #include "tests/unit/temp_dir.h"
 
@@ -223,6 +224,87 @@ TEST_F(SystemdRuntimeTest, NoSystemBusIsAClearError) {
   EXPECT_THAT(created.err, HasSubstr("cannot connect to the system bus at unix:path=" + absent));
   EXPECT_NE(Runtime({"state", id}).exit_code, 0) << "a container was left";
   EXPECT_THAT(CgroupDirs(slice_path_ + "/berth-" + id + ".scope"), IsEmpty());
+}
+
+// ---- berth-runtime under a real systemd ----
+
+// The same scope, asked of systemd itself (booted in a container): systemd
+// takes the unit and its properties, places the init, keeps the limits over
+// a daemon-reload, takes a live update, and forgets the unit on delete.
+class RealSystemdTest : public RuntimeTest {};
+
+TEST_F(RealSystemdTest, BerthRuntimesScopeUnderSystemdInAContainer) {
+  if (::access(SystemdInAContainer::kNspawn, X_OK) != 0 ||
+      ::access(SystemdInAContainer::kSystemd, X_OK) != 0)
+    GTEST_SKIP() << "needs systemd-nspawn and systemd (hack/deps installs systemd-container)";
+  if (::access("/run/systemd/system", F_OK) == 0)
+    GTEST_SKIP() << "systemd runs this host: its cgroups are not a test's to share";
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0755);
+  std::string rootfs = Rootfs();
+  std::string runtime = BERTH_RUNTIME_PATH;
+  std::string bundle = dir.Join("bundle");
+  fs::create_directories(bundle);
+  ASSERT_EQ(ChildProcess::Spawn({runtime, "spec", "--bundle", bundle})->Wait()->exit_code, 0);
+  nlohmann::json config = nlohmann::json::parse(*ReadFileToString(bundle + "/config.json"));
+  config["root"] = {{"path", rootfs}, {"readonly", true}};
+  config["process"]["args"] = {"sleep", "1000"};
+  config["process"]["terminal"] = false;
+  config["linux"]["cgroupsPath"] = "berthe2e-real.slice:berth:c1";
+  config["linux"]["resources"]["memory"] = {{"limit", 64 << 20}};
+  config["linux"]["resources"]["pids"] = {{"limit", 42}};
+  config["linux"]["resources"]["cpu"] = {{"shares", 512}, {"quota", 25000}, {"period", 100000}};
+  ASSERT_TRUE(WriteFileAtomically(bundle + "/config.json", config.dump()).ok());
+
+  SystemdInAContainer systemd;
+  absl::Status booted =
+      systemd.Boot(dir.Join("node"), {dir.path(), fs::path(rootfs).parent_path().string(),
+                                      fs::path(runtime).parent_path().string()});
+  ASSERT_TRUE(booted.ok()) << booted;
+  const std::vector<std::string> berth_runtime = {runtime, "--root", "/run/berth-e2e"};
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), berth_runtime.begin(), berth_runtime.end());
+    return systemd.Run(args);
+  };
+
+  SystemdInAContainer::Output created =
+      run({"--systemd-cgroup", "create", "--bundle", bundle, "c1"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  std::map<std::string, std::string> unit = systemd.Show("berth-c1.scope");
+  EXPECT_EQ(unit["ActiveState"], "active");
+  EXPECT_EQ(unit["Slice"], "berthe2e-real.slice");
+  EXPECT_EQ(unit["Delegate"], "yes");
+  EXPECT_EQ(unit["MemoryLimit"], "67108864");
+  EXPECT_EQ(unit["TasksMax"], "42");
+  EXPECT_EQ(unit["CPUShares"], "512");
+  EXPECT_EQ(unit["CPUQuotaPerSecUSec"], "250ms");
+  std::string cgroup = unit["ControlGroup"];
+  EXPECT_EQ(cgroup, "/berthe2e.slice/berthe2e-real.slice/berth-c1.scope");
+  pid_t pid = nlohmann::json::parse(run({"state", "c1"}).out).value("pid", 0);
+  std::string placed = systemd.Run({"cat", absl::StrCat("/proc/", pid, "/cgroup")}).out;
+  for (const char* hierarchy : {"name=systemd", "memory", "pids", "freezer"})
+    EXPECT_THAT(placed, HasSubstr(absl::StrCat(":", hierarchy, ":", cgroup, "\n")));
+
+  // A reload makes systemd apply its units again: the limits and the device
+  // rules berth wrote must survive it.
+  std::string memory = "/sys/fs/cgroup/memory" + cgroup + "/memory.limit_in_bytes";
+  std::string devices = "/sys/fs/cgroup/devices" + cgroup + "/devices.list";
+  ASSERT_EQ(systemd.Run({"systemctl", "daemon-reload"}).exit_code, 0);
+  EXPECT_EQ(systemd.Run({"cat", memory}).out, "67108864\n");
+  std::string rules = systemd.Run({"cat", devices}).out;
+  EXPECT_THAT(rules, HasSubstr("c 1:3 rwm"));  // /dev/null
+  EXPECT_THAT(rules, ::testing::Not(HasSubstr("a *:* rwm")));
+
+  ASSERT_EQ(run({"start", "c1"}).exit_code, 0);
+  SystemdInAContainer::Output updated = run({"update", "--memory", "134217728", "c1"});
+  EXPECT_EQ(updated.exit_code, 0) << updated.err;
+  EXPECT_EQ(systemd.Show("berth-c1.scope")["MemoryLimit"], "134217728");
+  EXPECT_EQ(systemd.Run({"cat", memory}).out, "134217728\n");
+
+  SystemdInAContainer::Output deleted = run({"delete", "--force", "c1"});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_EQ(systemd.Show("berth-c1.scope")["LoadState"], "not-found");
+  EXPECT_NE(systemd.Run({"test", "-e", "/sys/fs/cgroup/systemd" + cgroup}).exit_code, 0);
 }
 
 // ---- berthd with cgroup_driver: systemd ----
