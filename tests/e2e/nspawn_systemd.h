@@ -134,6 +134,9 @@ class SystemdInAContainer {
     return properties;
   }
 
+  // systemd's pid, as this host sees it.
+  pid_t leader() const { return leader_; }
+
   std::string Log() const { return ReadFileToString(dir_ + "/nspawn.log").value_or(""); }
 
  private:

@@ -307,6 +307,136 @@ TEST_F(RealSystemdTest, BerthRuntimesScopeUnderSystemdInAContainer) {
   EXPECT_NE(systemd.Run({"test", "-e", "/sys/fs/cgroup/systemd" + cgroup}).exit_code, 0);
 }
 
+// berthd as the systemd service it ships as (packaging/berth.service, with
+// a drop-in pointing it at this build), in that container, with
+// cgroup_driver systemd: systemd learns it is ready and reloaded, pods and
+// containers get scopes systemd made, and a restart of the service leaves
+// them running.
+TEST_F(RealSystemdTest, BerthdServiceRunsPodsInScopesUnderSystemd) {
+  if (::access(SystemdInAContainer::kNspawn, X_OK) != 0 ||
+      ::access(SystemdInAContainer::kSystemd, X_OK) != 0)
+    GTEST_SKIP() << "needs systemd-nspawn and systemd (hack/deps installs systemd-container)";
+  if (::access("/run/systemd/system", F_OK) == 0)
+    GTEST_SKIP() << "systemd runs this host: its cgroups are not a test's to share";
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0755);
+  TestImages images;
+  ASSERT_TRUE(images.Build(dir.Join("images")).ok());
+  absl::StatusOr<std::string> archive = cri::BuildArchive(images);
+  ASSERT_TRUE(archive.ok()) << archive.status();
+  std::string build_dir = fs::path(BERTHD_PATH).parent_path().parent_path().string();
+  // Everything berthd keeps is in the container's /run, gone with it.
+  std::string config = dir.Join("berth.yaml");
+  ASSERT_TRUE(WriteFileAtomically(config,
+                                  "root: /run/berth-e2e/root\n"
+                                  "state_dir: /run/berth-e2e/run\n"
+                                  "socket: /run/berth-e2e/berth.sock\n"
+                                  "cgroup_driver: systemd\n"
+                                  "cni:\n  conf_dir: /run/berth-e2e/net.d\n")
+                  .ok());
+  fs::copy_file(std::string(BERTH_SOURCE_DIR) + "/packaging/berth.service",
+                dir.Join("berth.service"));
+  ASSERT_TRUE(WriteFileAtomically(dir.Join("10-e2e.conf"),
+                                  absl::StrCat("[Service]\nExecStart=\nExecStart=", BERTHD_PATH,
+                                               " --config ", config, "\n"))
+                  .ok());
+
+  SystemdInAContainer systemd;
+  absl::Status booted = systemd.Boot(dir.Join("node"), {dir.path(), build_dir});
+  ASSERT_TRUE(booted.ok()) << booted;
+  SystemdInAContainer::Output started = systemd.Run(
+      {"/bin/sh", "-c",
+       absl::StrCat("mkdir -p /run/systemd/system/berth.service.d && cp ",
+                    dir.Join("berth.service"), " /run/systemd/system/ && cp ",
+                    dir.Join("10-e2e.conf"),
+                    " /run/systemd/system/berth.service.d/ && systemctl daemon-reload && "
+                    "systemctl start berth")});
+  ASSERT_EQ(started.exit_code, 0) << started.err << systemd.Run({"journalctl", "-u", "berth"}).out;
+  // systemctl start returns once the service said READY=1.
+  std::map<std::string, std::string> service = systemd.Show("berth.service");
+  EXPECT_EQ(service["ActiveState"], "active");
+  EXPECT_EQ(service["Type"], "notify");
+  EXPECT_EQ(service["KillMode"], "process");
+  EXPECT_EQ(service["Delegate"], "yes");
+  EXPECT_THAT(service["StatusText"], HasSubstr("serving CRI on /run/berth-e2e/berth.sock"));
+  std::string main_pid = service["MainPID"];
+  // ExecReload: SIGHUP, RELOADING=1, then READY=1 again; same process.
+  SystemdInAContainer::Output reloaded = systemd.Run({"systemctl", "reload", "berth"});
+  EXPECT_EQ(reloaded.exit_code, 0) << reloaded.err;
+  service = systemd.Show("berth.service");
+  EXPECT_EQ(service["ActiveState"], "active");
+  EXPECT_EQ(service["MainPID"], main_pid);
+
+  std::string socket = absl::StrCat("/proc/", systemd.leader(), "/root/run/berth-e2e/berth.sock");
+  absl::StatusOr<CriClient> client = CriClient::Connect(socket, absl::Seconds(10));
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE(cri::Import(*client, *archive).ok());
+
+  runtime::v1::PodSandboxConfig pod;
+  pod.mutable_metadata()->set_name("under-systemd");
+  pod.mutable_metadata()->set_namespace_("e2e");
+  pod.mutable_metadata()->set_uid("under-systemd-uid");
+  pod.set_log_directory("/run/berth-e2e/logs");
+  pod.mutable_linux()->set_cgroup_parent("berthe2e-pod1.slice");
+  pod.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
+      runtime::v1::NODE);
+  runtime::v1::RunPodSandboxRequest run;
+  *run.mutable_config() = pod;
+  absl::StatusOr<runtime::v1::RunPodSandboxResponse> ran = client->Call(&Stub::RunPodSandbox, run);
+  ASSERT_TRUE(ran.ok()) << ran.status();
+  std::map<std::string, std::string> pod_unit =
+      systemd.Show("berth-" + ran->pod_sandbox_id() + ".scope");
+  EXPECT_EQ(pod_unit["ActiveState"], "active");
+  EXPECT_EQ(pod_unit["Slice"], "berthe2e-pod1.slice");
+
+  runtime::v1::CreateContainerRequest create;
+  create.set_pod_sandbox_id(ran->pod_sandbox_id());
+  *create.mutable_sandbox_config() = pod;
+  create.mutable_config()->mutable_metadata()->set_name("sleeper");
+  create.mutable_config()->mutable_image()->set_image(cri::kBusybox);
+  for (const char* arg : {"sleep", "1000"}) create.mutable_config()->add_command(arg);
+  create.mutable_config()->set_log_path("sleeper.log");
+  create.mutable_config()->mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(64
+                                                                                           << 20);
+  absl::StatusOr<runtime::v1::CreateContainerResponse> made =
+      client->Call(&Stub::CreateContainer, create);
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::string id = made->container_id();
+  runtime::v1::StartContainerRequest start;
+  start.set_container_id(id);
+  ASSERT_TRUE(client->Call(&Stub::StartContainer, start).ok());
+  std::string unit = "berth-" + id + ".scope";
+  std::map<std::string, std::string> scope = systemd.Show(unit);
+  EXPECT_EQ(scope["ActiveState"], "active");
+  EXPECT_EQ(scope["Slice"], "berthe2e-pod1.slice");
+  EXPECT_EQ(scope["MemoryLimit"], "67108864");
+  EXPECT_EQ(scope["ControlGroup"], "/berthe2e.slice/berthe2e-pod1.slice/" + unit);
+  // The container's processes are the scope's, not the service's.
+  EXPECT_EQ(systemd.Show("berth.service")["ControlGroup"], "/system.slice/berth.service");
+
+  // A restart of the service keeps the pod and its container running.
+  SystemdInAContainer::Output restarted = systemd.Run({"systemctl", "restart", "berth"});
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.err;
+  client = CriClient::Connect(socket, absl::Seconds(10));
+  ASSERT_TRUE(client.ok()) << client.status();
+  runtime::v1::ContainerStatusRequest status;
+  status.set_container_id(id);
+  absl::StatusOr<runtime::v1::ContainerStatusResponse> after =
+      client->Call(&Stub::ContainerStatus, status);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->status().state(), runtime::v1::CONTAINER_RUNNING);
+  EXPECT_EQ(systemd.Show(unit)["ActiveState"], "active");
+
+  runtime::v1::RemovePodSandboxRequest remove;
+  remove.set_pod_sandbox_id(ran->pod_sandbox_id());
+  ASSERT_TRUE(client->Call(&Stub::RemovePodSandbox, remove).ok());
+  EXPECT_EQ(systemd.Show(unit)["LoadState"], "not-found");
+  EXPECT_EQ(systemd.Show("berth-" + ran->pod_sandbox_id() + ".scope")["LoadState"], "not-found");
+  SystemdInAContainer::Output stopped = systemd.Run({"systemctl", "stop", "berth"});
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_EQ(systemd.Show("berth.service")["Result"], "success");
+}
+
 // ---- berthd with cgroup_driver: systemd ----
 
 // Removes every pod of a berthd when the test ends, passed or not.
