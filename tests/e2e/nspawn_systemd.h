@@ -33,6 +33,7 @@
 #include "runtime/base/child_process.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
+#include "tests/support/cgroup_mounts.h"
 
 namespace berth::testing {
 
@@ -143,19 +144,13 @@ class SystemdInAContainer {
   // A cgroup of ours in every hierarchy, so that what nspawn and the
   // container's systemd make is below it.
   absl::Status MakeOwnCgroups() {
-    std::ifstream mountinfo("/proc/self/mountinfo");
-    for (std::string line; std::getline(mountinfo, line);) {
-      std::vector<std::string> halves = absl::StrSplit(line, " - ");
-      if (halves.size() != 2) continue;
-      std::vector<std::string> left = absl::StrSplit(halves[0], ' ');
-      std::vector<std::string> right = absl::StrSplit(halves[1], ' ');
-      if (left.size() < 5 || (right[0] != "cgroup" && right[0] != "cgroup2")) continue;
-      std::string cgroup = left[4] + "/" + machine_;
+    for (const CgroupMount& mount : CgroupMounts()) {
+      std::string cgroup = mount.point + "/" + machine_;
       if (::mkdir(cgroup.c_str(), 0755) != 0) return ErrnoStatus("mkdir " + cgroup);
       cgroups_.push_back(cgroup);
       // A v1 cpuset takes tasks once it has cpus and memory nodes.
       for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
-        absl::StatusOr<std::string> parent = ReadFileToString(left[4] + "/" + file);
+        absl::StatusOr<std::string> parent = ReadFileToString(mount.point + "/" + file);
         if (parent.ok()) std::ofstream(cgroup + "/" + file) << *parent;
       }
     }

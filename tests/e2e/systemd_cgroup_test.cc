@@ -74,6 +74,36 @@ std::string CallsText(const FakeSystemdBus& bus) {
   return text;
 }
 
+// A pod on the host's network (no CNI needed) in the slice `cgroup_parent`,
+// as kubelet's systemd driver names pod slices.
+runtime::v1::PodSandboxConfig HostNetworkPod(const std::string& name, const std::string& log_dir,
+                                             const std::string& cgroup_parent) {
+  runtime::v1::PodSandboxConfig pod;
+  pod.mutable_metadata()->set_name(name);
+  pod.mutable_metadata()->set_namespace_("e2e");
+  pod.mutable_metadata()->set_uid(absl::StrCat(name, "-", ::getpid()));
+  pod.set_log_directory(log_dir);
+  pod.mutable_linux()->set_cgroup_parent(cgroup_parent);
+  pod.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
+      runtime::v1::NODE);
+  return pod;
+}
+
+// busybox sleeping, with a 64 MiB memory limit.
+runtime::v1::CreateContainerRequest Sleeper(const std::string& pod_id,
+                                            const runtime::v1::PodSandboxConfig& pod) {
+  runtime::v1::CreateContainerRequest create;
+  create.set_pod_sandbox_id(pod_id);
+  *create.mutable_sandbox_config() = pod;
+  runtime::v1::ContainerConfig& config = *create.mutable_config();
+  config.mutable_metadata()->set_name("sleeper");
+  config.mutable_image()->set_image(cri::kBusybox);
+  for (const char* arg : {"sleep", "1000"}) config.add_command(arg);
+  config.set_log_path("sleeper.log");
+  config.mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(64 << 20);
+  return create;
+}
+
 bool HasDbusDaemon() { return ::access(FakeSystemdBus::kDbusDaemon, X_OK) == 0; }
 
 // ---- berth-runtime --systemd-cgroup ----
@@ -231,14 +261,20 @@ TEST_F(SystemdRuntimeTest, NoSystemBusIsAClearError) {
 // The same scope, asked of systemd itself (booted in a container): systemd
 // takes the unit and its properties, places the init, keeps the limits over
 // a daemon-reload, takes a live update, and forgets the unit on delete.
-class RealSystemdTest : public RuntimeTest {};
+class RealSystemdTest : public RuntimeTest {
+ protected:
+  void SetUp() override {
+    RuntimeTest::SetUp();
+    if (IsSkipped()) return;
+    if (::access(SystemdInAContainer::kNspawn, X_OK) != 0 ||
+        ::access(SystemdInAContainer::kSystemd, X_OK) != 0)
+      GTEST_SKIP() << "needs systemd-nspawn and systemd (hack/deps installs systemd-container)";
+    if (::access("/run/systemd/system", F_OK) == 0)
+      GTEST_SKIP() << "systemd runs this host: its cgroups are not a test's to share";
+  }
+};
 
 TEST_F(RealSystemdTest, BerthRuntimesScopeUnderSystemdInAContainer) {
-  if (::access(SystemdInAContainer::kNspawn, X_OK) != 0 ||
-      ::access(SystemdInAContainer::kSystemd, X_OK) != 0)
-    GTEST_SKIP() << "needs systemd-nspawn and systemd (hack/deps installs systemd-container)";
-  if (::access("/run/systemd/system", F_OK) == 0)
-    GTEST_SKIP() << "systemd runs this host: its cgroups are not a test's to share";
   TempDir dir;
   ::chmod(dir.path().c_str(), 0755);
   std::string rootfs = Rootfs();
@@ -313,11 +349,6 @@ TEST_F(RealSystemdTest, BerthRuntimesScopeUnderSystemdInAContainer) {
 // containers get scopes systemd made, and a restart of the service leaves
 // them running.
 TEST_F(RealSystemdTest, BerthdServiceRunsPodsInScopesUnderSystemd) {
-  if (::access(SystemdInAContainer::kNspawn, X_OK) != 0 ||
-      ::access(SystemdInAContainer::kSystemd, X_OK) != 0)
-    GTEST_SKIP() << "needs systemd-nspawn and systemd (hack/deps installs systemd-container)";
-  if (::access("/run/systemd/system", F_OK) == 0)
-    GTEST_SKIP() << "systemd runs this host: its cgroups are not a test's to share";
   TempDir dir;
   ::chmod(dir.path().c_str(), 0755);
   TestImages images;
@@ -372,14 +403,8 @@ TEST_F(RealSystemdTest, BerthdServiceRunsPodsInScopesUnderSystemd) {
   ASSERT_TRUE(client.ok()) << client.status();
   ASSERT_TRUE(cri::Import(*client, *archive).ok());
 
-  runtime::v1::PodSandboxConfig pod;
-  pod.mutable_metadata()->set_name("under-systemd");
-  pod.mutable_metadata()->set_namespace_("e2e");
-  pod.mutable_metadata()->set_uid("under-systemd-uid");
-  pod.set_log_directory("/run/berth-e2e/logs");
-  pod.mutable_linux()->set_cgroup_parent("berthe2e-pod1.slice");
-  pod.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
-      runtime::v1::NODE);
+  runtime::v1::PodSandboxConfig pod =
+      HostNetworkPod("under-systemd", "/run/berth-e2e/logs", "berthe2e-pod1.slice");
   runtime::v1::RunPodSandboxRequest run;
   *run.mutable_config() = pod;
   absl::StatusOr<runtime::v1::RunPodSandboxResponse> ran = client->Call(&Stub::RunPodSandbox, run);
@@ -389,15 +414,7 @@ TEST_F(RealSystemdTest, BerthdServiceRunsPodsInScopesUnderSystemd) {
   EXPECT_EQ(pod_unit["ActiveState"], "active");
   EXPECT_EQ(pod_unit["Slice"], "berthe2e-pod1.slice");
 
-  runtime::v1::CreateContainerRequest create;
-  create.set_pod_sandbox_id(ran->pod_sandbox_id());
-  *create.mutable_sandbox_config() = pod;
-  create.mutable_config()->mutable_metadata()->set_name("sleeper");
-  create.mutable_config()->mutable_image()->set_image(cri::kBusybox);
-  for (const char* arg : {"sleep", "1000"}) create.mutable_config()->add_command(arg);
-  create.mutable_config()->set_log_path("sleeper.log");
-  create.mutable_config()->mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(64
-                                                                                           << 20);
+  runtime::v1::CreateContainerRequest create = Sleeper(ran->pod_sandbox_id(), pod);
   absl::StatusOr<runtime::v1::CreateContainerResponse> made =
       client->Call(&Stub::CreateContainer, create);
   ASSERT_TRUE(made.ok()) << made.status();
@@ -481,14 +498,7 @@ TEST(SystemdBerthdTest, PodsAndContainersRunInTransientScopes) {
   // kubelet's systemd driver names each pod's slice as its cgroup_parent.
   std::string slice = absl::StrCat("berthe2e-pod", ::getpid(), ".slice");
   std::string slice_path = "/berthe2e.slice/" + slice;
-  runtime::v1::PodSandboxConfig pod;
-  pod.mutable_metadata()->set_name("scoped");
-  pod.mutable_metadata()->set_namespace_("e2e");
-  pod.mutable_metadata()->set_uid(absl::StrCat("scoped-", ::getpid()));
-  pod.set_log_directory(dir.Join("logs"));
-  pod.mutable_linux()->set_cgroup_parent(slice);
-  pod.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
-      runtime::v1::NODE);
+  runtime::v1::PodSandboxConfig pod = HostNetworkPod("scoped", dir.Join("logs"), slice);
   runtime::v1::RunPodSandboxRequest run;
   *run.mutable_config() = pod;
   absl::StatusOr<runtime::v1::RunPodSandboxResponse> ran =
@@ -502,15 +512,7 @@ TEST(SystemdBerthdTest, PodsAndContainersRunInTransientScopes) {
   pid_t pause = pod_start["properties"]["PIDs"][0].get<pid_t>();
   EXPECT_EQ(CgroupOf(pause, "name=systemd"), slice_path + "/" + pod_unit);
 
-  runtime::v1::CreateContainerRequest create;
-  create.set_pod_sandbox_id(ran->pod_sandbox_id());
-  *create.mutable_sandbox_config() = pod;
-  create.mutable_config()->mutable_metadata()->set_name("sleeper");
-  create.mutable_config()->mutable_image()->set_image(cri::kBusybox);
-  for (const char* arg : {"sleep", "1000"}) create.mutable_config()->add_command(arg);
-  create.mutable_config()->set_log_path("sleeper.log");
-  create.mutable_config()->mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(64
-                                                                                           << 20);
+  runtime::v1::CreateContainerRequest create = Sleeper(ran->pod_sandbox_id(), pod);
   absl::StatusOr<runtime::v1::CreateContainerResponse> made =
       berthd.client().Call(&Stub::CreateContainer, create);
   ASSERT_TRUE(made.ok()) << made.status() << berthd.Log();

@@ -33,6 +33,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/cgroup_mounts.h"
 
 namespace {
 
@@ -70,22 +71,10 @@ std::vector<std::string> ManagedHierarchies() {
   static const std::set<std::string> kManaged = {"name=systemd", "cpu",   "cpuacct", "memory",
                                                  "devices",      "blkio", "pids"};
   std::vector<std::string> found;
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  for (std::string line; std::getline(mountinfo, line);) {
-    std::vector<std::string> halves = absl::StrSplit(line, " - ");
-    if (halves.size() != 2) continue;
-    std::vector<std::string> left = absl::StrSplit(halves[0], ' ');
-    std::vector<std::string> right = absl::StrSplit(halves[1], ' ');
-    if (left.size() < 5 || right.size() < 3) continue;
-    if (right[0] == "cgroup2") {
-      found.push_back(left[4]);
-    } else if (right[0] == "cgroup") {
-      for (absl::string_view option : absl::StrSplit(right[2], ','))
-        if (kManaged.contains(std::string(option))) {
-          found.push_back(left[4]);
-          break;
-        }
-    }
+  for (const berth::testing::CgroupMount& mount : berth::testing::CgroupMounts()) {
+    bool managed = mount.unified;
+    for (const std::string& option : mount.options) managed = managed || kManaged.contains(option);
+    if (managed) found.push_back(mount.point);
   }
   return found;
 }
