@@ -1,9 +1,11 @@
 #include "runtime/cgroups/systemd_cgroup.h"
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/base/call_in_child.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/cgroups/cgroup_v2.h"
 
@@ -78,26 +80,33 @@ std::vector<UnitProperty> ResourceProperties(const oci::Resources& resources, in
   return properties;
 }
 
-absl::StatusOr<systemd::Manager*> SystemdCgroupManager::Systemd() {
-  if (!systemd_) {
+namespace {
+
+// Runs `call` against systemd's manager in a child process: libsystemd and
+// the libraries it pulls in (about half a megabyte of each process's memory)
+// then never load into the monitor, which lives as long as its container.
+absl::Status WithSystemd(const std::function<absl::Status(systemd::Manager&)>& call) {
+  return CallInChild([&]() -> absl::Status {
     ASSIGN_OR_RETURN(systemd::Manager manager, systemd::Manager::Connect());
-    systemd_.emplace(std::move(manager));
-  }
-  return &*systemd_;
+    return call(manager);
+  });
 }
 
+}  // namespace
+
 absl::Status SystemdCgroupManager::Join(pid_t pid) {
-  ASSIGN_OR_RETURN(systemd::Manager * systemd, Systemd());
   std::vector<UnitProperty> properties = ScopeProperties(unit_, pid, version());
-  absl::Status started = systemd->StartTransientUnit(unit_.name, properties);
-  if (absl::IsAlreadyExists(started)) {
-    // Left by a create of this id that died before its rollback ran: its
-    // processes are that create's, so the unit is stopped and made afresh.
-    RETURN_IF_ERROR(systemd->StopUnit(unit_.name));
-    (void)systemd->ResetFailedUnit(unit_.name);
-    started = systemd->StartTransientUnit(unit_.name, properties);
-  }
-  RETURN_IF_ERROR(started);
+  RETURN_IF_ERROR(WithSystemd([&](systemd::Manager& systemd) {
+    absl::Status started = systemd.StartTransientUnit(unit_.name, properties);
+    if (absl::IsAlreadyExists(started)) {
+      // Left by a create of this id that died before its rollback ran: its
+      // processes are that create's, so the unit is stopped and made afresh.
+      RETURN_IF_ERROR(systemd.StopUnit(unit_.name));
+      (void)systemd.ResetFailedUnit(unit_.name);
+      started = systemd.StartTransientUnit(unit_.name, properties);
+    }
+    return started;
+  }));
   // systemd places the init only in the hierarchies it manages; the others
   // (v1 controllers such as net_cls or hugetlb) are ours to join.
   return cgroupfs_->Join(pid);
@@ -106,15 +115,16 @@ absl::Status SystemdCgroupManager::Join(pid_t pid) {
 absl::Status SystemdCgroupManager::SetResources(const oci::Resources& resources) {
   std::vector<UnitProperty> properties = ResourceProperties(resources, version());
   if (!properties.empty()) {
-    ASSIGN_OR_RETURN(systemd::Manager * systemd, Systemd());
-    RETURN_IF_ERROR(systemd->SetUnitProperties(unit_.name, properties));
+    RETURN_IF_ERROR(WithSystemd([&](systemd::Manager& systemd) {
+      return systemd.SetUnitProperties(unit_.name, properties);
+    }));
   }
   return cgroupfs_->SetResources(resources);
 }
 
 absl::Status SystemdCgroupManager::Destroy() {
-  ASSIGN_OR_RETURN(systemd::Manager * systemd, Systemd());
-  RETURN_IF_ERROR(systemd->StopUnit(unit_.name));
+  RETURN_IF_ERROR(
+      WithSystemd([&](systemd::Manager& systemd) { return systemd.StopUnit(unit_.name); }));
   return cgroupfs_->Destroy();
 }
 

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +30,8 @@ std::vector<systemd::UnitProperty> ResourceProperties(const oci::Resources& reso
 // The systemd driver: systemd makes the container's cgroup, a transient
 // scope holding the init, over D-Bus; berth then joins the hierarchies
 // systemd leaves alone and writes limits through cgroupfs, as runc does.
+// Each D-Bus exchange runs in a child process (CallInChild): only for the
+// single-threaded executor and monitor.
 class SystemdCgroupManager final : public CgroupManager {
  public:
   SystemdCgroupManager(SystemdUnit unit, std::unique_ptr<CgroupManager> cgroupfs)
@@ -47,11 +48,8 @@ class SystemdCgroupManager final : public CgroupManager {
   int version() const override { return cgroupfs_->version(); }
 
  private:
-  absl::StatusOr<systemd::Manager*> Systemd();
-
   SystemdUnit unit_;
   std::unique_ptr<CgroupManager> cgroupfs_;
-  std::optional<systemd::Manager> systemd_;  // connected on first use
 };
 
 }  // namespace berth

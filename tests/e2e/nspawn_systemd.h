@@ -185,14 +185,15 @@ class SystemdInAContainer {
     return 0;
   }
 
-  // Until systemd has booted; before its socket exists, systemctl cannot ask.
+  // Until systemd has booted; before its sockets exist, systemctl cannot ask.
   absl::Status WaitBooted() {
     absl::Time deadline = absl::Now() + absl::Seconds(60);
     for (;;) {
       Output state = Run({"systemctl", "is-system-running", "--wait"}, absl::Seconds(60));
       std::string text(absl::StripAsciiWhitespace(state.out));
       if (text == "running" || text == "degraded") return absl::OkStatus();
-      if (text.empty() && absl::Now() < deadline) {
+      // Empty, or "offline": systemctl cannot reach systemd yet.
+      if ((text.empty() || text == "offline") && absl::Now() < deadline) {
         absl::SleepFor(absl::Milliseconds(50));
         continue;
       }

@@ -535,6 +535,19 @@ TEST(SystemdBerthdTest, PodsAndContainersRunInTransientScopes) {
       ReadFileToString("/sys/fs/cgroup/memory" + path + "/memory.limit_in_bytes").value_or(""),
       "67108864\n");
 
+  // systemd was asked from short-lived children: no monitor, which lives as
+  // long as its container, carries libsystemd.
+  int monitors = 0;
+  for (const auto& proc : fs::directory_iterator("/proc")) {
+    std::string cmdline = ReadFileToString(proc.path().string() + "/cmdline").value_or("");
+    if (!absl::StrContains(cmdline, "berth-monitor") || !absl::StrContains(cmdline, dir.path()))
+      continue;
+    ++monitors;
+    std::string maps = ReadFileToString(proc.path().string() + "/maps").value_or("");
+    EXPECT_FALSE(absl::StrContains(maps, "libsystemd")) << proc.path() << " maps libsystemd";
+  }
+  EXPECT_EQ(monitors, 2);  // the pause's and the container's
+
   // A live update reaches systemd too.
   runtime::v1::UpdateContainerResourcesRequest update;
   update.set_container_id(id);

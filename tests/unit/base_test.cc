@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/base/atomic_file.h"
+#include "runtime/base/call_in_child.h"
 #include "runtime/base/child_process.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_lock.h"
@@ -117,6 +118,27 @@ TEST(FileLockTest, ReleasedWhenTheHolderGoesAway) {
   std::string path = dir.Join("lock");
   { ASSERT_TRUE(FileLock::TryAcquire(path).ok()); }
   EXPECT_TRUE(FileLock::TryAcquire(path).ok());
+}
+
+TEST(CallInChildTest, ReturnsTheChildsStatusAndKeepsItsMemory) {
+  int touched = 0;
+  EXPECT_TRUE(CallInChild([&] {
+                touched = 1;
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_EQ(touched, 0);  // the child's write stayed in the child
+  absl::Status failed = CallInChild([] { return absl::NotFoundError("no such unit x.scope"); });
+  EXPECT_EQ(failed.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(failed.message(), "no such unit x.scope");
+}
+
+TEST(CallInChildTest, AChildThatDiesIsAnError) {
+  absl::Status died = CallInChild([]() -> absl::Status {
+    ::raise(SIGKILL);
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(died.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(died.message(), ::testing::HasSubstr("killed by signal 9"));
 }
 
 TEST(ChildProcessTest, ReportsExitCodes) {
