@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -217,12 +218,9 @@ absl::Status CreateWithRollback(const RuntimeOptions& runtime, const std::string
 
   // The init builds its rootfs meanwhile, but runs no user code (and mounts
   // no cgroup) until it is in its cgroup with limits set.
-  absl::Status placed = cgroup->Join(init);
-  if (placed.ok() && spec.linux.resources) {
-    oci::Resources resources = *spec.linux.resources;
-    resources.devices = EffectiveDeviceRules(spec);
-    placed = cgroup->SetResources(resources);
-  }
+  std::optional<oci::Resources> resources = spec.linux.resources;
+  if (resources) resources->devices = EffectiveDeviceRules(spec);
+  absl::Status placed = cgroup->Place(init, resources ? &*resources : nullptr);
   if (!placed.ok()) return InitErrorOr(parent, placed);
   ContainerState state{.id = id,
                        .pid = init,

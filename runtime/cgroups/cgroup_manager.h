@@ -21,6 +21,13 @@ class CgroupManager {
   virtual absl::Status Join(pid_t pid) = 0;
   // Writes the limits. Unsupported settings fail naming the OCI field.
   virtual absl::Status SetResources(const oci::Resources& resources) = 0;
+  // A new container's init: Join, then SetResources when `resources` is
+  // given. The systemd driver hands systemd the limits with the unit.
+  virtual absl::Status Place(pid_t pid, const oci::Resources* resources) {
+    absl::Status joined = Join(pid);
+    if (!joined.ok() || resources == nullptr) return joined;
+    return SetResources(*resources);
+  }
   virtual absl::Status Freeze(bool frozen) = 0;
   virtual absl::StatusOr<bool> IsFrozen() = 0;
   virtual absl::StatusOr<std::vector<pid_t>> Pids() = 0;

@@ -94,8 +94,12 @@ absl::Status WithSystemd(const std::function<absl::Status(systemd::Manager&)>& c
 
 }  // namespace
 
-absl::Status SystemdCgroupManager::Join(pid_t pid) {
+absl::Status SystemdCgroupManager::Place(pid_t pid, const oci::Resources* resources) {
   std::vector<UnitProperty> properties = ScopeProperties(unit_, pid, version());
+  if (resources != nullptr) {
+    std::vector<UnitProperty> limits = ResourceProperties(*resources, version());
+    properties.insert(properties.end(), limits.begin(), limits.end());
+  }
   RETURN_IF_ERROR(WithSystemd([&](systemd::Manager& systemd) {
     absl::Status started = systemd.StartTransientUnit(unit_.name, properties);
     if (absl::IsAlreadyExists(started)) {
@@ -108,8 +112,10 @@ absl::Status SystemdCgroupManager::Join(pid_t pid) {
     return started;
   }));
   // systemd places the init only in the hierarchies it manages; the others
-  // (v1 controllers such as net_cls or hugetlb) are ours to join.
-  return cgroupfs_->Join(pid);
+  // (v1 controllers such as net_cls or hugetlb) are ours to join. The limits
+  // go to cgroupfs too: systemd knows no equivalent for some of them.
+  RETURN_IF_ERROR(cgroupfs_->Join(pid));
+  return resources != nullptr ? cgroupfs_->SetResources(*resources) : absl::OkStatus();
 }
 
 absl::Status SystemdCgroupManager::SetResources(const oci::Resources& resources) {

@@ -37,8 +37,10 @@ class SystemdCgroupManager final : public CgroupManager {
   SystemdCgroupManager(SystemdUnit unit, std::unique_ptr<CgroupManager> cgroupfs)
       : unit_(std::move(unit)), cgroupfs_(std::move(cgroupfs)) {}
 
-  absl::Status Join(pid_t pid) override;
+  absl::Status Join(pid_t pid) override { return Place(pid, nullptr); }
   absl::Status SetResources(const oci::Resources& resources) override;
+  // One exchange with systemd: the scope starts with the init and the limits.
+  absl::Status Place(pid_t pid, const oci::Resources* resources) override;
   absl::Status Freeze(bool frozen) override { return cgroupfs_->Freeze(frozen); }
   absl::StatusOr<bool> IsFrozen() override { return cgroupfs_->IsFrozen(); }
   absl::StatusOr<std::vector<pid_t>> Pids() override { return cgroupfs_->Pids(); }

@@ -154,14 +154,12 @@ TEST_F(SystemdRuntimeTest, TheContainersCgroupIsATransientScopeSystemdMakes) {
   EXPECT_EQ(start["properties"]["Delegate"], true);
   EXPECT_EQ(start["properties"]["DefaultDependencies"], false);
   EXPECT_EQ(start["properties"]["MemoryAccounting"], true);
-  // The limits are mirrored on the unit, so that a reload of systemd keeps them.
-  std::vector<nlohmann::json> set = bus_.Calls("SetUnitProperties");
-  ASSERT_EQ(set.size(), 1u) << CallsText(bus_);
-  EXPECT_EQ(set[0]["unit"], unit);
-  EXPECT_EQ(set[0]["runtime"], true);
-  EXPECT_EQ(set[0]["properties"]["MemoryLimit"], 64 << 20);
-  EXPECT_EQ(set[0]["properties"]["TasksMax"], 42);
-  EXPECT_EQ(set[0]["properties"]["CPUShares"], 512);
+  // The limits are the unit's from its start, so that a reload of systemd
+  // keeps them: one exchange with systemd for the whole create.
+  EXPECT_EQ(start["properties"]["MemoryLimit"], 64 << 20);
+  EXPECT_EQ(start["properties"]["TasksMax"], 42);
+  EXPECT_EQ(start["properties"]["CPUShares"], 512);
+  EXPECT_THAT(bus_.Calls("SetUnitProperties"), IsEmpty());
 
   std::string path = slice_path_ + "/" + unit;
   // systemd moved the init into the scope; berth joined the hierarchies
@@ -172,6 +170,18 @@ TEST_F(SystemdRuntimeTest, TheContainersCgroupIsATransientScopeSystemdMakes) {
   EXPECT_EQ(
       ReadFileToString("/sys/fs/cgroup/memory" + path + "/memory.limit_in_bytes").value_or(""),
       "67108864\n");
+
+  // A live update is mirrored too.
+  RunResult updated = Runtime({"update", "--memory", "134217728", id});
+  EXPECT_EQ(updated.exit_code, 0) << updated.err;
+  std::vector<nlohmann::json> set = bus_.Calls("SetUnitProperties");
+  ASSERT_EQ(set.size(), 1u) << CallsText(bus_);
+  EXPECT_EQ(set[0]["unit"], unit);
+  EXPECT_EQ(set[0]["runtime"], true);
+  EXPECT_EQ(set[0]["properties"]["MemoryLimit"], 128 << 20);
+  EXPECT_EQ(
+      ReadFileToString("/sys/fs/cgroup/memory" + path + "/memory.limit_in_bytes").value_or(""),
+      "134217728\n");
 
   RunResult deleted = Runtime({"delete", "--force", id});
   EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
@@ -314,6 +324,7 @@ TEST_F(RealSystemdTest, BerthRuntimesScopeUnderSystemdInAContainer) {
   EXPECT_EQ(unit["TasksMax"], "42");
   EXPECT_EQ(unit["CPUShares"], "512");
   EXPECT_EQ(unit["CPUQuotaPerSecUSec"], "250ms");
+  EXPECT_EQ(unit["NeedDaemonReload"], "no");  // the limits came with the unit, not after
   std::string cgroup = unit["ControlGroup"];
   EXPECT_EQ(cgroup, "/berthe2e.slice/berthe2e-real.slice/berth-c1.scope");
   pid_t pid = nlohmann::json::parse(run({"state", "c1"}).out).value("pid", 0);
