@@ -940,6 +940,42 @@ TEST_F(ContainerTest, UserNamespacePodSeesHostFilesThroughItsRange) {
   EXPECT_THAT(LeftoversOf(*id, pid), IsEmpty());
 }
 
+// In a pod's user namespace, a container's non-root user is the pod's range
+// shifted (inside and for exec), and the pod's net and ipc sysctls apply:
+// those namespaces belong to the pod's user namespace.
+TEST_F(ContainerTest, UserNamespacePodRunsNonRootUsersAndSetsItsSysctls) {
+  constexpr uint32_t kHostId = 100000 + 65536 * 4;
+  absl::StatusOr<Pod> pod = RunPod("userns-user", [&](runtime::v1::PodSandboxConfig& pod) {
+    SetUserns(*pod.mutable_linux()->mutable_security_context()->mutable_namespace_options(),
+              runtime::v1::POD, kHostId, 65536);
+    (*pod.mutable_linux()->mutable_sysctls())["net.ipv4.ip_unprivileged_port_start"] = "100";
+    (*pod.mutable_linux()->mutable_sysctls())["kernel.shm_rmid_forced"] = "1";
+  });
+  ASSERT_TRUE(pod.ok()) << pod.status() << LogTail();
+  runtime::v1::ContainerConfig config = Container("user", kBusybox, {"sleep", "1000"});
+  *Security(config).mutable_namespace_options()->mutable_userns_options() =
+      pod->config.linux().security_context().namespace_options().userns_options();
+  Security(config).mutable_run_as_user()->set_value(1000);
+  Security(config).mutable_run_as_group()->set_value(1000);
+  absl::StatusOr<std::string> id = CreateAndStart(*pod, config);
+  ASSERT_TRUE(id.ok()) << id.status() << LogTail();
+  EXPECT_EQ(ExecOut(*id,
+                    "id -u; id -g; cat /proc/sys/net/ipv4/ip_unprivileged_port_start "
+                    "/proc/sys/kernel/shm_rmid_forced; touch /tmp/by-user && echo wrote"),
+            "1000\n1000\n100\n1\nwrote\n");
+  // From the host: the init and the file it wrote belong to the range's 1000.
+  std::string status = ReadFileToString(absl::StrCat("/proc/", Pid(*id), "/status")).value_or("");
+  EXPECT_THAT(status, ::testing::HasSubstr(absl::StrCat("\nUid:\t", kHostId + 1000, "\t")));
+  struct stat st;
+  std::string rootfs = node_->state_dir() + "/containers/" + *id + "/rootfs";
+  ASSERT_EQ(::stat((rootfs + "/tmp/by-user").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, kHostId + 1000);
+  EXPECT_EQ(st.st_gid, kHostId + 1000);
+  // The host's own values did not move.
+  EXPECT_NE(ReadFileToString("/proc/sys/net/ipv4/ip_unprivileged_port_start").value_or(""),
+            "100\n");
+}
+
 // Mode NODE: the host's own user namespace, its full range.
 TEST_F(ContainerTest, UserNamespaceModeNodeIsTheHosts) {
   absl::StatusOr<Pod> pod = RunPod("userns-node", [](runtime::v1::PodSandboxConfig& pod) {
