@@ -37,6 +37,7 @@ constexpr LiveKey kLiveKeys[] = {
     BERTH_LIVE_KEY("image.auth_file", image.auth_file),
     BERTH_LIVE_KEY("image.stall_timeout", image.stall_timeout),
     BERTH_LIVE_KEY("cni.conf_dir", cni.conf_dir),
+    BERTH_LIVE_KEY("cni.conf_template", cni.conf_template),
     BERTH_LIVE_KEY("cni.bin_dirs", cni.bin_dirs),
     BERTH_LIVE_KEY("cni.plugin_timeout", cni.plugin_timeout),
     BERTH_LIVE_KEY("stream.max_sessions", stream.max_sessions),

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "cri/config/live_config.h"
 #include "runtime/v1/api.grpc.pb.h"
 
@@ -32,6 +34,11 @@ class CriRuntimeService final : public runtime::v1::RuntimeService::Service {
   grpc::Status RuntimeConfig(grpc::ServerContext* context,
                              const runtime::v1::RuntimeConfigRequest* request,
                              runtime::v1::RuntimeConfigResponse* response) override;
+  // The node's pod CIDRs (update_runtime_config.cc): recorded, and with
+  // cni.conf_template set, the network config written from it.
+  grpc::Status UpdateRuntimeConfig(grpc::ServerContext* context,
+                                   const runtime::v1::UpdateRuntimeConfigRequest* request,
+                                   runtime::v1::UpdateRuntimeConfigResponse* response) override;
 
   // Pod sandboxes (sandbox_rpcs.cc).
   grpc::Status RunPodSandbox(grpc::ServerContext* context,
@@ -120,6 +127,8 @@ class CriRuntimeService final : public runtime::v1::RuntimeService::Service {
   ContainerService* containers_;
   ContainerEvents* events_;
   streaming::StreamingServer* streaming_ = nullptr;
+  absl::Mutex pod_cidr_mutex_;
+  std::string pod_cidr_ ABSL_GUARDED_BY(pod_cidr_mutex_);  // as kubelet last sent it
 };
 
 }  // namespace berth::cri

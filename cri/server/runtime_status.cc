@@ -91,6 +91,10 @@ grpc::Status CriRuntimeService::Status(grpc::ServerContext*,
         network["networks"].push_back({{"name", file.network_name}, {"path", file.path}});
       }
     }
+    {
+      absl::MutexLock lock(&pod_cidr_mutex_);
+      network["pod_cidr"] = pod_cidr_;
+    }
     info["network"] = network.dump(2);
   }
   return grpc::Status::OK;

@@ -78,6 +78,54 @@ TEST(BerthdTest, NetworkIsReadyOnlyOnceACniConfigExists) {
   EXPECT_TRUE(FindCondition(*status, "NetworkReady")->status());
 }
 
+// UpdateRuntimeConfig: with cni.conf_template, kubelet's pod CIDR becomes
+// the node's network config; a bad CIDR is refused and writes nothing;
+// without a template the CIDR is only recorded.
+TEST(BerthdTest, UpdateRuntimeConfigFillsTheNetworkTemplate) {
+  using Stub = runtime::v1::RuntimeService::Stub;
+  TempDir dir;
+  std::string conf_template = dir.Join("net.template");
+  ASSERT_TRUE(WriteFileAtomically(conf_template, R"({"cniVersion": "1.0.0", "name": "templated",
+      "plugins": [{"type": "bridge", "bridge": "bt-unused",
+                   "ipam": {"type": "host-local", "ranges": {{.PodCIDRRanges}},
+                            "routes": {{.Routes}}}}]})")
+                  .ok());
+  BerthdUnderTest berthd(dir);
+  // The line continues berth.yaml's cni: block.
+  ASSERT_TRUE(berthd.Start("  conf_template: " + conf_template + "\n").ok()) << berthd.Log();
+  auto update = [&](CriClient& client, const std::string& cidr) {
+    runtime::v1::UpdateRuntimeConfigRequest request;
+    request.mutable_runtime_config()->mutable_network_config()->set_pod_cidr(cidr);
+    return client.Call(&Stub::UpdateRuntimeConfig, request).status();
+  };
+  std::string written = berthd.conf_dir() + "/10-berth-net.conflist";
+
+  EXPECT_EQ(update(berthd.client(), "10.77.3.0/33").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(written));
+  EXPECT_FALSE(FindCondition(*berthd.client().Status(false), "NetworkReady")->status());
+
+  absl::Status updated = update(berthd.client(), "10.77.3.0/24");
+  ASSERT_TRUE(updated.ok()) << updated << berthd.Log();
+  nlohmann::json conf = nlohmann::json::parse(ReadFileToString(written).value_or("null"));
+  EXPECT_EQ(conf["plugins"][0]["ipam"]["ranges"][0][0]["subnet"], "10.77.3.0/24");
+  EXPECT_EQ(conf["plugins"][0]["ipam"]["routes"][0]["dst"], "0.0.0.0/0");
+  absl::StatusOr<runtime::v1::StatusResponse> status = berthd.client().Status(true);
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(FindCondition(*status, "NetworkReady")->status());
+  nlohmann::json network = nlohmann::json::parse(status->info().at("network"));
+  EXPECT_EQ(network["pod_cidr"], "10.77.3.0/24");
+  EXPECT_EQ(network["networks"][0]["name"], "templated");
+
+  TempDir other_dir;
+  BerthdUnderTest plain(other_dir);
+  ASSERT_TRUE(plain.Start().ok()) << plain.Log();
+  EXPECT_TRUE(update(plain.client(), "10.77.4.0/24,fd00:77::/64").ok());
+  EXPECT_FALSE(std::filesystem::exists(plain.conf_dir() + "/10-berth-net.conflist"));
+  nlohmann::json recorded =
+      nlohmann::json::parse(plain.client().Status(true)->info().at("network"));
+  EXPECT_EQ(recorded["pod_cidr"], "10.77.4.0/24,fd00:77::/64");
+}
+
 TEST(BerthdTest, VerboseStatusCarriesTheEffectiveConfig) {
   TempDir dir;
   BerthdUnderTest berthd(dir);

@@ -731,6 +731,7 @@ TEST_F(ImageTest, DebianPackageInstallsUpgradesAndServesFromItsPaths) {
        {"usr/bin/berthd", "usr/bin/berthctl", "usr/bin/berth-runtime",
         "usr/libexec/berth/berth-monitor", "usr/libexec/berth/berth-pause", "etc/berth/berth.yaml",
         "lib/systemd/system/berth.service", "usr/share/berth/cni/10-berth.conflist",
+        "usr/share/berth/cni/berth-net.conflist.template",
         "usr/share/man/man8/berthd.8", "usr/share/man/man8/berth-runtime.8"})
     EXPECT_EQ(::access((root + "/" + file).c_str(), F_OK), 0) << file;
   std::string config = root + "/etc/berth/berth.yaml";

@@ -127,6 +127,7 @@ TEST(ConfigTest, EveryKeyCanBeOverridden) {
       {"cgroup_driver", "systemd"},
       {"shutdown_timeout", "3s"},
       {"cni.conf_dir", "/x/net.d"},
+      {"cni.conf_template", "/x/net.template"},
       {"cni.bin_dirs", "/x/bin:/y/cni"},
       {"cni.cache_dir", "/x/cni"},
       {"cni.netns_dir", "/x/netns"},
