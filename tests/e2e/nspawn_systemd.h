@@ -48,7 +48,7 @@ class SystemdInAContainer {
   };
 
   // Boots it in `dir`, with `binds` (host directories) visible read-only at
-  // the same paths.
+  // the same paths. FAILED_PRECONDITION: nspawn cannot run containers here.
   absl::Status Boot(const std::string& dir, const std::vector<std::string>& binds) {
     dir_ = dir;
     machine_ = absl::StrCat("berth-e2e-", ::getpid());
@@ -79,7 +79,12 @@ class SystemdInAContainer {
 
     absl::Time deadline = absl::Now() + absl::Seconds(30);
     while ((leader_ = FindLeader()) == 0) {
-      if (absl::Now() > deadline || nspawn_->WaitFor(absl::ZeroDuration()).ok())
+      // nspawn gave up before any systemd ran: this machine cannot run its
+      // containers, whatever berth does.
+      if (nspawn_->WaitFor(absl::ZeroDuration()).ok())
+        return absl::FailedPreconditionError("systemd-nspawn cannot run a container here:\n" +
+                                             Log());
+      if (absl::Now() > deadline)
         return absl::UnavailableError("systemd-nspawn did not start systemd:\n" + Log());
       absl::SleepFor(absl::Milliseconds(20));
     }

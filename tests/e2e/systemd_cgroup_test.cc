@@ -306,6 +306,7 @@ TEST_F(RealSystemdTest, BerthRuntimesScopeUnderSystemdInAContainer) {
   absl::Status booted =
       systemd.Boot(dir.Join("node"), {dir.path(), fs::path(rootfs).parent_path().string(),
                                       fs::path(runtime).parent_path().string()});
+  if (absl::IsFailedPrecondition(booted)) GTEST_SKIP() << booted.message();
   ASSERT_TRUE(booted.ok()) << booted;
   const std::vector<std::string> berth_runtime = {runtime, "--root", "/run/berth-e2e"};
   auto run = [&](std::vector<std::string> args) {
@@ -385,6 +386,7 @@ TEST_F(RealSystemdTest, BerthdServiceRunsPodsInScopesUnderSystemd) {
 
   SystemdInAContainer systemd;
   absl::Status booted = systemd.Boot(dir.Join("node"), {dir.path(), build_dir});
+  if (absl::IsFailedPrecondition(booted)) GTEST_SKIP() << booted.message();
   ASSERT_TRUE(booted.ok()) << booted;
   SystemdInAContainer::Output started = systemd.Run(
       {"/bin/sh", "-c",
