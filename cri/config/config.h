@@ -28,7 +28,7 @@ struct CniConfig {
   absl::Duration plugin_timeout = absl::Minutes(1);
   // A network config template that UpdateRuntimeConfig fills in with the
   // node's pod CIDRs and writes to <conf_dir>/10-berth-net.conflist
-  // (cri/server/cni_conf_template.h). Empty: the CIDRs are only recorded.
+  // (cni/conf_template.h). Empty: the CIDRs are only recorded.
   std::string conf_template;
 };
 

@@ -8,8 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "cni/conf_template.h"
 #include "cri/grpc_status.h"
-#include "cri/server/cni_conf_template.h"
 #include "cri/server/runtime_service.h"
 #include "runtime/base/atomic_file.h"
 
@@ -20,7 +20,7 @@ grpc::Status CriRuntimeService::UpdateRuntimeConfig(
     runtime::v1::UpdateRuntimeConfigResponse*) {
   const std::string& text = request->runtime_config().network_config().pod_cidr();
   if (text.empty()) return grpc::Status::OK;
-  absl::StatusOr<std::vector<std::string>> cidrs = ParsePodCidrs(text);
+  absl::StatusOr<std::vector<std::string>> cidrs = cni::ParsePodCidrs(text);
   if (!cidrs.ok()) return ToGrpcStatus(cidrs.status());
   {
     absl::MutexLock lock(&pod_cidr_mutex_);
@@ -39,9 +39,12 @@ grpc::Status CriRuntimeService::UpdateRuntimeConfig(
     return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
         "cni.conf_template ", cni.conf_template, ": ", template_text.status().message())));
   }
-  absl::StatusOr<std::string> conf = RenderCniConfTemplate(*template_text, *cidrs);
-  if (!conf.ok()) return ToGrpcStatus(absl::FailedPreconditionError(conf.status().message()));
-  std::string path = absl::StrCat(cni.conf_dir, "/", kTemplatedConfName);
+  absl::StatusOr<std::string> conf = cni::RenderCniConfTemplate(*template_text, *cidrs);
+  if (!conf.ok()) {
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        absl::StrCat("cni.conf_template ", cni.conf_template, ": ", conf.status().message())));
+  }
+  std::string path = absl::StrCat(cni.conf_dir, "/", cni::kTemplatedConfName);
   if (ReadFileToString(path).value_or("") == *conf) return grpc::Status::OK;
   absl::Status written = MakeDirectories(cni.conf_dir, 0755);
   if (written.ok()) written = WriteFileAtomically(path, *conf, 0644);

@@ -1,5 +1,4 @@
-#include "cri/server/cni_conf_template.h"
-
+#include "cni/conf_template.h"
 #include "cni/network_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -7,7 +6,7 @@
 #include "runtime/base/atomic_file.h"
 #include "tests/unit/temp_dir.h"
 
-namespace berth::cri {
+namespace berth::cni {
 namespace {
 
 using ::testing::ElementsAre;
@@ -54,8 +53,7 @@ TEST(CniConfTemplateTest, TheShippedTemplateMakesAValidNetwork) {
   ASSERT_TRUE(rendered.ok()) << rendered.status();
   testing::TempDir dir;
   ASSERT_TRUE(WriteFileAtomically(dir.Join(kTemplatedConfName), *rendered).ok());
-  absl::StatusOr<std::vector<cni::NetworkConfigFile>> networks =
-      cni::LoadNetworkConfigFiles(dir.path());
+  absl::StatusOr<std::vector<NetworkConfigFile>> networks = LoadNetworkConfigFiles(dir.path());
   ASSERT_TRUE(networks.ok()) << networks.status();
   ASSERT_EQ(networks->size(), 1u);
   EXPECT_EQ((*networks)[0].network_name, "berth");
@@ -63,4 +61,4 @@ TEST(CniConfTemplateTest, TheShippedTemplateMakesAValidNetwork) {
 }
 
 }  // namespace
-}  // namespace berth::cri
+}  // namespace berth::cni

@@ -1,9 +1,8 @@
 #pragma once
 
-// What UpdateRuntimeConfig does with the node's pod CIDRs when
-// cni.conf_template names a network config template, as containerd's
-// conf_template does: the template is filled in and written to the CNI
-// config directory, where berthd's network then comes from.
+// Network config templates filled in with a node's pod CIDRs, as
+// containerd's conf_template: berthd's UpdateRuntimeConfig writes the result
+// to the CNI config directory, where the pods' network then comes from.
 
 #include <string>
 #include <vector>
@@ -11,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace berth::cri {
+namespace berth::cni {
 
 // The file UpdateRuntimeConfig writes in cni.conf_dir.
 inline constexpr char kTemplatedConfName[] = "10-berth-net.conflist";
@@ -28,4 +27,4 @@ absl::StatusOr<std::vector<std::string>> ParsePodCidrs(absl::string_view text);
 absl::StatusOr<std::string> RenderCniConfTemplate(absl::string_view text,
                                                   const std::vector<std::string>& cidrs);
 
-}  // namespace berth::cri
+}  // namespace berth::cni

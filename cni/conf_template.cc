@@ -1,4 +1,4 @@
-#include "cri/server/cni_conf_template.h"
+#include "cni/conf_template.h"
 
 #include <arpa/inet.h>
 
@@ -8,7 +8,7 @@
 #include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
 
-namespace berth::cri {
+namespace berth::cni {
 namespace {
 
 bool IsIpv6(const std::string& cidr) { return cidr.find(':') != std::string::npos; }
@@ -67,7 +67,7 @@ absl::StatusOr<std::string> RenderCniConfTemplate(absl::string_view text,
     absl::StrAppend(&out, text.substr(at, open - at));
     size_t close = text.find("}}", open);
     if (close == absl::string_view::npos)
-      return absl::InvalidArgumentError("cni.conf_template: a \"{{\" is never closed");
+      return absl::InvalidArgumentError("a \"{{\" is never closed");
     absl::string_view placeholder = text.substr(open, close + 2 - open);
     bool known = false;
     for (const auto& [name, value] : kPlaceholders) {
@@ -77,16 +77,15 @@ absl::StatusOr<std::string> RenderCniConfTemplate(absl::string_view text,
     }
     if (!known) {
       return absl::InvalidArgumentError(
-          absl::StrCat("cni.conf_template: unknown placeholder ", placeholder,
+          absl::StrCat("unknown placeholder ", placeholder,
                        " (known: {{.PodCIDR}}, {{.PodCIDRRanges}}, {{.Routes}})"));
     }
     at = close + 2;
   }
   nlohmann::json parsed = nlohmann::json::parse(out, nullptr, false);
   if (parsed.is_discarded() || !parsed.is_object())
-    return absl::InvalidArgumentError(
-        "cni.conf_template: the filled-in template is not a JSON object");
+    return absl::InvalidArgumentError("the filled-in template is not a JSON object");
   return out;
 }
 
-}  // namespace berth::cri
+}  // namespace berth::cni
