@@ -132,11 +132,11 @@ int OnJobRemoved(sd_bus_message* m, void* userdata, sd_bus_error*) {
 
 using Arguments = std::function<absl::Status(sd_bus_message*)>;
 
-absl::Status CallManager(const SdBus* sd, sd_bus* bus, const char* member, const std::string& what,
-                         const Arguments& arguments, Message& reply) {
+// Calls `member` of `interface` on systemd's manager object.
+absl::Status CallManager(const SdBus* sd, sd_bus* bus, const char* interface, const char* member,
+                         const std::string& what, const Arguments& arguments, Message& reply) {
   Message call(sd);
-  int r = sd->message_new_method_call(bus, call.out(), kSystemd, kManagerPath, kManagerInterface,
-                                      member);
+  int r = sd->message_new_method_call(bus, call.out(), kSystemd, kManagerPath, interface, member);
   if (r < 0) return Appended(r, member);
   if (absl::Status s = arguments(call.get()); !s.ok()) return s;
   BusError error(sd);
@@ -158,7 +158,10 @@ absl::Status RunJob(const SdBus* sd, sd_bus* bus, const char* member, const std:
   std::unique_ptr<sd_bus_slot, decltype(sd->slot_unref)> slot_owner(slot, sd->slot_unref);
 
   Message reply(sd);
-  if (absl::Status s = CallManager(sd, bus, member, what, arguments, reply); !s.ok()) return s;
+  if (absl::Status s = CallManager(sd, bus, kManagerInterface, member, what, arguments, reply);
+      !s.ok()) {
+    return s;
+  }
   const char* job = nullptr;
   if (sd->message_read_basic(reply.get(), 'o', &job) < 0 || job == nullptr)
     return absl::InternalError(absl::StrCat("systemd ", what, ": the reply names no job"));
@@ -214,15 +217,10 @@ Manager::~Manager() {
 }
 
 absl::Status Manager::Ping() {
-  Message call(sd_);
-  int r = sd_->message_new_method_call(bus_, call.out(), kSystemd, kManagerPath,
-                                       "org.freedesktop.DBus.Peer", "Ping");
-  if (r < 0) return Appended(r, "Ping");
-  BusError error(sd_);
   Message reply(sd_);
-  r = sd_->call(bus_, call.get(), 0, error.get(), reply.out());
-  if (r < 0) return CallStatus(r, *error.get(), "Ping");
-  return absl::OkStatus();
+  return CallManager(
+      sd_, bus_, "org.freedesktop.DBus.Peer", "Ping", "Ping",
+      [](sd_bus_message*) { return absl::OkStatus(); }, reply);
 }
 
 absl::Status Manager::StartTransientUnit(const std::string& name,
@@ -248,7 +246,7 @@ absl::Status Manager::SetUnitProperties(const std::string& name,
   const SdBus* sd = sd_;
   Message reply(sd_);
   return CallManager(
-      sd_, bus_, "SetUnitProperties", absl::StrCat("SetUnitProperties ", name),
+      sd_, bus_, kManagerInterface, "SetUnitProperties", absl::StrCat("SetUnitProperties ", name),
       [&](sd_bus_message* m) {
         int runtime_only = 1;
         int r = sd->message_append_basic(m, 's', name.c_str());
@@ -276,7 +274,7 @@ absl::Status Manager::ResetFailedUnit(const std::string& name) {
   const SdBus* sd = sd_;
   Message reply(sd_);
   return CallManager(
-      sd_, bus_, "ResetFailedUnit", absl::StrCat("ResetFailedUnit ", name),
+      sd_, bus_, kManagerInterface, "ResetFailedUnit", absl::StrCat("ResetFailedUnit ", name),
       [&](sd_bus_message* m) {
         return Appended(sd->message_append_basic(m, 's', name.c_str()), "name");
       },
