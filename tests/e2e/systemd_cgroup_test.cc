@@ -469,6 +469,16 @@ TEST_F(RealSystemdTest, BerthdServiceRunsPodsInScopesUnderSystemd) {
 
 // ---- berthd with cgroup_driver: systemd ----
 
+// The slice directories of a test's scopes, removed when it ends, passed or
+// not; the bus address it set goes too.
+struct SliceDirsRemovedAtExit {
+  std::vector<std::string> paths;
+  ~SliceDirsRemovedAtExit() {
+    RemoveSliceDirs(paths);
+    ::unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
+  }
+};
+
 // Removes every pod of a berthd when the test ends, passed or not.
 struct PodsRemovedAtExit {
   CriClient* client = nullptr;
@@ -493,6 +503,11 @@ TEST(SystemdBerthdTest, PodsAndContainersRunInTransientScopes) {
   fs::create_directories(dir.Join("bus"));
   FakeSystemdBus bus;
   ASSERT_TRUE(bus.Start(dir.Join("bus")).ok());
+  // kubelet's systemd driver names each pod's slice as its cgroup_parent.
+  std::string slice = absl::StrCat("berthe2e-pod", ::getpid(), ".slice");
+  std::string slice_path = "/berthe2e.slice/" + slice;
+  // Declared before berthd, so it runs after berthd stops, passed or not.
+  SliceDirsRemovedAtExit slice_dirs{{slice_path, "/berthe2e.slice"}};
   fs::create_directories(dir.Join("systemd/system"));  // as if systemd ran
   ::setenv("BERTH_SYSTEMD_SYSTEM_DIR", dir.Join("systemd/system").c_str(), 1);
   ::setenv("DBUS_SYSTEM_BUS_ADDRESS", bus.address().c_str(), 1);
@@ -508,9 +523,6 @@ TEST(SystemdBerthdTest, PodsAndContainersRunInTransientScopes) {
   ASSERT_TRUE(cri::Import(berthd.client(), *archive).ok());
   PodsRemovedAtExit cleanup{&berthd.client()};
 
-  // kubelet's systemd driver names each pod's slice as its cgroup_parent.
-  std::string slice = absl::StrCat("berthe2e-pod", ::getpid(), ".slice");
-  std::string slice_path = "/berthe2e.slice/" + slice;
   runtime::v1::PodSandboxConfig pod = HostNetworkPod("scoped", dir.Join("logs"), slice);
   runtime::v1::RunPodSandboxRequest run;
   *run.mutable_config() = pod;
@@ -597,8 +609,6 @@ TEST(SystemdBerthdTest, PodsAndContainersRunInTransientScopes) {
 
   berthd.process().Signal(SIGTERM).IgnoreError();
   (void)berthd.process().WaitFor(absl::Seconds(20));
-  ::unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
-  RemoveSliceDirs({slice_path, "/berthe2e.slice"});
 }
 
 }  // namespace
